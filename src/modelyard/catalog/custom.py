@@ -1,0 +1,92 @@
+"""The spec of a custom model, derived from the values of its credential form.
+
+Customizable providers describe a model through well-known form variables (the same names across provider
+files), so a self-hosted model gets features, context size and limits without code:
+
+* `context_size`, `max_tokens_to_sample` (or `max_tokens`), `max_chunks`, `mode`
+* `function_calling_type`: `no_call` | `function_call` | `tool_call` (tool_call also allows parallel calls)
+* `stream_function_calling`: `supported` | `not_supported`
+* `vision_support`: `support` | `no_support`
+* `structured_output_support`: `supported` | `not_supported`
+* `reasoning_support`: `supported` | `not_supported`
+* `voices`: comma-separated voice ids, the first is the default (tts); `dimensions`: default vector size (embeddings)
+* the provider's `base_model_credential`, when set, copies one of its `base_models` instead
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from modelyard.catalog.spec import ModelFeature, ModelProperties, ModelSpec, ParameterRule, ProviderSpec, Voice
+from modelyard.errors import CredentialValidationError
+from modelyard.types.model_type import ModelType
+
+_FLAGS: tuple[tuple[str, str, tuple[ModelFeature, ...]], ...] = (
+    ("function_calling_type", "function_call", ("tool-call",)),
+    ("function_calling_type", "tool_call", ("tool-call", "multi-tool-call")),
+    ("stream_function_calling", "supported", ("stream-tool-call",)),
+    ("vision_support", "support", ("vision",)),
+    ("structured_output_support", "supported", ("structured-output",)),
+    ("reasoning_support", "supported", ("reasoning",)),
+)
+
+
+def custom_model_spec(
+    provider: ProviderSpec, model_id: str, model_type: ModelType, values: Mapping[str, str]
+) -> ModelSpec:
+    """Build the spec of a custom model from its (already checked) credential values."""
+    if provider.base_model_credential and values.get(provider.base_model_credential):
+        return _from_base_model(provider, model_id, model_type, values[provider.base_model_credential])
+    features: list[ModelFeature] = []
+    for variable, value, implied in _FLAGS:
+        if values.get(variable) == value:
+            features.extend(f for f in implied if f not in features)
+    voices = tuple(Voice(id=v.strip(), name=v.strip()) for v in values.get("voices", "").split(",") if v.strip())
+    properties = ModelProperties(
+        mode="completion" if values.get("mode") == "completion" else ("chat" if model_type == "llm" else None),
+        context_size=_positive_int(values, "context_size"),
+        max_output_tokens=_positive_int(values, "max_tokens_to_sample") or _positive_int(values, "max_tokens"),
+        max_chunks=_positive_int(values, "max_chunks"),
+        dimensions=_positive_int(values, "dimensions"),
+        voices=voices,
+        default_voice=voices[0].id if voices else None,  # a request without a voice takes the first one listed
+    )
+    rules: tuple[ParameterRule, ...] = ()
+    if model_type == "llm":
+        rules = (
+            ParameterRule(name="temperature", use_template="temperature", type="float", min=0, max=2),
+            ParameterRule(name="top_p", use_template="top_p", type="float", min=0, max=1),
+            ParameterRule(
+                name="max_tokens",
+                use_template="max_tokens",
+                type="int",
+                min=1,
+                max=properties.max_output_tokens or properties.context_size,
+            ),
+        )
+    return ModelSpec(
+        id=model_id, type=model_type, features=tuple(features), properties=properties, parameter_rules=rules
+    )
+
+
+def _from_base_model(provider: ProviderSpec, model_id: str, model_type: ModelType, base_id: str) -> ModelSpec:
+    for base in provider.base_models:
+        if base.id == base_id and base.type == model_type:
+            return base.model_copy(update={"id": model_id, "label": None})
+    raise CredentialValidationError(
+        f"{provider.base_model_credential}: {base_id!r} is not a known {model_type} base model of {provider.id}",
+        field=provider.base_model_credential,
+    )
+
+
+def _positive_int(values: Mapping[str, str], variable: str) -> int | None:
+    raw = values.get(variable)
+    if raw in (None, ""):
+        return None
+    try:
+        number = int(str(raw))
+    except ValueError:
+        raise CredentialValidationError(f"{variable} must be a whole number, got {raw!r}", field=variable) from None
+    if number <= 0:
+        raise CredentialValidationError(f"{variable} must be positive", field=variable)
+    return number

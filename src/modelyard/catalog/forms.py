@@ -1,0 +1,49 @@
+"""Checks credential values against a provider's form: required fields, options, switches, lengths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from modelyard.catalog.spec import FormField
+from modelyard.errors import CredentialValidationError
+
+
+def is_shown(field: FormField, values: Mapping[str, str]) -> bool:
+    """A field with `show_on` conditions counts only when every condition holds."""
+    return all(values.get(condition.variable) == condition.value for condition in field.show_on)
+
+
+def check_values(form: Iterable[FormField], values: Mapping[str, object]) -> dict[str, str]:
+    """The values the form accepts, with defaults filled in; the first problem raises, naming its field."""
+    fields = {f.variable: f for f in form}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise CredentialValidationError(f"unknown credential field {unknown[0]!r}", field=unknown[0])
+    checked: dict[str, str] = {}
+    for variable, raw in values.items():
+        if raw is None:
+            continue
+        if not isinstance(raw, str | bool | int | float):
+            raise CredentialValidationError(f"{variable} must be a string", field=variable)
+        text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
+        if text != "":
+            checked[variable] = text.strip() if not fields[variable].is_secret else text
+    for field in fields.values():
+        if field.variable not in checked and field.default is not None:
+            checked[field.variable] = field.default
+    for field in fields.values():
+        value = checked.get(field.variable)
+        if value is None:
+            if field.required and is_shown(field, checked):
+                raise CredentialValidationError(f"{field.variable} is required", field=field.variable)
+            continue
+        if len(value) > field.max_length:
+            raise CredentialValidationError(
+                f"{field.variable} is longer than {field.max_length} characters", field=field.variable
+            )
+        if field.options and value not in {option.value for option in field.options}:
+            allowed = ", ".join(option.value for option in field.options)
+            raise CredentialValidationError(f"{field.variable} must be one of: {allowed}", field=field.variable)
+        if field.type == "switch" and value not in ("true", "false"):
+            raise CredentialValidationError(f"{field.variable} must be true or false", field=field.variable)
+    return checked

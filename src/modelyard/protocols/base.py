@@ -1,0 +1,141 @@
+"""
+The contract between the runtime and the wire protocols.
+
+A protocol module translates unified requests (modelyard.types) into one upstream wire format and the
+answers back. It does no I/O and never sees the network: the runtime signs and sends what it builds, then
+hands it the bytes that came back. That keeps every adapter testable on bytes alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+from modelyard.catalog.spec import ModelSpec, ProviderSpec, Spec
+from modelyard.errors import UnsupportedFeatureError, UpstreamError
+from modelyard.protocols.sse import ServerSentEvent
+from modelyard.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    ModerationRequest,
+    ModerationResult,
+    RerankRequest,
+    RerankResult,
+    SpeechRequest,
+    TranscriptionRequest,
+    TranscriptionResult,
+)
+
+JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
+Framing = Literal["sse", "ndjson"]
+
+
+@dataclass(frozen=True, slots=True)
+class FilePart:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Multipart:
+    """A multipart/form-data body; the runtime encodes it."""
+
+    fields: Mapping[str, str]
+    files: Mapping[str, FilePart]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    """What an adapter asks the runtime to send; signing adds headers, the runtime sends it."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | Multipart | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Everything an adapter needs to address one model: resolved once per call by the runtime."""
+
+    provider: ProviderSpec
+    model: ModelSpec
+    base_url: str  # credentials substituted, no trailing slash
+    upstream_model: str  # the name the provider knows the model by (a deployment, a uid, or the model id)
+    credentials: Mapping[str, str] = field(repr=False)
+    quirks: Spec = field(default_factory=Spec)  # the provider's `quirks:`, validated by the protocol's model
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteModel:
+    """A model a provider's own listing endpoint reports."""
+
+    id: str
+    owned_by: str | None = None
+
+
+class ChatStreamParser:
+    """Turns one stream's events into chunks; one instance per stream, so it may keep state."""
+
+    finished: bool = False  # set when the stream's own end marker arrives
+
+    def feed(self, event: ServerSentEvent) -> ChatChunk | None:
+        raise NotImplementedError
+
+
+class WireProtocol:
+    """Translates unified requests into one upstream wire format, and back."""
+
+    name: ClassVar[str]
+    quirks_model: ClassVar[type[Spec]] = Spec  # the catalog binder validates each `quirks:` block with it
+    stream_framing: ClassVar[Framing] = "sse"
+
+    def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no chat endpoint")
+
+    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no chat endpoint")
+
+    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} cannot stream chat")
+
+    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no embeddings endpoint")
+
+    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no embeddings endpoint")
+
+    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no rerank endpoint")
+
+    def parse_rerank(self, target: Target, request: RerankRequest, body: bytes) -> RerankResult:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no rerank endpoint")
+
+    def build_transcription(self, target: Target, request: TranscriptionRequest) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no transcription endpoint")
+
+    def parse_transcription(self, target: Target, body: bytes) -> TranscriptionResult:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no transcription endpoint")
+
+    def build_speech(self, target: Target, request: SpeechRequest) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no speech endpoint")
+
+    def build_moderation(self, target: Target, request: ModerationRequest) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no moderation endpoint")
+
+    def parse_moderation(self, target: Target, body: bytes) -> ModerationResult:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} has no moderation endpoint")
+
+    def build_list_models(self, target: Target) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} cannot list models")
+
+    def parse_list_models(self, target: Target, body: bytes) -> list[RemoteModel]:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} cannot list models")
+
+    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        raise NotImplementedError

@@ -1,0 +1,227 @@
+"""Unified requests to OpenAI's wire format (chat completions, embeddings, audio, moderation, R1 rerank)."""
+
+from __future__ import annotations
+
+import mimetypes
+from typing import Any, Literal
+
+import orjson
+
+from modelyard.catalog.spec import Spec
+from modelyard.errors import UnsupportedFeatureError
+from modelyard.protocols.base import JSON_HEADERS, FilePart, Multipart, Target, UpstreamRequest
+from modelyard.types import (
+    AudioPart,
+    ChatRequest,
+    DocumentPart,
+    EmbeddingRequest,
+    ImagePart,
+    Message,
+    ModerationRequest,
+    RerankRequest,
+    SpeechRequest,
+    TextPart,
+    Tool,
+    TranscriptionRequest,
+)
+from modelyard.types.chat import NamedToolChoice, ResponseFormat, ToolChoice
+
+
+class OpenAIQuirks(Spec):
+    """How an OpenAI-compatible server differs from OpenAI; every key a provider file may set."""
+
+    url_style: Literal["openai", "azure-deployment"] = "openai"
+    api_version_credential: str | None = None  # azure: the credential that holds `api-version`
+    default_api_version: str = "2024-10-21"
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    supports_stream_options: bool = True  # some servers reject `stream_options`
+    seed_field: str = "seed"  # Mistral calls it random_seed
+    embedding_encoding: Literal["float", "base64"] = "float"
+    embedding_dimensions_field: str = "dimensions"  # Mistral: output_dimension
+    # Retrieval embedders that embed queries and passages apart (NVIDIA): our query/document to their words.
+    embedding_input_types: dict[str, str] | None = None
+    rerank_path: str = "/rerank"
+    # Whether an assistant's reasoning goes back as `reasoning_content`: DeepSeek's first reasoner refused it
+    # (400), its later thinking modes require it on turns that made tool calls.
+    reasoning_replay: Literal["never", "with-tool-calls", "always"] = "never"
+    context_length_codes: tuple[str, ...] = ("context_length_exceeded", "string_above_max_length")
+
+
+def quirks_of(target: Target) -> OpenAIQuirks:
+    quirks = target.quirks
+    return quirks if isinstance(quirks, OpenAIQuirks) else OpenAIQuirks()
+
+
+def endpoint(target: Target, path: str) -> str:
+    """The URL of an endpoint; Azure puts the deployment in the path and wants `api-version`."""
+    quirks = quirks_of(target)
+    if quirks.url_style == "openai":
+        return f"{target.base_url}{path}"
+    version = target.credentials.get(quirks.api_version_credential or "", "") or quirks.default_api_version
+    return f"{target.base_url}/deployments/{target.upstream_model}{path}?api-version={version}"
+
+
+def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
+    quirks = quirks_of(target)
+    body: dict[str, Any] = {
+        "model": target.upstream_model,
+        "messages": [_message(m, quirks) for m in request.messages],
+    }
+    if request.temperature is not None:
+        body["temperature"] = request.temperature
+    if request.top_p is not None:
+        body["top_p"] = request.top_p
+    if request.max_tokens is not None:
+        body[quirks.max_tokens_field] = request.max_tokens
+    if request.stop:
+        body["stop"] = list(request.stop)
+    if request.seed is not None:
+        body[quirks.seed_field] = request.seed
+    if request.presence_penalty is not None:
+        body["presence_penalty"] = request.presence_penalty
+    if request.frequency_penalty is not None:
+        body["frequency_penalty"] = request.frequency_penalty
+    if request.reasoning_effort is not None:
+        body["reasoning_effort"] = request.reasoning_effort
+    if request.user is not None:
+        body["user"] = request.user
+    if request.tools:
+        body["tools"] = [_tool(t) for t in request.tools]
+    if request.tool_choice is not None:
+        body["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.parallel_tool_calls is not None:
+        body["parallel_tool_calls"] = request.parallel_tool_calls
+    if request.response_format is not None:
+        body["response_format"] = _response_format(request.response_format)
+    if stream:
+        body["stream"] = True
+        if quirks.supports_stream_options:
+            body["stream_options"] = {"include_usage": True}
+    if request.extra:
+        body.update(request.extra)
+    return UpstreamRequest("POST", endpoint(target, "/chat/completions"), JSON_HEADERS, orjson.dumps(body))
+
+
+def _message(message: Message, quirks: OpenAIQuirks) -> dict[str, Any]:
+    wire: dict[str, Any] = {"role": message.role}
+    if isinstance(message.content, str):
+        wire["content"] = message.content
+    else:
+        wire["content"] = [_part(p) for p in message.content]
+    if message.tool_calls:
+        wire["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in message.tool_calls
+        ]
+        if not message.content:
+            wire["content"] = None
+    if message.tool_call_id is not None:
+        wire["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        wire["name"] = message.name
+    if message.reasoning and (
+        quirks.reasoning_replay == "always" or (quirks.reasoning_replay == "with-tool-calls" and message.tool_calls)
+    ):
+        wire["reasoning_content"] = message.reasoning
+    return wire
+
+
+def _part(part: TextPart | ImagePart | AudioPart | DocumentPart) -> dict[str, Any]:
+    if isinstance(part, TextPart):
+        return {"type": "text", "text": part.text}
+    if isinstance(part, ImagePart):
+        return {"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}}
+    if isinstance(part, AudioPart):
+        return {"type": "input_audio", "input_audio": {"data": part.data, "format": part.format}}
+    file: dict[str, str] = {"file_data": f"data:{part.media_type};base64,{part.data}"}
+    if part.name:
+        file["filename"] = part.name
+    return {"type": "file", "file": file}
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {"name": tool.name, "parameters": dict(tool.parameters)}
+    if tool.description:
+        function["description"] = tool.description
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: ToolChoice) -> Any:
+    if isinstance(choice, NamedToolChoice):
+        return {"type": "function", "function": {"name": choice.name}}
+    return choice
+
+
+def _response_format(response_format: ResponseFormat) -> dict[str, Any]:
+    if response_format.type != "json_schema":
+        return {"type": response_format.type}
+    schema: dict[str, Any] = {"name": response_format.name, "schema": dict(response_format.schema or {})}
+    if response_format.strict is not None:
+        schema["strict"] = response_format.strict
+    return {"type": "json_schema", "json_schema": schema}
+
+
+def build_embeddings(target: Target, request: EmbeddingRequest) -> UpstreamRequest:
+    quirks = quirks_of(target)
+    body: dict[str, Any] = {
+        "model": target.upstream_model,
+        "input": list(request.texts),
+        "encoding_format": quirks.embedding_encoding,
+    }
+    if request.dimensions is not None:
+        if not target.model.properties.supports_dimensions:
+            raise UnsupportedFeatureError(f"{target.model.id} does not take a dimensions parameter")
+        body[quirks.embedding_dimensions_field] = request.dimensions
+    if quirks.embedding_input_types is not None:
+        body["input_type"] = quirks.embedding_input_types[request.input_type or "document"]
+    return UpstreamRequest("POST", endpoint(target, "/embeddings"), JSON_HEADERS, orjson.dumps(body))
+
+
+def build_rerank(target: Target, request: RerankRequest) -> UpstreamRequest:
+    body: dict[str, Any] = {
+        "model": target.upstream_model,
+        "query": request.query,
+        "documents": list(request.documents),
+        "return_documents": False,
+    }
+    if request.top_n is not None:
+        body["top_n"] = request.top_n
+    return UpstreamRequest("POST", endpoint(target, quirks_of(target).rerank_path), JSON_HEADERS, orjson.dumps(body))
+
+
+def build_transcription(target: Target, request: TranscriptionRequest) -> UpstreamRequest:
+    fields = {"model": target.upstream_model, "response_format": "json"}
+    if request.language:
+        fields["language"] = request.language
+    if request.prompt:
+        fields["prompt"] = request.prompt
+    if request.temperature is not None:
+        fields["temperature"] = str(request.temperature)
+    content_type = mimetypes.guess_type(request.filename)[0] or "application/octet-stream"
+    audio = FilePart(request.filename, request.audio, content_type)
+    return UpstreamRequest("POST", endpoint(target, "/audio/transcriptions"), {}, Multipart(fields, {"file": audio}))
+
+
+def build_speech(target: Target, request: SpeechRequest) -> UpstreamRequest:
+    body: dict[str, Any] = {
+        "model": target.upstream_model,
+        "input": request.text,
+        "voice": request.voice or target.model.properties.default_voice or "alloy",
+        "response_format": request.format,
+    }
+    if request.speed is not None:
+        body["speed"] = request.speed
+    if request.instructions:
+        body["instructions"] = request.instructions
+    return UpstreamRequest("POST", endpoint(target, "/audio/speech"), JSON_HEADERS, orjson.dumps(body))
+
+
+def build_moderation(target: Target, request: ModerationRequest) -> UpstreamRequest:
+    body = {"model": target.upstream_model, "input": list(request.inputs)}
+    return UpstreamRequest("POST", endpoint(target, "/moderations"), JSON_HEADERS, orjson.dumps(body))
+
+
+def build_list_models(target: Target) -> UpstreamRequest:
+    return UpstreamRequest("GET", f"{target.base_url}/models", {})

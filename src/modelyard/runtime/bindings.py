@@ -1,0 +1,152 @@
+"""Binds each catalog provider to its protocol and signing scheme, once, at start-up.
+
+This is where a provider file's `protocol:`, `signing:` and `quirks:` are checked against the code that will
+use them, so a typo fails when the process starts, naming the file and the key, not on the first call.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from modelyard.catalog.custom import custom_model_spec
+from modelyard.catalog.loader import Catalog, default_catalog
+from modelyard.catalog.spec import ModelSpec, ProviderSpec, Spec
+from modelyard.errors import CatalogError, CredentialsNotConfiguredError, ModelNotFoundError
+from modelyard.protocols import PROTOCOLS, WireProtocol
+from modelyard.protocols.base import Target
+from modelyard.signing import SIGNING_SCHEMES, SigningScheme
+from modelyard.types.model_type import ModelType
+
+_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A provider ready to call: its spec, the protocol and signer that speak to it, and a model index."""
+
+    spec: ProviderSpec
+    protocol: WireProtocol
+    quirks: Spec
+    scheme: SigningScheme
+    signing_params: Spec
+    models: Mapping[tuple[str, str], ModelSpec]  # (model type, model id) -> spec
+    field_defaults: Mapping[str, str]
+    custom_models: dict[tuple[str, str, tuple[tuple[str, str], ...]], ModelSpec] = field(default_factory=dict)
+
+    @property
+    def is_customizable(self) -> bool:
+        return "customizable-model" in self.spec.configuration_methods
+
+    def model(self, model_id: str, model_type: ModelType, values: Mapping[str, str]) -> ModelSpec:
+        """A catalog model, or for customizable providers a custom model described by its credentials."""
+        spec = self.models.get((model_type, model_id))
+        if spec is not None:
+            return spec
+        if not self.is_customizable:
+            raise ModelNotFoundError(f"[{self.spec.id}] has no {model_type} model {model_id!r}")
+        key = (model_type, model_id, _describing_values(values, self.spec.base_model_credential))
+        custom = self.custom_models.get(key)
+        if custom is None:
+            if len(self.custom_models) > 4096:
+                self.custom_models.clear()
+            custom = self.custom_models[key] = custom_model_spec(self.spec, model_id, model_type, dict(key[2]))
+        return custom
+
+    def target(self, model: ModelSpec, credentials: Mapping[str, str], *, base_url: str | None = None) -> Target:
+        upstream = credentials.get(self.spec.upstream_model_credential or "") or model.id
+        return Target(
+            provider=self.spec,
+            model=model,
+            base_url=(base_url or self.fill(self.spec.base_url, credentials)).rstrip("/"),
+            upstream_model=upstream,
+            credentials=credentials,
+            quirks=self.quirks,
+        )
+
+    def fill(self, template: str, credentials: Mapping[str, str]) -> str:
+        """A template with `{variable}` filled from the credentials, or else from the form's default."""
+
+        def value(match: re.Match[str]) -> str:
+            variable = match.group(1)
+            filled = credentials.get(variable) or self.field_defaults.get(variable)
+            if not filled:
+                raise CredentialsNotConfiguredError(f"[{self.spec.id}] credential {variable!r} is needed for the URL")
+            return filled.rstrip("/")
+
+        return _PLACEHOLDER.sub(value, template) if "{" in template else template
+
+
+def bind_catalog(catalog: Catalog) -> dict[str, Binding]:
+    return {spec.id: _bind(spec, str(catalog.source(spec.id))) for spec in catalog}
+
+
+@functools.cache
+def default_bindings() -> dict[str, Binding]:
+    return bind_catalog(default_catalog())
+
+
+def _bind(spec: ProviderSpec, source: str) -> Binding:
+    protocol = PROTOCOLS.get(spec.protocol)
+    if protocol is None:
+        raise CatalogError(f"{source}: protocol: unknown protocol {spec.protocol!r} (known: {', '.join(PROTOCOLS)})")
+    signing = dict(spec.signing)
+    scheme = SIGNING_SCHEMES.get(str(signing.pop("scheme", "none")))
+    if scheme is None:
+        raise CatalogError(f"{source}: signing.scheme: unknown scheme {spec.signing.get('scheme')!r}")
+    quirks = _validated(protocol.quirks_model, spec.quirks, f"{source}: quirks")
+    params = _validated(scheme.params_model, signing, f"{source}: signing")
+    fields = {f.variable for f in (*spec.credentials, *spec.model_credentials)}
+    missing = scheme.reads(params) - fields
+    if missing:
+        raise CatalogError(f"{source}: signing reads credentials no form declares: {', '.join(sorted(missing))}")
+    for variable in spec.credential_headers.values():
+        if variable not in fields:
+            raise CatalogError(f"{source}: credential_headers names unknown field {variable!r}")
+    defaults = {f.variable: f.default for f in (*spec.credentials, *spec.model_credentials) if f.default}
+    return Binding(
+        spec=spec,
+        protocol=protocol,
+        quirks=quirks,
+        scheme=scheme,
+        signing_params=params,
+        models={(m.type, m.id): m for m in spec.models},
+        field_defaults=defaults,
+    )
+
+
+def _validated(model: type[Spec], raw: Mapping[str, Any], where: str) -> Spec:
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        location = ".".join(str(part) for part in first["loc"])
+        raise CatalogError(f"{where}.{location}: {first['msg']}") from exc
+
+
+_DESCRIBING = frozenset(
+    {
+        "context_size",
+        "max_tokens_to_sample",
+        "max_tokens",
+        "max_chunks",
+        "mode",
+        "function_calling_type",
+        "stream_function_calling",
+        "vision_support",
+        "structured_output_support",
+        "reasoning_support",
+        "voices",
+        "dimensions",
+    }
+)
+
+
+def _describing_values(values: Mapping[str, str], base_model_variable: str | None) -> tuple[tuple[str, str], ...]:
+    # Only the variables that shape a custom model's spec: the cache key never holds a secret.
+    return tuple(sorted((k, str(v)) for k, v in values.items() if k in _DESCRIBING or k == base_model_variable))

@@ -1,0 +1,464 @@
+"""The public library API: call any model of any provider with explicit credentials, no database."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Literal, overload
+
+import aiohttp
+
+from modelyard.catalog.loader import Catalog
+from modelyard.catalog.spec import ModelSpec
+from modelyard.errors import (
+    InvalidRequestError,
+    ModelNotFoundError,
+    UnsupportedFeatureError,
+    UpstreamProtocolError,
+)
+from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest
+from modelyard.protocols.openai import ingress
+from modelyard.runtime import tokenizer
+from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
+from modelyard.runtime.pricing import priced
+from modelyard.runtime.stream import ChatStream
+from modelyard.runtime.transport import Timeouts, Transport
+from modelyard.runtime.validation import validate
+from modelyard.types import (
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    ImagePart,
+    Message,
+    ModelType,
+    ModerationRequest,
+    ModerationResult,
+    RerankRequest,
+    RerankResult,
+    SpeechRequest,
+    SpeechStream,
+    TranscriptionRequest,
+    TranscriptionResult,
+    Usage,
+)
+from modelyard.types.chat import AudioPart, DocumentPart, TextPart
+from modelyard.types.usage import UNREPORTED
+
+Credentials = Mapping[str, str]
+
+
+class Runtime:
+    """Invokes models: `chat`, `embed`, `rerank`, `transcribe`, `speak`, `moderate`.
+
+    One instance per process: it owns the pooled HTTP session. Use it as an async context manager, or call
+    `close()` at shutdown.
+
+        async with Runtime() as runtime:
+            result = await runtime.chat(provider="deepseek", model="deepseek-chat",
+                                        credentials={"api_key": key}, messages=[{"role": "user", "content": "Hi"}])
+    """
+
+    def __init__(self, catalog: Catalog | None = None, *, timeouts: Timeouts | None = None) -> None:
+        self.bindings = bind_catalog(catalog) if catalog is not None else default_bindings()
+        self.transport = Transport(timeouts)
+
+    async def __aenter__(self) -> Runtime:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.transport.close()
+
+    def binding(self, provider: str) -> Binding:
+        binding = self.bindings.get(provider)
+        if binding is None:
+            raise ModelNotFoundError(f"unknown provider {provider!r}")
+        return binding
+
+    def target(
+        self,
+        provider: str,
+        model: str,
+        model_type: ModelType,
+        credentials: Credentials,
+        *,
+        base_url: str | None = None,
+    ) -> Target:
+        """Resolve provider, model and credentials into what a protocol needs; services cache the result."""
+        binding = self.binding(provider)
+        return binding.target(binding.model(model, model_type, credentials), credentials, base_url=base_url)
+
+    # --- chat -------------------------------------------------------------------------------------------------
+
+    @overload
+    async def chat(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        request: ChatRequest | None = None,
+        stream: Literal[False] = False,
+        base_url: str | None = None,
+        **params: Any,
+    ) -> ChatResult: ...
+
+    @overload
+    async def chat(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        request: ChatRequest | None = None,
+        stream: Literal[True],
+        base_url: str | None = None,
+        **params: Any,
+    ) -> ChatStream: ...
+
+    async def chat(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        messages: Sequence[Message | Mapping[str, Any]] | None = None,
+        request: ChatRequest | None = None,
+        stream: bool = False,
+        base_url: str | None = None,
+        **params: Any,
+    ) -> ChatResult | ChatStream:
+        """Chat with an LLM. Pass `messages` (unified or OpenAI-shaped) and parameters, or a whole `request`.
+
+        Parameters are the ChatRequest fields (temperature, max_tokens, tools, tool_choice, response_format,
+        stop, seed, ...); tools may be `Tool`s or OpenAI-shaped dicts. With `stream=True` you get a ChatStream.
+        """
+        target = self.target(provider, model, "llm", credentials, base_url=base_url)
+        return await self.invoke_chat(target, request or _chat_request(messages, params), stream=stream)
+
+    async def invoke_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> ChatResult | ChatStream:
+        binding = self.bindings[target.provider.id]
+        check_chat_features(target.model, request)
+        started = time.perf_counter()
+        upstream = binding.protocol.build_chat(target, request, stream=stream)
+        deadline = self.transport.deadline()
+        response = await self._open(binding, target, upstream, deadline)
+        if stream:
+            events = self.transport.events(
+                response, framing=binding.protocol.stream_framing, provider=target.provider.id, deadline=deadline
+            )
+
+            def finish_usage(reported: Usage | None, texts: list[str], latency_s: float, ttft: float | None) -> Usage:
+                if reported is None:
+                    reported = Usage(
+                        prompt_tokens=tokenizer.count_prompt(request),
+                        completion_tokens=tokenizer.count_text("".join(texts)),
+                        is_estimated=True,
+                    )
+                return priced(reported, target.model.pricing, latency_s=latency_s, time_to_first_token_s=ttft)
+
+            return ChatStream(
+                events,
+                binding.protocol.chat_stream_parser(target),
+                model=target.model.id,
+                started=started,
+                finish_usage=finish_usage,
+            )
+        body = await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+        result = binding.protocol.parse_chat(target, body)
+        usage = result.usage
+        if usage is UNREPORTED:
+            usage = Usage(
+                prompt_tokens=tokenizer.count_prompt(request),
+                completion_tokens=tokenizer.count_text(result.content),
+                is_estimated=True,
+            )
+        latency_s = time.perf_counter() - started
+        return replace(result, usage=priced(usage, target.model.pricing, latency_s=latency_s))
+
+    # --- embeddings, rerank -----------------------------------------------------------------------------------
+
+    async def embed(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        texts: str | Sequence[str],
+        dimensions: int | None = None,
+        input_type: Literal["query", "document"] | None = None,
+        base_url: str | None = None,
+    ) -> EmbeddingResult:
+        """Embed texts; long lists are split into batches of the model's `max_chunks`, sent concurrently."""
+        texts = (texts,) if isinstance(texts, str) else tuple(texts)
+        target = self.target(provider, model, "text-embedding", credentials, base_url=base_url)
+        return await self.invoke_embeddings(target, EmbeddingRequest(texts, dimensions, input_type))
+
+    async def invoke_embeddings(self, target: Target, request: EmbeddingRequest) -> EmbeddingResult:
+        if not request.texts:
+            raise InvalidRequestError("input must hold at least one text", field="input")
+        binding = self.bindings[target.provider.id]
+        started = time.perf_counter()
+        size = target.model.properties.max_chunks or len(request.texts)
+        batches = [replace(request, texts=request.texts[i : i + size]) for i in range(0, len(request.texts), size)]
+        results = await asyncio.gather(*(self._embed_batch(binding, target, batch) for batch in batches))
+        prompt_tokens = sum(r.usage.prompt_tokens for r in results)
+        is_estimated = any(r.usage.is_estimated for r in results)
+        if any(r.usage is UNREPORTED for r in results):
+            prompt_tokens = sum(tokenizer.count_text(text) for text in request.texts)
+        usage = Usage(prompt_tokens=prompt_tokens, is_estimated=is_estimated)
+        return EmbeddingResult(
+            model=results[0].model,
+            vectors=tuple(vector for result in results for vector in result.vectors),
+            usage=priced(usage, target.model.pricing, latency_s=time.perf_counter() - started),
+        )
+
+    async def _embed_batch(self, binding: Binding, target: Target, request: EmbeddingRequest) -> EmbeddingResult:
+        body = await self._call(binding, target, binding.protocol.build_embeddings(target, request))
+        result = binding.protocol.parse_embeddings(target, body)
+        if len(result.vectors) != len(request.texts):
+            raise UpstreamProtocolError(
+                f"sent {len(request.texts)} texts, got {len(result.vectors)} vectors", provider=target.provider.id
+            )
+        return result
+
+    async def rerank(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        query: str,
+        documents: Sequence[str],
+        top_n: int | None = None,
+        score_threshold: float | None = None,
+        base_url: str | None = None,
+    ) -> RerankResult:
+        target = self.target(provider, model, "rerank", credentials, base_url=base_url)
+        return await self.invoke_rerank(target, RerankRequest(query, tuple(documents), top_n, score_threshold))
+
+    async def invoke_rerank(self, target: Target, request: RerankRequest) -> RerankResult:
+        if not request.documents:
+            raise InvalidRequestError("documents must hold at least one document", field="documents")
+        if request.top_n is not None and request.top_n < 1:
+            raise InvalidRequestError("top_n must be a positive integer", field="top_n")
+        binding = self.bindings[target.provider.id]
+        started = time.perf_counter()
+        body = await self._call(binding, target, binding.protocol.build_rerank(target, request))
+        result = binding.protocol.parse_rerank(target, request, body)
+        hits = sorted(result.hits, key=lambda hit: hit.score, reverse=True)
+        if request.score_threshold is not None:
+            hits = [hit for hit in hits if hit.score >= request.score_threshold]
+        if request.top_n is not None:
+            hits = hits[: request.top_n]
+        usage = result.usage
+        if usage is UNREPORTED:
+            tokens = tokenizer.count_text(request.query) * len(request.documents)
+            usage = Usage(prompt_tokens=tokens + sum(map(tokenizer.count_text, request.documents)), is_estimated=True)
+        usage = priced(usage, target.model.pricing, latency_s=time.perf_counter() - started)
+        return RerankResult(model=result.model, hits=tuple(hits), usage=usage)
+
+    # --- audio, moderation ------------------------------------------------------------------------------------
+
+    async def transcribe(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        audio: bytes,
+        filename: str = "audio.wav",
+        language: str | None = None,
+        prompt: str | None = None,
+        base_url: str | None = None,
+    ) -> TranscriptionResult:
+        target = self.target(provider, model, "speech2text", credentials, base_url=base_url)
+        return await self.invoke_transcription(target, TranscriptionRequest(audio, filename, language, prompt))
+
+    async def invoke_transcription(self, target: Target, request: TranscriptionRequest) -> TranscriptionResult:
+        if not request.audio:
+            raise InvalidRequestError("the audio file is empty", field="file")
+        limit_mb = target.model.properties.file_upload_limit_mb
+        if limit_mb is not None and len(request.audio) > limit_mb * 1024 * 1024:
+            raise InvalidRequestError(f"the audio file is larger than {limit_mb} MB", field="file")
+        binding = self.bindings[target.provider.id]
+        started = time.perf_counter()
+        body = await self._call(binding, target, binding.protocol.build_transcription(target, request))
+        result = binding.protocol.parse_transcription(target, body)
+        usage = Usage() if result.usage is UNREPORTED else result.usage
+        usage = priced(
+            usage, target.model.pricing, latency_s=time.perf_counter() - started, billed_units=result.duration_s
+        )
+        return replace(result, usage=usage)
+
+    async def speak(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        text: str,
+        voice: str | None = None,
+        format: str = "mp3",
+        speed: float | None = None,
+        instructions: str | None = None,
+        base_url: str | None = None,
+    ) -> SpeechStream:
+        """Synthesize speech; the audio streams as the provider produces it."""
+        target = self.target(provider, model, "tts", credentials, base_url=base_url)
+        return await self.invoke_speech(target, SpeechRequest(text, voice, format, speed, instructions))
+
+    async def invoke_speech(self, target: Target, request: SpeechRequest) -> SpeechStream:
+        properties = target.model.properties
+        if not request.text:
+            raise InvalidRequestError("input must not be empty", field="input")
+        if properties.max_characters is not None and len(request.text) > properties.max_characters:
+            raise InvalidRequestError(f"input is longer than {properties.max_characters} characters", field="input")
+        if request.voice and properties.voices and request.voice not in {v.id for v in properties.voices}:
+            raise InvalidRequestError(f"voice {request.voice!r} is not a voice of {target.model.id}", field="voice")
+        if properties.audio_formats and request.format not in properties.audio_formats:
+            allowed = ", ".join(properties.audio_formats)
+            raise InvalidRequestError(f"format must be one of: {allowed}", field="response_format")
+        binding = self.bindings[target.provider.id]
+        deadline = self.transport.deadline()
+        response = await self._open(binding, target, binding.protocol.build_speech(target, request), deadline)
+        media_type = response.headers.get("Content-Type", _AUDIO_TYPES.get(request.format, "application/octet-stream"))
+        chunks = self.transport.chunks(response, provider=target.provider.id, deadline=deadline)
+        return SpeechStream(chunks, media_type=media_type, model=target.model.id, characters=len(request.text))
+
+    async def moderate(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        inputs: str | Sequence[str],
+        base_url: str | None = None,
+    ) -> ModerationResult:
+        target = self.target(provider, model, "moderation", credentials, base_url=base_url)
+        inputs = (inputs,) if isinstance(inputs, str) else tuple(inputs)
+        return await self.invoke_moderation(target, ModerationRequest(inputs))
+
+    async def invoke_moderation(self, target: Target, request: ModerationRequest) -> ModerationResult:
+        if not request.inputs:
+            raise InvalidRequestError("input must hold at least one text", field="input")
+        binding = self.bindings[target.provider.id]
+        started = time.perf_counter()
+        body = await self._call(binding, target, binding.protocol.build_moderation(target, request))
+        result = binding.protocol.parse_moderation(target, body)
+        usage = Usage(prompt_tokens=sum(map(tokenizer.count_text, request.inputs)), is_estimated=True)
+        return replace(result, usage=priced(usage, target.model.pricing, latency_s=time.perf_counter() - started))
+
+    # --- credentials and models -------------------------------------------------------------------------------
+
+    async def validate_credentials(
+        self,
+        *,
+        provider: str,
+        credentials: Credentials,
+        model: str | None = None,
+        model_type: ModelType | None = None,
+        base_url: str | None = None,
+    ) -> dict[str, str]:
+        """Check the values against the provider's form, then make one tiny call with them.
+
+        Without `model`, provider credentials are checked against the provider's validation model; with
+        `model` and `model_type`, the credentials of that (custom) model are. Returns the accepted values,
+        defaults filled in; raises CredentialValidationError naming the field or quoting the provider.
+        """
+        return await validate(self, provider, credentials, model, model_type, base_url)
+
+    # --- models -----------------------------------------------------------------------------------------------
+
+    async def list_remote_models(
+        self, *, provider: str, credentials: Credentials, base_url: str | None = None
+    ) -> list[RemoteModel]:
+        """The models the provider's own API lists for these credentials."""
+        binding = self.binding(provider)
+        placeholder = ModelSpec(id="", type=binding.spec.supported_model_types[0])
+        target = binding.target(placeholder, credentials, base_url=base_url)
+        body = await self._call(binding, target, binding.protocol.build_list_models(target))
+        return binding.protocol.parse_list_models(target, body)
+
+    # --- the one path every call takes ------------------------------------------------------------------------
+
+    async def _call(self, binding: Binding, target: Target, request: UpstreamRequest) -> bytes:
+        deadline = self.transport.deadline()
+        response = await self._open(binding, target, request, deadline)
+        return await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+
+    async def _open(
+        self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
+    ) -> aiohttp.ClientResponse:
+        spec = binding.spec
+        if spec.headers or spec.credential_headers:
+            request = replace(request, headers={**request.headers, **_extra_headers(binding, target.credentials)})
+        signed = binding.scheme.sign(binding.signing_params, target.credentials, request)
+        response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
+        if response.status >= 400:
+            body = await self.transport.read_error_body(response, deadline=deadline)
+            raise binding.protocol.parse_error(target, response.status, response.headers, body)
+        return response
+
+
+def _extra_headers(binding: Binding, credentials: Credentials) -> dict[str, str]:
+    headers = dict(binding.spec.headers)
+    for header, variable in binding.spec.credential_headers.items():
+        if credentials.get(variable):
+            headers[header] = credentials[variable]
+    return headers
+
+
+def _chat_request(messages: Sequence[Message | Mapping[str, Any]] | None, params: Mapping[str, Any]) -> ChatRequest:
+    if not messages:
+        raise InvalidRequestError("messages must not be empty", field="messages")
+    converted = tuple(ingress.message(m, f"messages[{i}]") for i, m in enumerate(messages))
+    fields = dict(params)
+    if "tools" in fields:
+        fields["tools"] = tuple(ingress.tool(t, f"tools[{i}]") for i, t in enumerate(fields["tools"] or ()))
+    if isinstance(fields.get("stop"), str):
+        fields["stop"] = (fields["stop"],)
+    elif fields.get("stop") is not None:
+        fields["stop"] = tuple(fields["stop"])
+    try:
+        return ChatRequest(messages=converted, **fields)
+    except TypeError as exc:
+        raise InvalidRequestError(f"unknown chat parameter: {exc}") from None
+
+
+def check_chat_features(model: ModelSpec, request: ChatRequest) -> None:
+    """Refuse, before any I/O, what the catalog says the model cannot do."""
+    if request.tools and not model.supports("tool-call"):
+        raise UnsupportedFeatureError(f"{model.id} does not support tool calls", field="tools")
+    if (
+        request.response_format is not None
+        and request.response_format.type == "json_schema"
+        and not model.supports("structured-output")
+    ):
+        raise UnsupportedFeatureError(f"{model.id} does not support JSON-schema output", field="response_format")
+    for message in request.messages:
+        if isinstance(message.content, str):
+            continue
+        for part in message.content:
+            if isinstance(part, TextPart):
+                continue
+            needed = {ImagePart: "vision", AudioPart: "audio", DocumentPart: "document"}[type(part)]
+            if not model.supports(needed):  # type: ignore[arg-type]
+                raise UnsupportedFeatureError(f"{model.id} does not accept {needed} input", field="messages")
+
+
+_AUDIO_TYPES = {
+    "mp3": "audio/mpeg",
+    "opus": "audio/opus",
+    "aac": "audio/aac",
+    "flac": "audio/flac",
+    "wav": "audio/wav",
+    "pcm": "audio/pcm",
+}

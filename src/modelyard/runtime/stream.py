@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+from modelyard.protocols.base import ChatStreamParser
+from modelyard.protocols.sse import ServerSentEvent
+from modelyard.types import ChatChunk, ChatResult, ToolCall, Usage
+from modelyard.types.chat import FinishReason
+
+
+class ChatStream:
+    """A streamed chat answer: iterate it for unified chunks; the last one carries finish reason and usage.
+
+    The upstream connection is already open and its status checked when you get this object, so
+    authorization and rate-limit errors surface before the first chunk. Closing it early (`aclose()`, or
+    leaving `async with`) closes the upstream connection.
+    """
+
+    def __init__(
+        self,
+        events: AsyncGenerator[ServerSentEvent, None],
+        parser: ChatStreamParser,
+        *,
+        model: str,
+        started: float,
+        finish_usage: Callable[[Usage | None, list[str], float, float | None], Usage],
+    ) -> None:
+        self.model = model
+        self.usage: Usage | None = None  # set once the stream is complete
+        self.finish_reason: FinishReason | None = None
+        self._events = events
+        self._parser = parser
+        self._started = started
+        self._finish_usage = finish_usage
+        self._chunks = self._iterate()
+
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        return self._chunks
+
+    async def __anext__(self) -> ChatChunk:
+        return await self._chunks.__anext__()
+
+    async def __aenter__(self) -> ChatStream:
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._chunks.aclose()
+        await self._events.aclose()
+
+    async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
+        parser = self._parser
+        texts: list[str] = []  # kept only to estimate usage if the provider reports none
+        reported: Usage | None = None
+        held: ChatChunk | None = None  # the finish chunk waits for the usage that follows it
+        first_token_s: float | None = None
+        try:
+            async for event in self._events:
+                chunk = parser.feed(event)
+                if chunk is None:
+                    if parser.finished:
+                        break
+                    continue
+                if chunk.usage is not None:
+                    reported = chunk.usage
+                    if not (chunk.content or chunk.reasoning or chunk.tool_calls or chunk.finish_reason):
+                        continue
+                    chunk = replace(chunk, usage=None)
+                if first_token_s is None and (chunk.content or chunk.reasoning or chunk.tool_calls):
+                    first_token_s = time.perf_counter() - self._started
+                if chunk.content:
+                    texts.append(chunk.content)
+                if held is not None:
+                    yield held
+                    held = None
+                if chunk.finish_reason is not None:
+                    held = chunk
+                    continue
+                yield chunk
+                if parser.finished:
+                    break
+        finally:
+            await self._events.aclose()
+        latency_s = time.perf_counter() - self._started
+        self.usage = self._finish_usage(reported, texts, latency_s, first_token_s)
+        self.finish_reason = held.finish_reason if held is not None else None
+        yield replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)
+
+    async def collect(self) -> ChatResult:
+        """Read the whole stream and merge it into one result, tool-call fragments joined by index."""
+        content: list[str] = []
+        reasoning: list[str] = []
+        calls: dict[int, dict[str, Any]] = {}
+        async for chunk in self:
+            content.append(chunk.content)
+            reasoning.append(chunk.reasoning)
+            for delta in chunk.tool_calls:
+                call = calls.setdefault(delta.index, {"id": None, "name": "", "arguments": []})
+                call["id"] = call["id"] or delta.id
+                call["name"] = call["name"] or delta.name or ""
+                call["arguments"].append(delta.arguments)
+        assert self.usage is not None  # set by the last chunk
+        return ChatResult(
+            model=self.model,
+            content="".join(content),
+            reasoning="".join(reasoning) or None,
+            tool_calls=tuple(
+                ToolCall(call["id"] or f"call_{index}", call["name"], "".join(call["arguments"]))
+                for index, call in sorted(calls.items())
+            ),
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+        )

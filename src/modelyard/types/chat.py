@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from modelyard.types.usage import Usage
+
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class TextPart:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An image by URL: `https://…`, or a `data:<media type>;base64,…` URL for inline bytes."""
+
+    url: str
+    detail: Literal["auto", "low", "high"] = "auto"
+
+    @property
+    def is_inline(self) -> bool:
+        return self.url.startswith("data:")
+
+    def inline_data(self) -> tuple[str, str]:
+        """(media type, base64 data) of a data URL; protocols that want raw base64 call this."""
+        header, _, data = self.url.partition(",")
+        media_type = header.removeprefix("data:").split(";", 1)[0] or "application/octet-stream"
+        return media_type, data
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPart:
+    data: str  # base64
+    format: str  # wav, mp3 ...
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentPart:
+    data: str  # base64
+    media_type: str = "application/pdf"
+    name: str | None = None
+
+
+ContentPart = TextPart | ImagePart | AudioPart | DocumentPart
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete tool call; `arguments` is the JSON text the model produced (it may be invalid JSON)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    role: Role
+    content: str | tuple[ContentPart, ...] = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None  # on tool messages: the call this answers
+    name: str | None = None
+    reasoning: str | None = None  # an assistant's reasoning, for protocols that want it sent back
+
+    @classmethod
+    def system(cls, text: str) -> Message:
+        return cls("system", text)
+
+    @classmethod
+    def user(cls, content: str | Sequence[ContentPart]) -> Message:
+        return cls("user", content if isinstance(content, str) else tuple(content))
+
+    @classmethod
+    def assistant(cls, text: str = "", tool_calls: Sequence[ToolCall] = (), reasoning: str | None = None) -> Message:
+        return cls("assistant", text, tool_calls=tuple(tool_calls), reasoning=reasoning)
+
+    @classmethod
+    def tool(cls, tool_call_id: str, content: str) -> Message:
+        return cls("tool", content, tool_call_id=tool_call_id)
+
+    @property
+    def text(self) -> str:
+        """The message's text parts joined; non-text parts are skipped."""
+        if isinstance(self.content, str):
+            return self.content
+        return "".join(part.text for part in self.content if isinstance(part, TextPart))
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function the model may call; `parameters` is a JSON schema object."""
+
+    name: str
+    description: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NamedToolChoice:
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    type: Literal["text", "json_object", "json_schema"]
+    name: str = "response"
+    schema: Mapping[str, Any] | None = None
+    strict: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    messages: tuple[Message, ...]
+    tools: tuple[Tool, ...] = ()
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    reasoning_effort: str | None = None
+    user: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # vendor parameters, sent as they are
+
+    @classmethod
+    def user_text(cls, text: str) -> ChatRequest:
+        return cls(messages=(Message.user(text),))
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call; pieces with the same `index` belong to one call."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChatChunk:
+    """One streamed increment. The last chunk of a stream carries `finish_reason` and `usage`."""
+
+    content: str = ""
+    reasoning: str = ""
+    tool_calls: tuple[ToolCallDelta, ...] = ()
+    finish_reason: FinishReason | None = None
+    usage: Usage | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatResult:
+    model: str
+    content: str
+    finish_reason: FinishReason | None
+    usage: Usage
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+    id: str | None = None
+
+    def message(self) -> Message:
+        """The answer as an assistant message, ready to append to the conversation."""
+        return Message.assistant(self.content, self.tool_calls, self.reasoning)

@@ -1,0 +1,168 @@
+"""Every shipped provider file, checked the same way: a new file is tested without anyone writing a test."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from modelyard.catalog import default_catalog
+from modelyard.catalog.forms import check_values
+from modelyard.catalog.spec import FormField, ProviderSpec
+from modelyard.protocols.openai import OpenAIQuirks
+from modelyard.runtime.bindings import default_bindings
+from modelyard.runtime.validation import silent_wav
+from modelyard.types import MODEL_TYPES
+from tests.conftest import SECRET
+
+CATALOG = default_catalog()
+PROVIDERS = [spec.id for spec in CATALOG]
+SECRET_LOOKING = re.compile(r"(key|secret|token|password)$")
+
+
+def spec_of(provider_id: str) -> ProviderSpec:
+    return CATALOG.get(provider_id)
+
+
+def test_the_catalog_ships_every_provider_of_this_wave() -> None:
+    wave = {
+        "openai",
+        "azure_openai",
+        "deepseek",
+        "moonshot",
+        "groq",
+        "togetherai",
+        "openrouter",
+        "mistralai",
+        "siliconflow",
+        "yi",
+        "stepfun",
+        "zhinao",
+        "novita",
+        "perfxcloud",
+        "leptonai",
+        "nvidia",
+        "nvidia_nim",
+        "volcengine_maas",
+        "xinference",
+        "openllm",
+        "localai",
+        "gpustack",
+        "chatglm",
+        "openai_api_compatible",
+    }
+    assert wave <= set(PROVIDERS)
+
+
+@pytest.mark.parametrize("provider_id", PROVIDERS)
+def test_provider_binds_to_its_protocol_and_signing(provider_id: str) -> None:
+    binding = default_bindings()[provider_id]
+    assert binding.spec.id == provider_id
+    declared = {f.variable for f in (*binding.spec.credentials, *binding.spec.model_credentials)}
+    assert binding.scheme.reads(binding.signing_params) <= declared
+
+
+@pytest.mark.parametrize("provider_id", PROVIDERS)
+def test_provider_labels_are_in_english_and_chinese(provider_id: str) -> None:
+    spec = spec_of(provider_id)
+    assert spec.label.zh_Hans, "provider label needs zh_Hans"
+    assert spec.description is not None and spec.description.zh_Hans
+    for field in (*spec.credentials, *spec.model_credentials):
+        assert field.label.zh_Hans, f"{field.variable}: label needs zh_Hans"
+
+
+@pytest.mark.parametrize("provider_id", PROVIDERS)
+def test_credential_schema_is_coherent(provider_id: str) -> None:
+    spec = spec_of(provider_id)
+    for form in (spec.credentials, spec.model_credentials):
+        names = {f.variable for f in form}
+        for field in form:
+            if SECRET_LOOKING.search(field.variable):
+                assert field.type == "secret-input", f"{field.variable} looks secret but is {field.type}"
+            for condition in field.show_on:
+                assert condition.variable in names
+            assert not (field.is_secret and field.default), f"{field.variable}: a secret cannot have a default"
+
+
+@pytest.mark.parametrize("provider_id", PROVIDERS)
+def test_models_are_typed_priced_and_unique(provider_id: str) -> None:
+    spec = spec_of(provider_id)
+    for model in (*spec.models, *spec.base_models):
+        assert model.type in MODEL_TYPES
+        if model.type == "llm":
+            assert model.properties.context_size, f"{model.id}: an llm needs its context size"
+        if model.type == "tts":
+            assert model.properties.voices, f"{model.id}: a tts model lists its voices"
+        if model.pricing is not None:
+            assert model.pricing.input >= 0 and model.pricing.output >= 0
+
+
+def fill_form(form: tuple[FormField, ...], url: str) -> dict[str, str]:
+    values = {}
+    for field in form:
+        if field.is_secret:
+            values[field.variable] = SECRET
+        elif field.options:
+            values[field.variable] = field.default or field.options[0].value
+        elif field.required or "url" in field.variable or "base" in field.variable:
+            values[field.variable] = url if ("url" in field.variable or "base" in field.variable) else "x"
+    return values
+
+
+def base_url_for(binding, url: str) -> str:
+    quirks = binding.quirks
+    if isinstance(quirks, OpenAIQuirks) and quirks.url_style == "azure-deployment":
+        return f"{url}/openai"
+    return f"{url}/v1"
+
+
+@pytest.mark.parametrize("provider_id", PROVIDERS)
+async def test_round_trip_through_the_fake_for_every_model_type(provider_id, runtime, fake_openai) -> None:
+    binding = runtime.binding(provider_id)
+    spec = binding.spec
+    for model_type in spec.supported_model_types:
+        model = next((m for m in spec.models if m.type == model_type and not m.deprecated), None)
+        if model is not None:
+            values = fill_form(spec.credentials, fake_openai.url)
+            model_id = model.id
+        else:
+            assert binding.is_customizable, f"{model_type}: neither a model nor customizable"
+            values = fill_form(spec.model_credentials, fake_openai.url)
+            if spec.base_model_credential:
+                base = next(m for m in spec.base_models if m.type == model_type)
+                values[spec.base_model_credential] = base.id
+            model_id = "my-model"
+        values = check_values(spec.model_credentials if model is None else spec.credentials, values)
+        target = runtime.target(
+            provider_id, model_id, model_type, values, base_url=base_url_for(binding, fake_openai.url)
+        )
+        await invoke_once(runtime, target)
+        sent = fake_openai.last
+        if spec.signing.get("scheme") != "none":
+            assert SECRET in " ".join(sent.headers.values()), f"{model_type}: the key was not sent"
+
+
+async def invoke_once(runtime, target) -> None:
+    from modelyard.types import (
+        ChatRequest,
+        EmbeddingRequest,
+        ModerationRequest,
+        RerankRequest,
+        SpeechRequest,
+        TranscriptionRequest,
+    )
+
+    kind = target.model.type
+    if kind == "llm":
+        result = await runtime.invoke_chat(target, ChatRequest.user_text("Hi"), stream=False)
+        assert result.content
+    elif kind == "text-embedding":
+        assert (await runtime.invoke_embeddings(target, EmbeddingRequest(("a",)))).vectors
+    elif kind == "rerank":
+        assert (await runtime.invoke_rerank(target, RerankRequest("q", ("a", "b")))).hits
+    elif kind == "speech2text":
+        assert (await runtime.invoke_transcription(target, TranscriptionRequest(silent_wav()))).text
+    elif kind == "tts":
+        assert await (await runtime.invoke_speech(target, SpeechRequest("Hi"))).read()
+    else:
+        assert (await runtime.invoke_moderation(target, ModerationRequest(("Hi",)))).verdicts
