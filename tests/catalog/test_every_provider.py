@@ -12,7 +12,7 @@ from modelyard.catalog.spec import FormField, ProviderSpec
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.runtime.bindings import default_bindings
 from modelyard.runtime.validation import silent_wav
-from modelyard.types import MODEL_TYPES
+from modelyard.types.model_type import MODEL_TYPES
 from tests.conftest import SECRET
 
 CATALOG = default_catalog()
@@ -98,14 +98,19 @@ def test_models_are_typed_priced_and_unique(provider_id: str) -> None:
 
 
 def fill_form(form: tuple[FormField, ...], url: str) -> dict[str, str]:
+    """Values a user would type: the key, the fake's URL for address fields, defaults and first options."""
     values = {}
     for field in form:
         if field.is_secret:
             values[field.variable] = SECRET
         elif field.options:
             values[field.variable] = field.default or field.options[0].value
-        elif field.required or "url" in field.variable or "base" in field.variable:
-            values[field.variable] = url if ("url" in field.variable or "base" in field.variable) else "x"
+        elif "url" in field.variable or field.variable.endswith(("_base", "_host")):
+            values[field.variable] = url
+        elif field.default is not None:
+            values[field.variable] = field.default
+        elif field.required:
+            values[field.variable] = "4096" if field.variable in ("context_size", "max_tokens_to_sample") else "x"
     return values
 
 
@@ -121,7 +126,8 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
     binding = runtime.binding(provider_id)
     spec = binding.spec
     for model_type in spec.supported_model_types:
-        model = next((m for m in spec.models if m.type == model_type and not m.deprecated), None)
+        of_type = sorted((m for m in spec.models if m.type == model_type), key=lambda m: m.deprecated)
+        model = of_type[0] if of_type else None
         if model is not None:
             values = fill_form(spec.credentials, fake_openai.url)
             model_id = model.id

@@ -35,9 +35,9 @@ def test_the_copy_loads(catalog_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ("type: llm", "type: chatbot", r"models\.deepseek-chat\.type"),
-        ('input: "0.28"', 'input: "cheap"', r"models\.deepseek-chat\.pricing\.input"),
-        ("context_size: 131072", "context_size: -1", r"context_size"),
+        ("type: llm", "type: chatbot", r"models\.deepseek-flash\.type"),
+        ('input: "0.15"', 'input: "cheap"', r"models\.deepseek-flash\.pricing\.input"),
+        ("context_size: 1048576", "context_size: -1", r"context_size"),
         ("protocol: openai", "protocol: openai\nprotocl: x", r"protocl: Extra inputs are not permitted"),
         ("use_template: temperature}", "use_template: temprature}", r"unknown template 'temprature'"),
         ("type: secret-input", "type: password", r"credentials\.0\.type"),

@@ -33,7 +33,7 @@ async def test_chat_sends_a_signed_request_and_prices_the_reported_usage(runtime
 
     result = await runtime.chat(
         provider="deepseek",
-        model="deepseek-chat",
+        model="deepseek-flash",
         credentials=deepseek,
         messages=[{"role": "user", "content": "Say hi in French"}],
         temperature=0.3,
@@ -45,15 +45,15 @@ async def test_chat_sends_a_signed_request_and_prices_the_reported_usage(runtime
     assert request.path == "/v1/chat/completions"
     assert request.headers["authorization"] == f"Bearer {SECRET}"
     assert request.json == {
-        "model": "deepseek-chat",
+        "model": "deepseek-flash",
         "messages": [{"role": "user", "content": "Say hi in French"}],
         "temperature": 0.3,
     }
     usage = result.usage
     assert (usage.prompt_tokens, usage.completion_tokens, usage.total_tokens) == (1_000, 500, 1_500)
-    assert usage.input_price == Decimal("0.00028")
-    assert usage.output_price == Decimal("0.00021")
-    assert usage.total_price == Decimal("0.00049")
+    assert usage.input_price == Decimal("0.00015")
+    assert usage.output_price == Decimal("0.00030")
+    assert usage.total_price == Decimal("0.00045")
     assert usage.currency == "USD"
     assert usage.latency_s > 0
     assert not usage.is_estimated
@@ -64,7 +64,7 @@ async def test_chat_without_reported_usage_is_estimated_with_the_shipped_tokeniz
 ) -> None:
     fake_openai.reply_chat("Hello there, friend.", usage=None)
     result = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")]
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")]
     )
     assert result.usage.is_estimated
     assert result.usage.completion_tokens == 5  # "Hello", " there", ",", " friend", "."
@@ -79,7 +79,7 @@ async def test_chat_round_trips_tool_calls(runtime, fake_openai, deepseek) -> No
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
     first = await runtime.chat(
         provider="deepseek",
-        model="deepseek-chat",
+        model="deepseek-flash",
         credentials=deepseek,
         messages=[Message.user("Weather in Paris?")],
         tools=tools,
@@ -89,7 +89,7 @@ async def test_chat_round_trips_tool_calls(runtime, fake_openai, deepseek) -> No
     fake_openai.reply_chat("Sunny.")
     messages = [Message.user("Weather in Paris?"), first.message(), Message.tool("call_1", "22C, sunny")]
     second = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=messages, tools=tools
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=messages, tools=tools
     )
     assert second.content == "Sunny."
     sent = fake_openai.last.json["messages"]
@@ -102,7 +102,7 @@ async def test_stream_yields_deltas_then_one_last_chunk_with_finish_reason_and_u
 ) -> None:
     fake_openai.stream(HELLO_STREAM, piece_size=5)
     stream = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")], stream=True
     )
     chunks = [chunk async for chunk in stream]
 
@@ -120,7 +120,7 @@ async def test_stream_yields_deltas_then_one_last_chunk_with_finish_reason_and_u
 async def test_stream_without_usage_or_done_marker_ends_at_eof_with_an_estimate(runtime, fake_openai, deepseek) -> None:
     fake_openai.stream(sse(chat_chunk({"content": "Hello"}), chat_chunk({}, "stop"), done=False))
     stream = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")], stream=True
     )
     chunks = [chunk async for chunk in stream]
     assert chunks[-1].usage is not None and chunks[-1].usage.is_estimated
@@ -152,7 +152,7 @@ async def test_stream_collect_joins_parallel_tool_call_fragments(runtime, fake_o
     )
     stream = await runtime.chat(
         provider="deepseek",
-        model="deepseek-chat",
+        model="deepseek-flash",
         credentials=deepseek,
         messages=[Message.user("Hi")],
         stream=True,
@@ -173,7 +173,7 @@ async def test_stream_reasoning_arrives_apart_from_content(runtime, fake_openai,
         )
     )
     stream = await runtime.chat(
-        provider="deepseek", model="deepseek-reasoner", credentials=deepseek, messages=[Message.user("?")], stream=True
+        provider="deepseek", model="deepseek-v4-pro", credentials=deepseek, messages=[Message.user("?")], stream=True
     )
     result = await stream.collect()
     assert (result.reasoning, result.content) == ("Let me think. Done.", "42")
@@ -183,7 +183,11 @@ async def test_upstream_errors_surface_before_the_first_chunk(runtime, fake_open
     fake_openai.fail(429, "Rate limit reached", code="rate_limit_exceeded", headers={"Retry-After": "7"})
     with pytest.raises(UpstreamRateLimitError) as caught:
         await runtime.chat(
-            provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+            provider="deepseek",
+            model="deepseek-flash",
+            credentials=deepseek,
+            messages=[Message.user("Hi")],
+            stream=True,
         )
     assert caught.value.retry_after_s == 7
     assert str(caught.value).startswith("[deepseek] rate limited: Rate limit reached")
@@ -191,7 +195,7 @@ async def test_upstream_errors_surface_before_the_first_chunk(runtime, fake_open
     fake_openai.fail(401, f"Incorrect API key provided: {SECRET}", code="invalid_api_key")
     with pytest.raises(UpstreamAuthError) as refused:
         await runtime.chat(
-            provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")]
+            provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")]
         )
     assert SECRET not in str(refused.value)
 
@@ -199,7 +203,7 @@ async def test_upstream_errors_surface_before_the_first_chunk(runtime, fake_open
 async def test_an_error_event_mid_stream_raises_while_iterating(runtime, fake_openai, deepseek) -> None:
     fake_openai.stream(sse(chat_chunk({"content": "Hel"}), {"error": {"message": "overloaded", "code": 503}}))
     stream = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")], stream=True
     )
     received = []
     with pytest.raises(Exception, match="overloaded"):
@@ -211,7 +215,7 @@ async def test_an_error_event_mid_stream_raises_while_iterating(runtime, fake_op
 async def test_a_dropped_connection_mid_stream_is_a_connection_error(runtime, fake_openai, deepseek) -> None:
     fake_openai.stream(HELLO_STREAM, piece_size=40, drop_after=2)
     stream = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")], stream=True
     )
     with pytest.raises(UpstreamConnectionError, match=r"^\[deepseek\] stream broke"):
         async for _ in stream:
@@ -235,7 +239,7 @@ async def test_each_timeout_is_named(fake_openai, deepseek, timeouts, stall, mes
         with pytest.raises(UpstreamTimeoutError, match=message):
             stream = await runtime.chat(
                 provider="deepseek",
-                model="deepseek-chat",
+                model="deepseek-flash",
                 credentials=deepseek,
                 messages=[Message.user("Hi")],
                 stream=True,
@@ -247,7 +251,7 @@ async def test_each_timeout_is_named(fake_openai, deepseek, timeouts, stall, mes
 async def test_closing_a_stream_early_closes_the_upstream_connection(runtime, fake_openai, deepseek) -> None:
     fake_openai.stream(HELLO_STREAM * 1, piece_size=8, pause_s=0.05)
     stream = await runtime.chat(
-        provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+        provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")], stream=True
     )
     await anext(aiter(stream))
     await stream.aclose()
@@ -261,7 +265,11 @@ async def test_cancelling_the_caller_closes_the_upstream_connection(runtime, fak
 
     async def consume() -> None:
         stream = await runtime.chat(
-            provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[Message.user("Hi")], stream=True
+            provider="deepseek",
+            model="deepseek-flash",
+            credentials=deepseek,
+            messages=[Message.user("Hi")],
+            stream=True,
         )
         async for _ in stream:
             first_chunk.set()
@@ -278,12 +286,12 @@ async def test_cancelling_the_caller_closes_the_upstream_connection(runtime, fak
 async def test_features_the_model_lacks_are_refused_before_any_request(runtime, fake_openai, deepseek) -> None:
     image = {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]}
     with pytest.raises(UnsupportedFeatureError, match="vision"):
-        await runtime.chat(provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[image])
+        await runtime.chat(provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[image])
     schema = ChatRequest(
         messages=(Message.user("Hi"),), response_format=ResponseFormat("json_schema", "x", {"type": "object"})
     )
     with pytest.raises(UnsupportedFeatureError, match="JSON-schema"):
-        await runtime.chat(provider="deepseek", model="deepseek-chat", credentials=deepseek, request=schema)
+        await runtime.chat(provider="deepseek", model="deepseek-flash", credentials=deepseek, request=schema)
     assert fake_openai.requests == []
 
 
@@ -293,18 +301,18 @@ async def test_bad_calls_are_named_errors(runtime, deepseek) -> None:
     with pytest.raises(ModelNotFoundError, match=r"\[deepseek\] has no llm model 'gpt-4o'"):
         await runtime.chat(provider="deepseek", model="gpt-4o", credentials=deepseek, messages=[Message.user("Hi")])
     with pytest.raises(InvalidRequestError, match="messages"):
-        await runtime.chat(provider="deepseek", model="deepseek-chat", credentials=deepseek, messages=[])
+        await runtime.chat(provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[])
     with pytest.raises(InvalidRequestError, match="role"):
         await runtime.chat(
             provider="deepseek",
-            model="deepseek-chat",
+            model="deepseek-flash",
             credentials=deepseek,
             messages=[{"role": "wizard", "content": "x"}],
         )
     with pytest.raises(InvalidRequestError, match="unknown chat parameter"):
         await runtime.chat(
             provider="deepseek",
-            model="deepseek-chat",
+            model="deepseek-flash",
             credentials=deepseek,
             messages=[Message.user("Hi")],
             temprature=1,

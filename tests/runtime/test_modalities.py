@@ -142,7 +142,7 @@ async def test_validation_accepts_good_credentials_and_fills_defaults(runtime, f
         provider="deepseek", credentials={"api_key": SECRET, "endpoint_url": deepseek["endpoint_url"]}
     )
     assert values == {"api_key": SECRET, "endpoint_url": deepseek["endpoint_url"]}
-    assert fake_openai.last.json["model"] == "deepseek-chat"
+    assert fake_openai.last.json["model"] == "deepseek-flash"
     assert fake_openai.last.json["max_tokens"] == 16
 
 
