@@ -33,3 +33,9 @@ test: lint
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# `make bench` (or `make bench QUICK=1` for a run of a few minutes): see bench/README.md.
+.PHONY: bench
+bench: $(STAMP)
+	bench/install-tools.sh
+	$(BIN)/python bench/run.py $(if $(QUICK),--quick) $(BENCH_ARGS)

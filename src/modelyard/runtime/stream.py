@@ -35,6 +35,7 @@ class ChatStream:
         self._parser = parser
         self._started = started
         self._finish_usage = finish_usage
+        self._done_callbacks: list[Callable[[ChatStream, BaseException | None], None]] = []
         self._chunks = self._iterate()
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
@@ -49,9 +50,23 @@ class ChatStream:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose()
 
+    def add_done_callback(self, callback: Callable[[ChatStream, BaseException | None], None]) -> None:
+        """Call `callback(stream, error)` once when the stream ends, fails, or is closed early.
+
+        `stream.usage` is set when it completed. Callbacks run synchronously inside the closing stream, so they
+        must not block; schedule async work (accounting) as a task.
+        """
+        self._done_callbacks.append(callback)
+
+    def _done(self, error: BaseException | None) -> None:
+        callbacks, self._done_callbacks = self._done_callbacks, []
+        for callback in callbacks:
+            callback(self, error)
+
     async def aclose(self) -> None:
         await self._chunks.aclose()
         await self._events.aclose()
+        self._done(None if self.usage is not None else GeneratorExit())  # closed before it was ever read
 
     async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
         parser = self._parser
@@ -59,6 +74,7 @@ class ChatStream:
         reported: Usage | None = None
         held: ChatChunk | None = None  # the finish chunk waits for the usage that follows it
         first_token_s: float | None = None
+        error: BaseException | None = None
         try:
             async for event in self._events:
                 chunk = parser.feed(event)
@@ -84,12 +100,16 @@ class ChatStream:
                 yield chunk
                 if parser.finished:
                     break
+            latency_s = time.perf_counter() - self._started
+            self.usage = self._finish_usage(reported, texts, latency_s, first_token_s)
+            self.finish_reason = held.finish_reason if held is not None else None
+            yield replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)
+        except BaseException as exc:  # failed, cancelled, or closed early (GeneratorExit)
+            error = exc
+            raise
         finally:
             await self._events.aclose()
-        latency_s = time.perf_counter() - self._started
-        self.usage = self._finish_usage(reported, texts, latency_s, first_token_s)
-        self.finish_reason = held.finish_reason if held is not None else None
-        yield replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)
+            self._done(error)
 
     async def collect(self) -> ChatResult:
         """Read the whole stream and merge it into one result, tool-call fragments joined by index."""

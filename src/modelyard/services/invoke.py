@@ -1,0 +1,274 @@
+"""Calling a model for a workspace: resolve, reserve hosted quota, pick a credential, invoke, account.
+
+The hot path reads the cached snapshot, never the database; the one exception is the hosted-quota reservation,
+which must be atomic. Usage is recorded into a buffer written in batches. Fail-over to another credential of
+the pool, or from an exhausted hosted quota to the workspace's own key, happens only before the first byte
+reaches the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from modelyard.errors import HostedQuotaExceededError, ModelyardError, UpstreamAuthError, UpstreamError
+from modelyard.protocols.base import Target
+from modelyard.runtime.stream import ChatStream
+from modelyard.services.balancer import PoolEntry
+from modelyard.services.resolve import Resolved, Route, resolve
+from modelyard.services.snapshot import PoolMember
+from modelyard.services.usage import UsageEvent
+from modelyard.store.tables import utcnow
+from modelyard.types import (
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    ModelType,
+    ModerationRequest,
+    ModerationResult,
+    RerankRequest,
+    RerankResult,
+    SpeechRequest,
+    SpeechStream,
+    TranscriptionRequest,
+    TranscriptionResult,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from modelyard.services.context import Services
+    from modelyard.services.quota import Reservation
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class NoCredentialAvailableError(UpstreamError):
+    """Every credential of a load-balanced model is cooling down or was refused."""
+
+    is_retryable = True
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation(Generic[T]):
+    """A result and how it was obtained: the gateway reports provider, model and type in its headers."""
+
+    result: T
+    provider: str
+    model: str
+    provider_type: str
+    request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallContext:
+    workspace_id: str
+    api_key_id: str | None
+    request_id: str
+    idempotency_key: str | None
+
+
+class Invoker:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def chat(
+        self, *, workspace_id: str, model: str, request: ChatRequest, stream: bool = False, **context: str | None
+    ) -> Invocation[ChatResult | ChatStream]:
+        runtime = self._services.runtime
+        return await self._invoke(
+            _context(workspace_id, context),
+            model,
+            "llm",
+            lambda target: runtime.invoke_chat(target, request, stream=stream),
+        )
+
+    async def embed(
+        self, *, workspace_id: str, model: str, request: EmbeddingRequest, **context: str | None
+    ) -> Invocation[EmbeddingResult]:
+        runtime = self._services.runtime
+        return await self._invoke(
+            _context(workspace_id, context), model, "text-embedding", lambda t: runtime.invoke_embeddings(t, request)
+        )
+
+    async def rerank(
+        self, *, workspace_id: str, model: str, request: RerankRequest, **context: str | None
+    ) -> Invocation[RerankResult]:
+        runtime = self._services.runtime
+        return await self._invoke(
+            _context(workspace_id, context), model, "rerank", lambda t: runtime.invoke_rerank(t, request)
+        )
+
+    async def transcribe(
+        self, *, workspace_id: str, model: str, request: TranscriptionRequest, **context: str | None
+    ) -> Invocation[TranscriptionResult]:
+        runtime = self._services.runtime
+        return await self._invoke(
+            _context(workspace_id, context), model, "speech2text", lambda t: runtime.invoke_transcription(t, request)
+        )
+
+    async def speak(
+        self, *, workspace_id: str, model: str, request: SpeechRequest, **context: str | None
+    ) -> Invocation[SpeechStream]:
+        runtime = self._services.runtime
+        return await self._invoke(
+            _context(workspace_id, context), model, "tts", lambda t: runtime.invoke_speech(t, request)
+        )
+
+    async def moderate(
+        self, *, workspace_id: str, model: str, request: ModerationRequest, **context: str | None
+    ) -> Invocation[ModerationResult]:
+        runtime = self._services.runtime
+        return await self._invoke(
+            _context(workspace_id, context), model, "moderation", lambda t: runtime.invoke_moderation(t, request)
+        )
+
+    async def resolve(self, *, workspace_id: str, model: str, model_type: ModelType) -> Resolved:
+        return resolve(await self._services.snapshots.get(workspace_id), model, model_type)
+
+    # --- the one path every call takes --------------------------------------------------------------------------
+
+    async def _invoke(
+        self, context: CallContext, model: str, model_type: ModelType, call: Callable[[Target], Awaitable[T]]
+    ) -> Invocation[T]:
+        resolved = resolve(await self._services.snapshots.get(context.workspace_id), model, model_type)
+        last_error: ModelyardError | None = None
+        for route in resolved.routes:
+            reservation = None
+            if route.provider_type == "system":
+                try:
+                    reservation = await self._services.quota.reserve(
+                        workspace_id=context.workspace_id,
+                        provider=resolved.provider,
+                        model=resolved.model.id,
+                        idempotency_key=context.idempotency_key,
+                    )
+                except HostedQuotaExceededError as exc:
+                    last_error = exc  # the workspace's own key, if it has one, is the next route
+                    continue
+            try:
+                result, member = await self._call_route(context, resolved, route, call)
+            except BaseException:
+                if reservation is not None:
+                    self._spawn(self._services.quota.release(reservation))
+                raise
+            self._account(context, resolved, route, member, result, reservation)
+            return Invocation(result, resolved.provider, resolved.model.id, route.provider_type, context.request_id)
+        assert last_error is not None
+        raise last_error
+
+    async def _call_route(
+        self, context: CallContext, resolved: Resolved, route: Route, call: Callable[[Target], Awaitable[T]]
+    ) -> tuple[T, PoolMember]:
+        members = route.members
+        if route.pool_key is not None:
+            by_id = {member.id: member for member in members}
+            chosen = self._services.balancer.choose(route.pool_key, [PoolEntry(m.id, m.weight) for m in members])
+            members = tuple(by_id[entry.id] for entry in chosen)
+            if not members:
+                raise NoCredentialAvailableError(
+                    "every credential of this model is cooling down or was refused; try again shortly",
+                    provider=resolved.provider,
+                )
+        last: UpstreamError | None = None
+        for member in members:
+            target = self._services.runtime.binding(resolved.provider).target(resolved.model, member.credentials)
+            try:
+                return await call(target), member
+            except UpstreamError as exc:
+                last = exc
+                if route.pool_key is not None:
+                    await self._services.balancer.report_failure(route.pool_key, member.id, exc)
+                self._record(context, resolved, route, member, None, exc)
+                if not (exc.is_retryable or isinstance(exc, UpstreamAuthError)) or route.pool_key is None:
+                    raise
+        assert last is not None
+        raise last
+
+    # --- accounting, off the hot path ---------------------------------------------------------------------------
+
+    def _account(
+        self,
+        context: CallContext,
+        resolved: Resolved,
+        route: Route,
+        member: PoolMember,
+        result: object,
+        reservation: Reservation | None,
+    ) -> None:
+        if route.pool_key is not None:
+            self._spawn(self._services.balancer.report_success(route.pool_key, member.id))
+        if isinstance(result, ChatStream):
+
+            def finished(stream: ChatStream, error: BaseException | None) -> None:
+                self._record(context, resolved, route, member, stream.usage, error if stream.usage is None else None)
+                self._settle(reservation, stream.usage)
+
+            result.add_done_callback(finished)
+            return
+        usage = getattr(result, "usage", None)
+        if isinstance(result, SpeechStream):
+            usage = Usage()  # priced per character by the catalog when billed; audio length is unknown here
+        self._record(context, resolved, route, member, usage, None)
+        self._settle(reservation, usage)
+
+    def _settle(self, reservation: Reservation | None, usage: Usage | None) -> None:
+        if reservation is not None:
+            actual = usage.total_tokens if usage is not None else None
+            self._spawn(self._services.quota.settle(reservation, actual=actual))
+
+    def _record(
+        self,
+        context: CallContext,
+        resolved: Resolved,
+        route: Route,
+        member: PoolMember,
+        usage: Usage | None,
+        error: BaseException | None,
+    ) -> None:
+        self._services.usage.record(
+            UsageEvent(
+                request_id=context.request_id,
+                workspace_id=context.workspace_id,
+                api_key_id=context.api_key_id,
+                provider=resolved.provider,
+                model=resolved.model.id,
+                model_type=resolved.model_type,
+                provider_type=route.provider_type,
+                credential_ref=member.id,
+                usage=usage,
+                status="error" if error is not None else "success",
+                error_class=type(error).__name__ if error is not None else None,
+                created_at=utcnow(),
+            )
+        )
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._finished_task)
+
+    def _finished_task(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("accounting task failed: %s", type(task.exception()).__name__)
+
+    async def drain(self) -> None:
+        """Wait for accounting still in flight (quota settlement, balancer reports); called at shutdown."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _context(workspace_id: str, context: dict[str, str | None]) -> CallContext:
+    return CallContext(
+        workspace_id=workspace_id,
+        api_key_id=context.get("api_key_id"),
+        request_id=context.get("request_id") or f"req_{secrets.token_hex(12)}",
+        idempotency_key=context.get("idempotency_key"),
+    )

@@ -1,0 +1,179 @@
+"""From what a caller names (`provider/model`, a bare model name, or `default`) to what can be called.
+
+Pure functions over a WorkspaceSnapshot: no I/O, so the hot path pays a few dictionary lookups.
+
+Provider type, per provider (written in the README too):
+* the workspace's own credentials (`custom`) and the operator's hosted offer (`system`) may both be usable;
+* an explicit preference (`preferred_type`) wins when its side is usable, else the other side is used;
+* with no preference, `custom` wins when configured: a workspace that adds its own key uses it;
+* a `system` call whose hosted quota is exhausted falls back to `custom` when that is configured (the invoker).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from modelyard.catalog.spec import ModelSpec
+from modelyard.errors import CredentialsNotConfiguredError, ModelDisabledError, ModelNotFoundError
+from modelyard.services.hosted import HostedProvider
+from modelyard.services.snapshot import ModelKey, PoolMember, ProviderState, WorkspaceSnapshot
+from modelyard.types import ModelType
+
+ProviderType = str  # system | custom
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One way to call the model: a provider type and the credential sets to try, in pool order."""
+
+    provider_type: ProviderType
+    members: tuple[PoolMember, ...]
+    pool_key: str | None = None  # set when load balancing spreads calls over several members
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    provider: str
+    model: ModelSpec
+    model_type: ModelType
+    routes: tuple[Route, ...]  # preferred first; a system route may be followed by a custom fall-back
+    hosted: HostedProvider | None
+
+    @property
+    def key(self) -> ModelKey:
+        return (self.provider, self.model.id, self.model_type)
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    is_available: bool
+    reason: str | None = None
+
+
+def resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> Resolved:
+    """Resolve a model the caller named; every refusal says why and what to do."""
+    if name == "default":
+        provider, model = default_model(snapshot, model_type)
+        return resolve_exact(snapshot, provider, model, model_type)
+    provider, _, rest = name.partition("/")
+    if rest and provider in snapshot.providers and _known(snapshot, provider, rest, model_type):
+        return resolve_exact(snapshot, provider, rest, model_type)
+    matches = [key for key in usable_models(snapshot, model_type) if key[1] == name]
+    if len(matches) == 1:
+        return resolve_exact(snapshot, matches[0][0], name, model_type)
+    if len(matches) > 1:
+        options = ", ".join(f"{p}/{m}" for p, m, _ in matches)
+        raise ModelNotFoundError(f"{name!r} is ambiguous in this workspace: name one of {options}")
+    if rest and provider in snapshot.providers:
+        raise ModelNotFoundError(f"[{provider}] has no {model_type} model {rest!r} in this workspace")
+    raise ModelNotFoundError(f"no usable {model_type} model named {name!r} in this workspace")
+
+
+def resolve_exact(snapshot: WorkspaceSnapshot, provider: str, model_id: str, model_type: ModelType) -> Resolved:
+    state = snapshot.providers.get(provider)
+    if state is None:
+        raise ModelNotFoundError(f"unknown provider {provider!r}")
+    key = (provider, model_id, model_type)
+    if key in snapshot.disabled:
+        raise ModelDisabledError(f"[{provider}] {model_id} is disabled in this workspace; enable it to use it")
+    custom = snapshot.custom_models.get(key)
+    spec = custom.spec if custom is not None else state.spec.model(model_id, model_type)
+    if spec is None:
+        raise ModelNotFoundError(f"[{provider}] has no {model_type} model {model_id!r} in this workspace")
+    routes = _routes(snapshot, state, key, spec)
+    if not routes:
+        raise CredentialsNotConfiguredError(
+            f"[{provider}] no credentials are configured for {model_id}: add an API key for {provider}"
+            + (
+                " or a custom model"
+                if custom is None and "customizable-model" in state.spec.configuration_methods
+                else ""
+            )
+        )
+    return Resolved(provider, spec, model_type, routes, state.hosted)
+
+
+def type_order(preferred_type: str | None, *, has_custom: bool, has_system: bool) -> tuple[ProviderType, ...]:
+    """The provider types to use, first choice first (the rules in this module's docstring)."""
+    if preferred_type == "system" or (preferred_type is None and not has_custom):
+        order = ("system", "custom")
+    else:
+        order = ("custom", "system")
+    usable = {"custom": has_custom, "system": has_system}
+    return tuple(kind for kind in order if usable[kind])
+
+
+def _routes(snapshot: WorkspaceSnapshot, state: ProviderState, key: ModelKey, spec: ModelSpec) -> tuple[Route, ...]:
+    by_type = {"custom": _custom_route(snapshot, state, key), "system": _system_route(state, spec)}
+    order = type_order(
+        state.preferred_type, has_custom=by_type["custom"] is not None, has_system=by_type["system"] is not None
+    )
+    return tuple(by_type[kind] for kind in order)  # type: ignore[misc]
+
+
+def _custom_route(snapshot: WorkspaceSnapshot, state: ProviderState, key: ModelKey) -> Route | None:
+    pool = snapshot.pools.get(key)
+    if pool:
+        return Route("custom", pool, pool_key=f"{snapshot.workspace_id}/{'/'.join(key)}")
+    custom = snapshot.custom_models.get(key)
+    if custom is not None:
+        return Route("custom", (PoolMember(custom.id, key[1], 1, custom.credentials),))
+    if state.credentials is not None and state.credential_id is not None:
+        return Route("custom", (PoolMember(state.credential_id, state.spec.id, 1, state.credentials),))
+    return None
+
+
+def _system_route(state: ProviderState, spec: ModelSpec) -> Route | None:
+    hosted = state.hosted
+    if hosted is None or not hosted.allows(spec.id) or state.spec.model(spec.id, spec.type) is None:
+        return None
+    return Route("system", (PoolMember("system", "hosted", 1, hosted.credentials),))
+
+
+def _known(snapshot: WorkspaceSnapshot, provider: str, model_id: str, model_type: ModelType) -> bool:
+    state = snapshot.providers[provider]
+    return (provider, model_id, model_type) in snapshot.custom_models or state.spec.model(
+        model_id, model_type
+    ) is not None
+
+
+def availability(snapshot: WorkspaceSnapshot, provider: str, model_id: str, model_type: ModelType) -> Availability:
+    try:
+        resolve_exact(snapshot, provider, model_id, model_type)
+    except (ModelNotFoundError, ModelDisabledError, CredentialsNotConfiguredError) as exc:
+        return Availability(False, str(exc))
+    return Availability(True)
+
+
+def usable_models(snapshot: WorkspaceSnapshot, model_type: ModelType) -> list[ModelKey]:
+    """Every model of the type the workspace can call, in catalog order (custom models after each catalog list)."""
+    usable: list[ModelKey] = []
+    for provider, state in snapshot.providers.items():
+        has_system = state.hosted is not None
+        for model in state.spec.models:
+            if model.type != model_type or model.deprecated:
+                continue
+            key: ModelKey = (provider, model.id, model_type)
+            if key in snapshot.disabled:
+                continue
+            if (
+                state.has_custom
+                or key in snapshot.pools
+                or (has_system and state.hosted and state.hosted.allows(model.id))
+            ):
+                usable.append(key)
+        for custom_key in snapshot.custom_models:
+            if custom_key[0] == provider and custom_key[2] == model_type and custom_key not in snapshot.disabled:
+                usable.append(custom_key)
+    return usable
+
+
+def default_model(snapshot: WorkspaceSnapshot, model_type: ModelType) -> tuple[str, str]:
+    """The chosen default, or the first usable model of the type (`automatic`)."""
+    chosen = snapshot.defaults.get(model_type)
+    if chosen is not None:
+        return chosen
+    usable = usable_models(snapshot, model_type)
+    if not usable:
+        raise ModelNotFoundError(f"this workspace has no usable {model_type} model to use as its default")
+    return usable[0][0], usable[0][1]

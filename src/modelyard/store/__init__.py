@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, the async session factory, Alembic migrations, and the shared cache."""

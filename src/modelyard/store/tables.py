@@ -1,0 +1,306 @@
+"""The database tables. Every tenant row carries `workspace_id`, and every query filters on it."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+# Names for constraints, so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database: SQLite stores none and would hand back naive values."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous: store UTC-aware ones")
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(10)}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class SystemSetting(Base):
+    """Process-wide facts kept in the database, such as the master-key check value."""
+
+    __tablename__ = "system_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Workspace(Timestamped, Base):
+    __tablename__ = "workspaces"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("ws"))
+    name: Mapped[str] = mapped_column(String(120))
+    # Bumped by every configuration write, in the same transaction: snapshots compare it to know they are stale.
+    config_version: Mapped[int] = mapped_column(BigInteger, default=1)
+    active_key_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class WorkspaceKey(Timestamped, Base):
+    """A workspace's RSA key pair; the private key is sealed with the master key."""
+
+    __tablename__ = "workspace_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("key"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    public_key_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Account(Timestamped, Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("acct"))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Membership(Timestamped, Base):
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("workspace_id", "account_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # owner | admin | member
+
+
+class ApiKey(Timestamped, Base):
+    """A workspace API key: only its SHA-256 is stored; the prefix is kept to tell keys apart."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("key"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ProviderCredential(Timestamped, Base):
+    """Named credentials for a provider in a workspace; secret fields are sealed (see vault.py)."""
+
+    __tablename__ = "provider_credentials"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cred"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    sealed_values: Mapped[str] = mapped_column(Text)  # JSON: plain values, and sealed secrets
+    status: Mapped[str] = mapped_column(String(16), default="unverified")  # verified | unverified | failing
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ProviderSetting(Base):
+    """Per workspace and provider: the active credential and the preferred provider type."""
+
+    __tablename__ = "provider_settings"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    active_credential_id: Mapped[str | None] = mapped_column(ForeignKey("provider_credentials.id", ondelete="SET NULL"))
+    preferred_type: Mapped[str | None] = mapped_column(String(16))  # system | custom; None: automatic
+
+
+class CustomModel(Timestamped, Base):
+    """A model added by name to a customizable provider, with its own credentials."""
+
+    __tablename__ = "custom_models"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider", "model", "model_type"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("cm"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+    model_type: Mapped[str] = mapped_column(String(32))
+    sealed_values: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="unverified")
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ModelSetting(Base):
+    """A workspace's switches for one model: enabled, and whether load balancing is on."""
+
+    __tablename__ = "model_settings"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider", "model", "model_type"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+    model_type: Mapped[str] = mapped_column(String(32))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    load_balancing: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class LoadBalancingEntry(Timestamped, Base):
+    """One credential set in a model's load-balancing pool: its own sealed values, or a provider credential."""
+
+    __tablename__ = "load_balancing_entries"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider", "model", "model_type", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("lb"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+    model_type: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(120))
+    weight: Mapped[int] = mapped_column(Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    credential_id: Mapped[str | None] = mapped_column(ForeignKey("provider_credentials.id", ondelete="CASCADE"))
+    sealed_values: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="unverified")
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class DefaultModel(Base):
+    __tablename__ = "default_models"
+    __table_args__ = (UniqueConstraint("workspace_id", "model_type"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    model_type: Mapped[str] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+
+
+class HostedQuota(Base):
+    """A workspace's quota on one hosted (system) provider; `used` includes open reservations.
+
+    `used` always equals the sum of the workspace's ledger amounts for the provider: both change in one transaction.
+    """
+
+    __tablename__ = "hosted_quotas"
+    __table_args__ = (UniqueConstraint("workspace_id", "provider"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    quota_type: Mapped[str] = mapped_column(String(16))  # trial | paid | free
+    unit: Mapped[str] = mapped_column(String(16))  # times | tokens | credits
+    quota_limit: Mapped[int] = mapped_column(BigInteger)  # -1: unlimited
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class QuotaLedgerEntry(Timestamped, Base):
+    """Every reservation, settlement and release of hosted quota; `used` is the sum of a workspace's rows."""
+
+    __tablename__ = "quota_ledger"
+    __table_args__ = (
+        # One reserve row (step 0) and at most one settle-or-release row (step 1) per reservation.
+        UniqueConstraint("reservation_id", "step"),
+        # A repeated Idempotency-Key finds the first reservation; rows without a key never collide.
+        UniqueConstraint("workspace_id", "provider", "idempotency_key"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    # No index of its own: the unique constraint above leads with it (lookups, and the cascade on delete).
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(64))
+    reservation_id: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))  # reserve | settle | release
+    step: Mapped[int] = mapped_column(SmallInteger)  # 0: reserve; 1: settle or release, which close it
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed change to `used`
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))  # on the reserve row only
+
+
+class UsageRecord(Base):
+    """One invocation: written in batches, off the hot path."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_workspace_created", "workspace_id", "created_at"),  # aggregates by date range
+        Index("ix_usage_records_workspace_newest", "workspace_id", "id"),  # the console's newest-first pages
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    api_key_id: Mapped[str | None] = mapped_column(String(32))
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+    model_type: Mapped[str] = mapped_column(String(32))
+    provider_type: Mapped[str] = mapped_column(String(16))  # system | custom
+    credential_ref: Mapped[str | None] = mapped_column(String(32))  # credential, custom model or LB entry id
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    total_price: Mapped[Decimal] = mapped_column(Numeric(20, 10), default=Decimal(0))
+    currency: Mapped[str] = mapped_column(String(8), default="USD")
+    latency_ms: Mapped[int] = mapped_column(Integer, default=0)
+    time_to_first_token_ms: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # success | error
+    error_class: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ConsoleSession(Timestamped, Base):
+    """A web-console sign-in: the cookie carries a random token, the table only its SHA-256."""
+
+    __tablename__ = "console_sessions"
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    # Sent back in X-CSRF-Token on cookie-authenticated writes; useless without the cookie, so kept as it is.
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))  # slides forward while in use
+
+
+class AccessToken(Timestamped, Base):
+    """A personal access token for automation (`Authorization: Bearer`); only its SHA-256 is stored."""
+
+    __tablename__ = "access_tokens"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("pat"))
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120), default="")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,78 @@
+"""System components the suite uses for real: PostgreSQL, Redis, Chromium.
+
+Where one is absent (a laptop), its tests skip with the reason; `.ci/run` sets MODELYARD_REQUIRE_SERVICES=1,
+which turns those skips into failures.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+# Every plaintext secret the suite hands to modelyard; the secret guard looks for each in databases and logs.
+KNOWN_SECRETS: set[str] = {
+    "sk-test-9f8e7d6c5b4a",
+    "sk-hosted-0011223344556677",
+    "xi-key-0011223344556677",
+    "xi-secret-445566778899",
+    "sk-heavy-00000000000001",
+    "sk-light-00000000000002",
+    "sk-new-key-000111222333",
+}
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright drives it, it never downloads its own
+POSTGRES = ("127.0.0.1", 5432)
+REDIS = ("127.0.0.1", 6379)
+
+
+def postgres_url(*, driver: bool = True) -> str:
+    url = os.environ.get("MODELYARD_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    return url.replace("postgresql://", "postgresql+asyncpg://", 1) if driver else url
+
+
+def redis_url() -> str:
+    return os.environ.get("MODELYARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+@functools.cache
+def _reachable(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _require(name: str, address: tuple[str, int]) -> None:
+    if _reachable(address):
+        return
+    message = f"{name} is not reachable at {address[0]}:{address[1]}"
+    if os.environ.get("MODELYARD_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message}, and MODELYARD_REQUIRE_SERVICES=1 says it must be")
+    pytest.skip(message)
+
+
+def require_postgres() -> None:
+    _require("PostgreSQL", POSTGRES)
+
+
+def require_redis() -> None:
+    _require("Redis", REDIS)
+
+
+def require_chromium() -> None:
+    """Skip (fail under MODELYARD_REQUIRE_SERVICES=1) without Debian's chromium or the playwright package."""
+    if not CHROMIUM.exists():
+        problem = f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)"
+    elif importlib.util.find_spec("playwright") is None:
+        problem = "the playwright package is not installed (pip install -e '.[dev]')"
+    else:
+        return
+    if os.environ.get("MODELYARD_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{problem}, and MODELYARD_REQUIRE_SERVICES=1 says it must be")
+    pytest.skip(problem)
