@@ -1,0 +1,59 @@
+"""What every command prints: one JSON document with `--json`, short human text without it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import click
+import orjson
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+_JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+
+
+def json_option(command: _Command) -> _Command:
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
+
+
+def emit(data: object, as_json: bool, *, text: str | Callable[[], str]) -> None:
+    """Print `data` as JSON, or the human `text` (built only when it is needed)."""
+    if as_json:
+        click.echo(orjson.dumps(data, default=_plain, option=_JSON_OPTIONS).decode())
+    else:
+        click.echo(text() if callable(text) else text)
+
+
+def table(rows: Sequence[Sequence[object]], headers: Sequence[str], *, empty: str) -> str:
+    """Rows as left-aligned columns under upper-case headers; `empty` when there are none."""
+    if not rows:
+        return empty
+    cells = [[str(h).upper() for h in headers], *([_cell(value) for value in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line, for a terminal."""
+    message = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
+    return message or type(error).__name__
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(str(v) for v in value) or "-"
+    return str(value)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"  # exact and fixed-point: a float would round prices, str() may say 0E-10
+    if isinstance(value, frozenset | set):
+        return sorted(value)
+    raise TypeError(f"cannot print a {type(value).__name__} as JSON")

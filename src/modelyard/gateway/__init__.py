@@ -1,0 +1,1 @@
+"""The OpenAI-compatible gateway: /v1, bearer = a workspace API key."""

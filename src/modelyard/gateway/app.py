@@ -1,0 +1,90 @@
+"""The OpenAI-compatible gateway (`/v1`), a plain ASGI app: routing is one dictionary lookup."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from modelyard.errors import CredentialError, ModelyardError
+from modelyard.gateway import audio, chat, endpoints
+from modelyard.gateway.errors import error_body, plain_error
+from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
+from modelyard.gateway.metrics import Metrics
+
+if TYPE_CHECKING:
+    from modelyard.services.api_keys import ApiKeyIdentity
+    from modelyard.services.context import Services
+
+log = logging.getLogger(__name__)
+Handler = Callable[["Services", Exchange, "ApiKeyIdentity", Metrics], Awaitable[None]]
+
+ROUTES: dict[tuple[str, str], Handler] = {
+    ("POST", "/v1/chat/completions"): chat.chat_completions,
+    ("POST", "/v1/embeddings"): endpoints.embeddings,
+    ("POST", "/v1/rerank"): endpoints.rerank,
+    ("POST", "/v1/moderations"): endpoints.moderations,
+    ("POST", "/v1/audio/transcriptions"): audio.transcriptions,
+    ("POST", "/v1/audio/speech"): audio.speech,
+    ("GET", "/v1/models"): endpoints.list_models,
+}
+_PATHS = {path for _, path in ROUTES}
+
+
+class Gateway:
+    def __init__(self, services: Services, metrics: Metrics) -> None:
+        self.services = services
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        exchange = Exchange(scope, receive, send, exchange_id(scope))
+        path = scope["path"].rstrip("/")
+        handler = ROUTES.get((scope["method"], path))
+        try:
+            if handler is None:
+                await _no_route(exchange, path)
+                return
+            identity = await self.services.api_keys.authenticate(_api_key(exchange))
+            await handler(self.services, exchange, identity, self.metrics)
+        except ClientDisconnectedError:
+            return
+        except ModelyardError as exc:
+            self.metrics.error(path, exc)
+            await self._answer_error(exchange, exc)
+        except Exception as exc:  # a bug: log it, never show a traceback to the caller
+            log.exception("gateway error on %s", path)
+            self.metrics.error(path, exc)
+            await self._answer_error(exchange, exc)
+
+    async def _answer_error(self, exchange: Exchange, error: BaseException) -> None:
+        if exchange.response_started:
+            return  # a stream already began: its own error event said what happened
+        status, body, headers = error_body(error)
+        await exchange.respond(status, body, headers=headers)
+
+
+def _api_key(exchange: Exchange) -> str:
+    authorization = exchange.header(b"authorization") or ""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    key = exchange.header(b"x-api-key") or exchange.header(b"api-key")  # Anthropic and Azure SDKs
+    if key:
+        return key.strip()
+    raise CredentialError("missing API key: send it as 'Authorization: Bearer <key>'")
+
+
+async def _no_route(exchange: Exchange, path: str) -> None:
+    if path in _PATHS:
+        body = plain_error(405, f"{exchange.scope['method']} is not allowed on {path}", type="invalid_request_error")
+        await exchange.respond(405, body)
+        return
+    await exchange.respond(404, plain_error(404, f"no route {path}", type="invalid_request_error", code="not_found"))
+
+
+def exchange_id(scope: Scope) -> str:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id" and 0 < len(value) <= 64:
+            return str(value.decode("latin-1"))
+    return f"req_{secrets.token_hex(12)}"

@@ -1,0 +1,110 @@
+"""POST /v1/chat/completions: OpenAI's shape in and out, streamed or not, whatever the upstream speaks."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from modelyard.errors import InvalidRequestError, ModelyardError
+from modelyard.gateway.errors import error_body
+from modelyard.gateway.exchange import EVENT_STREAM, Exchange, stream_until_disconnect
+from modelyard.gateway.metrics import Metrics
+from modelyard.protocols.openai import egress, ingress
+from modelyard.runtime.stream import ChatStream
+from modelyard.services.invoke import Invocation
+from modelyard.types import ChatResult
+
+if TYPE_CHECKING:
+    from modelyard.services.api_keys import ApiKeyIdentity
+    from modelyard.services.context import Services
+
+ROUTE = "/v1/chat/completions"
+JSON_LIMIT = 32 * 1024 * 1024  # inline images make chat bodies large
+_DONE = b"data: [DONE]\n\n"
+
+
+def model_name(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequestError("model is required: 'provider/model', a model name, or 'default'", field="model")
+    return model
+
+
+def invocation_headers(
+    invocation: Invocation[Any], exchange: Exchange, upstream_s: float = 0.0
+) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"x-modelyard-provider", invocation.provider.encode()),
+        (b"x-modelyard-model", invocation.model.encode()),
+        (b"x-modelyard-provider-type", invocation.provider_type.encode()),
+        (b"x-modelyard-overhead-ms", exchange.overhead_ms(upstream_s)),
+    ]
+
+
+async def chat_completions(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    body = await exchange.json(limit=JSON_LIMIT)
+    model = model_name(body)
+    request = ingress.chat_request(body)
+    stream = body.get("stream") is True
+    invocation = await services.invoker.chat(
+        workspace_id=identity.workspace_id,
+        model=model,
+        request=request,
+        stream=stream,
+        api_key_id=identity.api_key_id,
+        request_id=exchange.request_id,
+        idempotency_key=exchange.header(b"idempotency-key"),
+    )
+    result = invocation.result
+    if isinstance(result, ChatStream):
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        await _stream(exchange, invocation, result, wants_usage, metrics)
+        return
+    assert isinstance(result, ChatResult)
+    answer = egress.chat_completion(
+        result, response_id=_response_id(exchange), model=invocation.model, created=int(time.time())
+    )
+    await exchange.respond(
+        200, orjson.dumps(answer), headers=invocation_headers(invocation, exchange, result.usage.latency_s)
+    )
+    metrics.usage(invocation.provider, invocation.model, result.usage, invocation.provider_type)
+    metrics.observe(ROUTE, 200, time.perf_counter() - exchange.started)
+
+
+async def _stream(
+    exchange: Exchange, invocation: Invocation[Any], stream: ChatStream, wants_usage: bool, metrics: Metrics
+) -> None:
+    response_id = _response_id(exchange)
+    created = int(time.time())
+    model = invocation.model
+
+    async def produce() -> None:
+        await exchange.start_stream(content_type=EVENT_STREAM, headers=invocation_headers(invocation, exchange))
+        first = True
+        try:
+            async for chunk in stream:
+                payload = egress.chat_chunk(chunk, response_id=response_id, model=model, created=created, first=first)
+                first = False
+                await exchange.write(b"data: " + orjson.dumps(payload) + b"\n\n")
+                if chunk.usage is not None and wants_usage:
+                    usage = egress.usage_chunk(chunk.usage, response_id=response_id, model=model, created=created)
+                    await exchange.write(b"data: " + orjson.dumps(usage) + b"\n\n")
+        except ModelyardError as exc:  # after the first byte an error can only be an event in the stream
+            metrics.error(ROUTE, exc)
+            await exchange.write(b"data: " + error_body(exc)[1] + b"\n\n")
+        await exchange.write(_DONE)
+        await exchange.end()
+
+    try:
+        completed = await stream_until_disconnect(exchange, produce)
+    finally:
+        await stream.aclose()  # closes the upstream connection if the stream did not run to its end
+    metrics.usage(invocation.provider, invocation.model, stream.usage, invocation.provider_type)
+    metrics.observe(ROUTE, 200 if completed else 499, time.perf_counter() - exchange.started)
+
+
+def _response_id(exchange: Exchange) -> str:
+    return "chatcmpl-" + exchange.request_id.removeprefix("req_")

@@ -1,0 +1,132 @@
+"""POST /v1/embeddings, /v1/rerank, /v1/moderations and GET /v1/models."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from modelyard.errors import InvalidRequestError
+from modelyard.gateway.chat import invocation_headers, model_name
+from modelyard.gateway.exchange import Exchange
+from modelyard.gateway.metrics import Metrics
+from modelyard.protocols.openai import egress
+from modelyard.services.resolve import usable_models
+from modelyard.types import EmbeddingRequest, ModerationRequest, RerankRequest
+from modelyard.types.model_type import MODEL_TYPES
+
+if TYPE_CHECKING:
+    from modelyard.services.api_keys import ApiKeyIdentity
+    from modelyard.services.context import Services
+
+JSON_LIMIT = 16 * 1024 * 1024
+
+
+def texts(value: Any, field: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
+        return tuple(value)
+    raise InvalidRequestError(f"{field} must be a string or a non-empty array of strings", field=field)
+
+
+def optional_int(body: dict[str, Any], field: str) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequestError(f"{field} must be a positive integer", field=field)
+    return value
+
+
+async def embeddings(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    body = await exchange.json(limit=JSON_LIMIT)
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise InvalidRequestError("encoding_format must be float or base64", field="encoding_format")
+    input_type = body.get("input_type")
+    if input_type not in (None, "query", "document"):
+        raise InvalidRequestError("input_type must be query or document", field="input_type")
+    request = EmbeddingRequest(texts(body.get("input"), "input"), optional_int(body, "dimensions"), input_type)
+    invocation = await services.invoker.embed(
+        workspace_id=identity.workspace_id,
+        model=model_name(body),
+        request=request,
+        api_key_id=identity.api_key_id,
+        request_id=exchange.request_id,
+    )
+    answer = egress.embeddings(invocation.result, model=invocation.model, encoding=encoding)
+    await _answer(exchange, invocation, answer, metrics, "/v1/embeddings")
+
+
+async def rerank(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    body = await exchange.json(limit=JSON_LIMIT)
+    query = body.get("query")
+    if not isinstance(query, str) or not query:
+        raise InvalidRequestError("query must be a non-empty string", field="query")
+    documents = body.get("documents")
+    if isinstance(documents, list) and all(isinstance(d, dict) and isinstance(d.get("text"), str) for d in documents):
+        documents = [d["text"] for d in documents]  # Cohere's {"text": ...} objects
+    threshold = body.get("score_threshold")
+    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
+        raise InvalidRequestError("score_threshold must be a number", field="score_threshold")
+    request = RerankRequest(query, texts(documents, "documents"), optional_int(body, "top_n"), threshold)
+    invocation = await services.invoker.rerank(
+        workspace_id=identity.workspace_id,
+        model=model_name(body),
+        request=request,
+        api_key_id=identity.api_key_id,
+        request_id=exchange.request_id,
+    )
+    answer = egress.rerank(
+        invocation.result,
+        response_id=exchange.request_id,
+        model=invocation.model,
+        return_documents=body.get("return_documents") is not False,
+    )
+    await _answer(exchange, invocation, answer, metrics, "/v1/rerank")
+
+
+async def moderations(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    body = await exchange.json(limit=JSON_LIMIT)
+    raw = body.get("input")
+    if isinstance(raw, list) and raw and all(isinstance(p, dict) for p in raw):  # content parts: text ones only
+        raw = [p["text"] for p in raw if p.get("type") == "text" and isinstance(p.get("text"), str)]
+    request = ModerationRequest(texts(raw, "input"))
+    invocation = await services.invoker.moderate(
+        workspace_id=identity.workspace_id,
+        model=body.get("model") or "default",
+        request=request,
+        api_key_id=identity.api_key_id,
+        request_id=exchange.request_id,
+    )
+    answer = egress.moderation(invocation.result, response_id=f"modr-{exchange.request_id}", model=invocation.model)
+    await _answer(exchange, invocation, answer, metrics, "/v1/moderations")
+
+
+async def list_models(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    """The models this workspace can call now, as `provider/model` ids."""
+    snapshot = await services.snapshots.get(identity.workspace_id)
+    data = []
+    for model_type in MODEL_TYPES:
+        for provider, model, _ in usable_models(snapshot, model_type):
+            data.append(
+                {
+                    "id": f"{provider}/{model}",
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": provider,
+                    "model_type": model_type,
+                }
+            )
+    await exchange.respond(200, orjson.dumps({"object": "list", "data": data}))
+    metrics.observe("/v1/models", 200, time.perf_counter() - exchange.started)
+
+
+async def _answer(exchange: Exchange, invocation: Any, answer: dict[str, Any], metrics: Metrics, route: str) -> None:
+    usage = getattr(invocation.result, "usage", None)
+    upstream_s = usage.latency_s if usage is not None else 0.0
+    await exchange.respond(200, orjson.dumps(answer), headers=invocation_headers(invocation, exchange, upstream_s))
+    metrics.usage(invocation.provider, invocation.model, usage, invocation.provider_type)
+    metrics.observe(route, 200, time.perf_counter() - exchange.started)

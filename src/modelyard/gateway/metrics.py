@@ -1,0 +1,63 @@
+"""Prometheus metrics for the gateway: requests, errors by class, latency, time to first token, tokens, quota."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from modelyard.types import Usage
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+class Metrics:
+    """One set of metrics per registry; the app exposes `registry` at /metrics."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter(
+            "modelyard_requests", "Gateway requests answered", ["route", "status"], registry=self.registry
+        )
+        self.errors = Counter(
+            "modelyard_errors", "Gateway errors by class", ["route", "error_class"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "modelyard_request_latency_seconds",
+            "Time to answer a gateway request (to the last byte)",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.first_token = Histogram(
+            "modelyard_time_to_first_token_seconds",
+            "Time from request to the first streamed token",
+            ["provider"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "modelyard_tokens", "Tokens processed", ["provider", "model", "kind"], registry=self.registry
+        )
+        self.quota_spent = Counter(
+            "modelyard_hosted_quota_calls",
+            "Calls served on hosted (system) quota",
+            ["provider"],
+            registry=self.registry,
+        )
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    def error(self, route: str, error: BaseException) -> None:
+        self.errors.labels(route, type(error).__name__).inc()
+
+    def usage(self, provider: str, model: str, usage: Usage | None, provider_type: str) -> None:
+        if usage is not None:
+            if usage.prompt_tokens:
+                self.tokens.labels(provider, model, "prompt").inc(usage.prompt_tokens)
+            if usage.completion_tokens:
+                self.tokens.labels(provider, model, "completion").inc(usage.completion_tokens)
+            if usage.time_to_first_token_s is not None:
+                self.first_token.labels(provider).observe(usage.time_to_first_token_s)
+        if provider_type == "system":
+            self.quota_spent.labels(provider).inc()

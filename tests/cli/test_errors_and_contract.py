@@ -1,0 +1,95 @@
+"""What every command shares: `--json`, one-line errors with exit code 1, click's exit code 2 for bad arguments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import click
+import pytest
+
+from modelyard.cli import modelyard
+from modelyard.errors import ModelyardError
+from modelyard.services.workspaces import WorkspaceService
+from tests.cli.conftest import Cli
+
+# DESIGN §7: the commands users and scripts rely on
+DESIGNED = {
+    "serve", "migrate", "workspace create", "workspace list", "account create", "apikey create", "apikey list",
+    "apikey revoke", "provider list", "credential set", "credential list", "credential delete", "model add",
+    "model list", "model enable", "model disable", "default set", "default get", "default clear", "quota show",
+    "usage",
+}  # fmt: skip
+
+
+def leaf_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            yield from leaf_commands(command, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", command
+
+
+def test_every_designed_command_exists_and_takes_json() -> None:
+    commands = dict(leaf_commands(modelyard))
+
+    assert set(commands) >= DESIGNED
+    for name, command in commands.items():
+        assert any(p.opts == ["--json"] for p in command.params), f"`{name}` has no --json"
+
+
+def test_a_modelyard_error_is_one_line_on_stderr_with_exit_code_1(cli: Cli) -> None:
+    result = cli("apikey", "list", "--workspace", "ws_missing", "--json")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == "Error: workspace 'ws_missing' does not exist\n"
+
+
+def test_a_multi_line_error_message_is_joined_into_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def fail(self: WorkspaceService, **_: object) -> None:
+        raise ModelyardError("the first line\n  and the second\n")
+
+    monkeypatch.setattr(WorkspaceService, "list", fail)
+
+    result = cli("workspace", "list")
+
+    assert result.exit_code == 1
+    assert result.stderr == "Error: the first line and the second\n"
+
+
+def test_a_different_master_key_is_refused_in_one_line(
+    cli: Cli, workspace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MODELYARD_SECRET_KEY", "another-master-key-0123456789abcdef012345")
+
+    result = cli("workspace", "list")
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: the master key") and result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["model", "list", "--workspace", "ws_1", "--type", "chat"],
+        ["apikey", "create"],
+        ["usage", "--workspace", "ws_1", "--since", "yesterday"],
+        ["serve", "--port", "70000"],
+        ["workspace", "frobnicate"],
+    ],
+    ids=["bad-choice", "missing-option", "bad-date", "bad-port", "unknown-command"],
+)
+def test_a_bad_argument_exits_2_without_running_anything(cli: Cli, args: list[str]) -> None:
+    result = cli(*args)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert "Error:" in result.stderr
+
+
+def test_help_names_every_command_group(cli: Cli) -> None:
+    result = cli("--help")
+
+    assert result.exit_code == 0
+    for group in ("serve", "migrate", "workspace", "account", "apikey", "provider", "credential", "model", "default"):
+        assert group in result.stdout

@@ -1,0 +1,60 @@
+"""The gateway on a real loopback socket (uvicorn), over services on SQLite, upstreams faked."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from modelyard import vault
+from modelyard.gateway.app import Gateway
+from modelyard.gateway.metrics import Metrics
+from modelyard.services.context import Services
+from modelyard.services.hosted import HostedConfig
+from tests.services.conftest import make_settings
+
+
+@dataclass
+class Running:
+    url: str
+    services: Services
+    workspace_id: str
+    api_key: str
+    metrics: Metrics
+
+
+@pytest.fixture(autouse=True)
+def fast_rsa(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(vault, "RSA_BITS", 2048)
+
+
+@pytest.fixture
+def hosted() -> HostedConfig:
+    return HostedConfig(providers={})
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path, runtime, hosted, fake_openai, deepseek) -> AsyncIterator[Running]:
+    services = Services(make_settings(tmp_path, "sqlite", None), runtime=runtime, hosted=hosted)
+    await services.start()
+    workspace = (await services.workspaces.create("Gateway tests")).id
+    await services.credentials.create(workspace_id=workspace, provider="deepseek", values=deepseek, validate=False)
+    _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
+    metrics = Metrics()
+    server = uvicorn.Server(
+        uvicorn.Config(Gateway(services, metrics), host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield Running(f"http://127.0.0.1:{port}", services, workspace, key, metrics)
+    finally:
+        server.should_exit = True
+        await task
+        await services.close()
