@@ -1,14 +1,29 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
 
 from modelyard.runtime import Runtime
 from tests.fakes.openai import FakeOpenAI
+from tests.support import KNOWN_SECRETS
 
 SECRET = "sk-test-9f8e7d6c5b4a"  # a recognisable fake key: tests search for it where it must never appear
+
+
+@pytest.fixture(autouse=True)
+def secret_guard(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """After each test: no known plaintext secret in the SQLite files or in anything logged (at DEBUG)."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    logged = caplog.text
+    stored = b"".join(path.read_bytes() for path in tmp_path.rglob("*.db*"))
+    for secret in KNOWN_SECRETS:
+        assert secret not in logged, "a plaintext secret was logged"
+        assert secret.encode() not in stored, "a plaintext secret is in the database file"
 
 
 @pytest.fixture
