@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 import click
+import msgspec
 import orjson
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])
@@ -52,6 +53,8 @@ def _cell(value: object) -> str:
 
 
 def _plain(value: object) -> object:
+    if isinstance(value, msgspec.Struct):  # runtime values (RemoteModel, Usage ...) are msgspec structs
+        return msgspec.structs.asdict(value)
     if isinstance(value, Decimal):
         return f"{value.normalize():f}"  # exact and fixed-point: a float would round prices, str() may say 0E-10
     if isinstance(value, frozenset | set):

@@ -9,8 +9,9 @@ hands it the bytes that came back. That keeps every adapter testable on bytes al
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import ClassVar, Literal
+
+import msgspec
 
 from modelyard.catalog.spec import ModelSpec, ProviderSpec, Spec
 from modelyard.errors import UnsupportedFeatureError, UpstreamError
@@ -29,28 +30,26 @@ from modelyard.types import (
     TranscriptionRequest,
     TranscriptionResult,
 )
+from modelyard.types.value import Value, repr_without_credentials
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
 Framing = Literal["sse", "ndjson"]
 
 
-@dataclass(frozen=True, slots=True)
-class FilePart:
+class FilePart(Value, frozen=True):
     filename: str
     content: bytes
     content_type: str = "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
-class Multipart:
+class Multipart(Value, frozen=True):
     """A multipart/form-data body; the runtime encodes it."""
 
     fields: Mapping[str, str]
     files: Mapping[str, FilePart]
 
 
-@dataclass(frozen=True, slots=True)
-class UpstreamRequest:
+class UpstreamRequest(Value, frozen=True):
     """What an adapter asks the runtime to send; signing adds headers, the runtime sends it."""
 
     method: str
@@ -59,20 +58,20 @@ class UpstreamRequest:
     body: bytes | Multipart | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(Value, frozen=True):
     """Everything an adapter needs to address one model: resolved once per call by the runtime."""
 
     provider: ProviderSpec
     model: ModelSpec
     base_url: str  # credentials substituted, no trailing slash
     upstream_model: str  # the name the provider knows the model by (a deployment, a uid, or the model id)
-    credentials: Mapping[str, str] = field(repr=False)
-    quirks: Spec = field(default_factory=Spec)  # the provider's `quirks:`, validated by the protocol's model
+    credentials: Mapping[str, str]
+    quirks: Spec = msgspec.field(default_factory=Spec)  # the provider's `quirks:`, validated by the protocol's model
+
+    __repr__ = repr_without_credentials
 
 
-@dataclass(frozen=True, slots=True)
-class RemoteModel:
+class RemoteModel(Value, frozen=True):
     """A model a provider's own listing endpoint reports."""
 
     id: str

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from modelyard.types.value import Value
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
+class ServerSentEvent(Value, frozen=True):
     data: bytes
     event: str | None = None
     id: str | None = None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any, Literal, overload
 
 import aiohttp
+from msgspec.structs import replace
 
 from modelyard.catalog.loader import Catalog
 from modelyard.catalog.spec import ModelSpec

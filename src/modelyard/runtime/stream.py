@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from dataclasses import replace
 from typing import Any
+
+from msgspec.structs import replace
 
 from modelyard.protocols.base import ChatStreamParser
 from modelyard.protocols.sse import ServerSentEvent

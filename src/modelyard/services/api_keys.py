@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.errors import CredentialError, InvalidRequestError, NotFoundError
 from modelyard.store.tables import Account, ApiKey, Workspace, utcnow
+from modelyard.types.value import Value
 
 if TYPE_CHECKING:
     from modelyard.services.context import Services
@@ -54,8 +55,7 @@ class ApiKeyView:
     revoked_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class ApiKeyIdentity:
+class ApiKeyIdentity(Value, frozen=True):
     """Who is calling: what a valid key resolves to."""
 
     api_key_id: str

@@ -22,6 +22,7 @@ from modelyard.errors import (
     UpstreamUnavailableError,
 )
 from modelyard.store.cache import Cache, RedisCache
+from modelyard.types.value import Value
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +36,7 @@ SHORT_COOLDOWN_S = 10.0  # connection errors, timeouts, 5xx
 Status = Literal["available", "cooling", "disabled"]
 
 
-@dataclass(frozen=True, slots=True)
-class PoolEntry:
+class PoolEntry(Value, frozen=True):
     """One member of a pool as the invoker sees it: a credential id and its weight."""
 
     id: str

@@ -12,8 +12,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from modelyard.errors import HostedQuotaExceededError, ModelyardError, UpstreamAuthError, UpstreamError
 from modelyard.protocols.base import Target
@@ -39,6 +38,7 @@ from modelyard.types import (
     TranscriptionResult,
     Usage,
 )
+from modelyard.types.value import Value
 
 if TYPE_CHECKING:
     from modelyard.services.context import Services
@@ -54,8 +54,7 @@ class NoCredentialAvailableError(UpstreamError):
     is_retryable = True
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation(Generic[T]):
+class Invocation(Value, Generic[T], frozen=True):
     """A result and how it was obtained: the gateway reports provider, model and type in its headers."""
 
     result: T
@@ -65,8 +64,7 @@ class Invocation(Generic[T]):
     request_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class CallContext:
+class CallContext(Value, frozen=True):
     workspace_id: str
     api_key_id: str | None
     request_id: str
@@ -137,7 +135,8 @@ class Invoker:
     async def _invoke(
         self, context: CallContext, model: str, model_type: ModelType, call: Callable[[Target], Awaitable[T]]
     ) -> Invocation[T]:
-        resolved = resolve(await self._services.snapshots.get(context.workspace_id), model, model_type)
+        snapshot = await self._services.snapshots.get(context.workspace_id)
+        resolved = resolve(snapshot, model, model_type)
         last_error: ModelyardError | None = None
         for route in resolved.routes:
             reservation = None
@@ -153,7 +152,7 @@ class Invoker:
                     last_error = exc  # the workspace's own key, if it has one, is the next route
                     continue
             try:
-                result, member = await self._call_route(context, resolved, route, call)
+                result, member = await self._call_route(context, snapshot.memo, resolved, route, call)
             except BaseException:
                 if reservation is not None:
                     self._spawn(self._services.quota.release(reservation))
@@ -164,7 +163,12 @@ class Invoker:
         raise last_error
 
     async def _call_route(
-        self, context: CallContext, resolved: Resolved, route: Route, call: Callable[[Target], Awaitable[T]]
+        self,
+        context: CallContext,
+        memo: dict[Any, Any],
+        resolved: Resolved,
+        route: Route,
+        call: Callable[[Target], Awaitable[T]],
     ) -> tuple[T, PoolMember]:
         members = route.members
         if route.pool_key is not None:
@@ -178,7 +182,11 @@ class Invoker:
                 )
         last: UpstreamError | None = None
         for member in members:
-            target = self._services.runtime.binding(resolved.provider).target(resolved.model, member.credentials)
+            target_key = ("target", resolved.key, member.id)
+            target = memo.get(target_key)
+            if target is None:
+                binding = self._services.runtime.binding(resolved.provider)
+                target = memo[target_key] = binding.target(resolved.model, member.credentials)
             try:
                 return await call(target), member
             except UpstreamError as exc:

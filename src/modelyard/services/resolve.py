@@ -11,19 +11,17 @@ Provider type, per provider (written in the README too):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from modelyard.catalog.spec import ModelSpec
 from modelyard.errors import CredentialsNotConfiguredError, ModelDisabledError, ModelNotFoundError
 from modelyard.services.hosted import HostedProvider
 from modelyard.services.snapshot import ModelKey, PoolMember, ProviderState, WorkspaceSnapshot
 from modelyard.types import ModelType
+from modelyard.types.value import Value
 
 ProviderType = str  # system | custom
 
 
-@dataclass(frozen=True, slots=True)
-class Route:
+class Route(Value, frozen=True):
     """One way to call the model: a provider type and the credential sets to try, in pool order."""
 
     provider_type: ProviderType
@@ -31,8 +29,7 @@ class Route:
     pool_key: str | None = None  # set when load balancing spreads calls over several members
 
 
-@dataclass(frozen=True, slots=True)
-class Resolved:
+class Resolved(Value, frozen=True):
     provider: str
     model: ModelSpec
     model_type: ModelType
@@ -44,14 +41,24 @@ class Resolved:
         return (self.provider, self.model.id, self.model_type)
 
 
-@dataclass(frozen=True, slots=True)
-class Availability:
+class Availability(Value, frozen=True):
     is_available: bool
     reason: str | None = None
 
 
 def resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> Resolved:
-    """Resolve a model the caller named; every refusal says why and what to do."""
+    """Resolve a model the caller named; every refusal says why and what to do.
+
+    Memoised on the snapshot: a name resolves once per configuration version (refusals are not kept).
+    """
+    memo_key = ("resolve", name, model_type)
+    resolved: Resolved | None = snapshot.memo.get(memo_key)
+    if resolved is None:
+        resolved = snapshot.memo[memo_key] = _resolve(snapshot, name, model_type)
+    return resolved
+
+
+def _resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> Resolved:
     if name == "default":
         provider, model = default_model(snapshot, model_type)
         return resolve_exact(snapshot, provider, model, model_type)

@@ -13,9 +13,9 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +32,7 @@ from modelyard.store.tables import (
     ProviderSetting,
     Workspace,
 )
+from modelyard.types.value import Value, repr_without_credentials
 from modelyard.vault import WorkspaceVault
 
 if TYPE_CHECKING:
@@ -43,43 +44,45 @@ VERSION_CHANNEL = "workspace-changed"
 POLL_INTERVAL_S = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderState:
+class ProviderState(Value, frozen=True):
     """A provider as one workspace has it: its own credentials, the hosted offer, the preferred type."""
 
     spec: ProviderSpec
     credential_id: str | None = None
-    credentials: Mapping[str, str] | None = field(default=None, repr=False)  # the active credential, decrypted
+    credentials: Mapping[str, str] | None = None  # the active credential, decrypted
     credential_status: str | None = None
     preferred_type: str | None = None  # system | custom | None (automatic)
     hosted: HostedProvider | None = None
+
+    __repr__ = repr_without_credentials
 
     @property
     def has_custom(self) -> bool:
         return self.credentials is not None
 
 
-@dataclass(frozen=True, slots=True)
-class CustomModelState:
+class CustomModelState(Value, frozen=True):
     id: str
     provider: str
     spec: ModelSpec
-    credentials: Mapping[str, str] = field(repr=False)
+    credentials: Mapping[str, str]
     status: str = "unverified"
 
+    __repr__ = repr_without_credentials
 
-@dataclass(frozen=True, slots=True)
-class PoolMember:
+
+class PoolMember(Value, frozen=True):
     """One credential set of a load-balanced model."""
 
     id: str
     name: str
     weight: int
-    credentials: Mapping[str, str] = field(repr=False)
+    credentials: Mapping[str, str]
+
+    __repr__ = repr_without_credentials
 
 
-@dataclass(frozen=True, slots=True)
-class WorkspaceSnapshot:
+class WorkspaceSnapshot(Value, frozen=True):
     workspace_id: str
     version: int
     providers: Mapping[str, ProviderState]  # every catalog provider, configured or not
@@ -87,6 +90,9 @@ class WorkspaceSnapshot:
     disabled: frozenset[ModelKey]
     pools: Mapping[ModelKey, tuple[PoolMember, ...]]  # models with load balancing switched on
     defaults: Mapping[str, tuple[str, str]]  # model type -> (provider, model)
+    # Results derived from this snapshot (resolved names, call targets): valid as long as the snapshot is,
+    # so the hot path computes each once per configuration version.
+    memo: dict[Any, Any] = msgspec.field(default_factory=dict)
 
 
 class SnapshotService:

@@ -31,6 +31,7 @@ from sqlalchemy.sql.elements import Label
 from modelyard.errors import InvalidRequestError
 from modelyard.store.tables import UsageRecord
 from modelyard.types import Usage
+from modelyard.types.value import Value
 
 if TYPE_CHECKING:
     from modelyard.services.context import Services
@@ -51,8 +52,7 @@ _STRING_LIMITS = {
 _PRICE_SCALE = 10
 
 
-@dataclass(frozen=True, slots=True)
-class UsageEvent:
+class UsageEvent(Value, frozen=True):
     """What the invoker reports about one call (or one failed attempt of it)."""
 
     request_id: str

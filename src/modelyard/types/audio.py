@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 
 from modelyard.types.usage import Usage
+from modelyard.types.value import Value
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptionRequest:
+class TranscriptionRequest(Value, frozen=True):
     audio: bytes
     filename: str = "audio.wav"
     language: str | None = None
@@ -15,16 +14,14 @@ class TranscriptionRequest:
     temperature: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class TranscriptionResult:
+class TranscriptionResult(Value, frozen=True):
     model: str
     text: str
     usage: Usage
     duration_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class SpeechRequest:
+class SpeechRequest(Value, frozen=True):
     text: str
     voice: str | None = None  # None: the model's default voice
     format: str = "mp3"

@@ -1,22 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
+
 from modelyard.types.usage import Usage
+from modelyard.types.value import Value
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
 
 
-@dataclass(frozen=True, slots=True)
-class TextPart:
+class TextPart(Value, frozen=True):
     text: str
 
 
-@dataclass(frozen=True, slots=True)
-class ImagePart:
+class ImagePart(Value, frozen=True):
     """An image by URL: `https://…`, or a `data:<media type>;base64,…` URL for inline bytes."""
 
     url: str
@@ -33,14 +33,12 @@ class ImagePart:
         return media_type, data
 
 
-@dataclass(frozen=True, slots=True)
-class AudioPart:
+class AudioPart(Value, frozen=True):
     data: str  # base64
     format: str  # wav, mp3 ...
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentPart:
+class DocumentPart(Value, frozen=True):
     data: str  # base64
     media_type: str = "application/pdf"
     name: str | None = None
@@ -49,8 +47,7 @@ class DocumentPart:
 ContentPart = TextPart | ImagePart | AudioPart | DocumentPart
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCall:
+class ToolCall(Value, frozen=True):
     """A complete tool call; `arguments` is the JSON text the model produced (it may be invalid JSON)."""
 
     id: str
@@ -58,8 +55,7 @@ class ToolCall:
     arguments: str
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(Value, frozen=True):
     role: Role
     content: str | tuple[ContentPart, ...] = ""
     tool_calls: tuple[ToolCall, ...] = ()
@@ -91,34 +87,30 @@ class Message:
         return "".join(part.text for part in self.content if isinstance(part, TextPart))
 
 
-@dataclass(frozen=True, slots=True)
-class Tool:
+class Tool(Value, frozen=True):
     """A function the model may call; `parameters` is a JSON schema object."""
 
     name: str
     description: str = ""
-    parameters: Mapping[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
+    parameters: Mapping[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class NamedToolChoice:
+class NamedToolChoice(Value, frozen=True):
     name: str
 
 
 ToolChoice = Literal["auto", "none", "required"] | NamedToolChoice
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseFormat:
+class ResponseFormat(Value, frozen=True):
     type: Literal["text", "json_object", "json_schema"]
     name: str = "response"
     schema: Mapping[str, Any] | None = None
     strict: bool | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ChatRequest:
+class ChatRequest(Value, frozen=True):
     messages: tuple[Message, ...]
     tools: tuple[Tool, ...] = ()
     tool_choice: ToolChoice | None = None
@@ -133,15 +125,14 @@ class ChatRequest:
     frequency_penalty: float | None = None
     reasoning_effort: str | None = None
     user: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)  # vendor parameters, sent as they are
+    extra: Mapping[str, Any] = msgspec.field(default_factory=dict)  # vendor parameters, sent as they are
 
     @classmethod
     def user_text(cls, text: str) -> ChatRequest:
         return cls(messages=(Message.user(text),))
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
+class ToolCallDelta(Value, frozen=True):
     """A piece of a streamed tool call; pieces with the same `index` belong to one call."""
 
     index: int
@@ -150,8 +141,7 @@ class ToolCallDelta:
     arguments: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ChatChunk:
+class ChatChunk(Value, frozen=True):
     """One streamed increment. The last chunk of a stream carries `finish_reason` and `usage`."""
 
     content: str = ""
@@ -161,8 +151,7 @@ class ChatChunk:
     usage: Usage | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ChatResult:
+class ChatResult(Value, frozen=True):
     model: str
     content: str
     finish_reason: FinishReason | None

@@ -1,20 +1,18 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 from modelyard.types.usage import Usage
+from modelyard.types.value import Value
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddingRequest:
+class EmbeddingRequest(Value, frozen=True):
     texts: tuple[str, ...]
     dimensions: int | None = None
     input_type: Literal["query", "document"] | None = None  # retrieval models embed queries and passages apart
 
 
-@dataclass(frozen=True, slots=True)
-class EmbeddingResult:
+class EmbeddingResult(Value, frozen=True):
     model: str
     vectors: tuple[list[float], ...]  # one per input text, in input order
     usage: Usage

@@ -1,25 +1,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from modelyard.types.usage import Usage
+from modelyard.types.value import Value
 
 
-@dataclass(frozen=True, slots=True)
-class ModerationRequest:
+class ModerationRequest(Value, frozen=True):
     inputs: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ModerationVerdict:
+class ModerationVerdict(Value, frozen=True):
     flagged: bool
     categories: Mapping[str, bool]
     scores: Mapping[str, float]
 
 
-@dataclass(frozen=True, slots=True)
-class ModerationResult:
+class ModerationResult(Value, frozen=True):
     model: str
     verdicts: tuple[ModerationVerdict, ...]  # one per input
     usage: Usage

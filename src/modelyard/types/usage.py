@@ -1,13 +1,13 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
+
+from modelyard.types.value import Value
 
 ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(Value, frozen=True):
     """What one call consumed and cost.
 
     Protocols fill the counts the provider reported; the runtime adds price and timings. `is_estimated` is true

@@ -1,0 +1,362 @@
+"""The gateway's /v1 operations in OpenAPI terms, merged into /openapi.json beside the console API.
+
+The gateway is raw ASGI (its hot path skips any framework), so nothing generates this: it is written by hand
+from gateway/*.py and protocols/openai/egress.py. Keep the two in step when an endpoint changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Schema = dict[str, Any]
+
+_REF = "#/components/schemas/"
+_MODEL = {
+    "type": "string",
+    "description": "`provider/model`, a model name unambiguous in the workspace, or `default`",
+    "examples": ["deepseek/deepseek-flash"],
+}
+_TEXTS = {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}]}
+_USAGE = {
+    "type": "object",
+    "properties": {
+        "prompt_tokens": {"type": "integer"},
+        "completion_tokens": {"type": "integer"},
+        "total_tokens": {"type": "integer"},
+    },
+}
+
+SCHEMAS: dict[str, Schema] = {
+    "GatewayError": {
+        "type": "object",
+        "description": "OpenAI's error shape",
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "param": {"type": ["string", "null"]},
+                    "code": {"type": ["string", "null"]},
+                },
+                "required": ["message", "type"],
+            }
+        },
+        "required": ["error"],
+    },
+    "ChatMessage": {
+        "type": "object",
+        "properties": {
+            "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
+            "content": {
+                "description": "Text, or content parts (text, image_url, input_audio, file)",
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}, {"type": "null"}],
+            },
+            "name": {"type": "string"},
+            "tool_calls": {"type": "array", "items": {"type": "object"}},
+            "tool_call_id": {"type": "string"},
+        },
+        "required": ["role"],
+    },
+    "ChatCompletionRequest": {
+        "type": "object",
+        "properties": {
+            "model": _MODEL,
+            "messages": {"type": "array", "items": {"$ref": _REF + "ChatMessage"}, "minItems": 1},
+            "stream": {"type": "boolean", "description": "Answer with server-sent chat.completion.chunk events"},
+            "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
+            "temperature": {"type": "number"},
+            "top_p": {"type": "number"},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "max_completion_tokens": {"type": "integer", "minimum": 1},
+            "stop": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "tool_choice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            "parallel_tool_calls": {"type": "boolean"},
+            "response_format": {"type": "object", "description": "text, json_object, or json_schema"},
+            "seed": {"type": "integer"},
+            "presence_penalty": {"type": "number"},
+            "frequency_penalty": {"type": "number"},
+            "reasoning_effort": {"type": "string"},
+            "user": {"type": "string"},
+        },
+        "required": ["model", "messages"],
+        "additionalProperties": True,
+        "description": "Other keys are passed to the provider as they are.",
+    },
+    "ChatCompletion": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "chat.completion"},
+            "created": {"type": "integer"},
+            "model": {"type": "string"},
+            "choices": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "message": {"$ref": _REF + "ChatMessage"},
+                        "finish_reason": {"type": "string"},
+                    },
+                },
+            },
+            "usage": _USAGE,
+        },
+    },
+    "EmbeddingRequest": {
+        "type": "object",
+        "properties": {
+            "model": _MODEL,
+            "input": _TEXTS,
+            "encoding_format": {"type": "string", "enum": ["float", "base64"]},
+            "dimensions": {"type": "integer", "minimum": 1},
+            "input_type": {"type": "string", "enum": ["query", "document"]},
+        },
+        "required": ["model", "input"],
+    },
+    "EmbeddingList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "object": {"const": "embedding"},
+                        "index": {"type": "integer"},
+                        "embedding": {"oneOf": [{"type": "array", "items": {"type": "number"}}, {"type": "string"}]},
+                    },
+                },
+            },
+            "model": {"type": "string"},
+            "usage": _USAGE,
+        },
+    },
+    "RerankRequest": {
+        "type": "object",
+        "properties": {
+            "model": _MODEL,
+            "query": {"type": "string", "minLength": 1},
+            "documents": {
+                "type": "array",
+                "items": {
+                    "oneOf": [{"type": "string"}, {"type": "object", "properties": {"text": {"type": "string"}}}]
+                },
+            },
+            "top_n": {"type": "integer", "minimum": 1},
+            "return_documents": {"type": "boolean"},
+            "score_threshold": {"type": "number"},
+        },
+        "required": ["model", "query", "documents"],
+    },
+    "RerankResult": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "rerank"},
+            "model": {"type": "string"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "index": {"type": "integer"},
+                        "relevance_score": {"type": "number"},
+                        "document": {"type": "object", "properties": {"text": {"type": "string"}}},
+                    },
+                },
+            },
+            "usage": _USAGE,
+        },
+    },
+    "ModerationRequest": {
+        "type": "object",
+        "properties": {"model": {**_MODEL, "default": "default"}, "input": _TEXTS},
+        "required": ["input"],
+    },
+    "ModerationResult": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "model": {"type": "string"},
+            "results": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "flagged": {"type": "boolean"},
+                        "categories": {"type": "object", "additionalProperties": {"type": "boolean"}},
+                        "category_scores": {"type": "object", "additionalProperties": {"type": "number"}},
+                    },
+                },
+            },
+        },
+    },
+    "TranscriptionRequest": {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "The audio, up to 64 MB"},
+            "model": _MODEL,
+            "language": {"type": "string"},
+            "prompt": {"type": "string"},
+            "temperature": {"type": "number"},
+            "response_format": {"type": "string", "enum": ["json", "text", "verbose_json"]},
+        },
+        "required": ["file", "model"],
+    },
+    "Transcription": {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "usage": {"type": "object", "properties": {"type": {"const": "duration"}, "seconds": {"type": "number"}}},
+        },
+    },
+    "SpeechRequest": {
+        "type": "object",
+        "properties": {
+            "model": _MODEL,
+            "input": {"type": "string", "minLength": 1},
+            "voice": {"oneOf": [{"type": "string"}, {"type": "object", "properties": {"id": {"type": "string"}}}]},
+            "response_format": {"type": "string", "enum": ["mp3", "opus", "aac", "flac", "wav", "pcm"]},
+            "speed": {"type": "number", "minimum": 0.25, "maximum": 4},
+            "instructions": {"type": "string"},
+        },
+        "required": ["model", "input"],
+    },
+    "ModelList": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string", "description": "provider/model"},
+                        "object": {"const": "model"},
+                        "created": {"type": "integer"},
+                        "owned_by": {"type": "string"},
+                        "model_type": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+}
+
+SECURITY_SCHEMES: dict[str, Schema] = {
+    "apiKey": {"type": "http", "scheme": "bearer", "description": "A workspace API key (`my-...`)"},
+}
+
+
+def _errors() -> dict[str, Schema]:
+    described = {
+        "400": "Malformed request",
+        "401": "Missing or invalid API key",
+        "403": "The model is disabled in the workspace",
+        "404": "Unknown or unavailable model",
+        "413": "The body is too large",
+        "429": "Hosted quota spent, or the provider rate-limited us (with Retry-After)",
+        "502": "The provider failed",
+        "503": "The provider is unavailable",
+        "504": "The provider timed out",
+    }
+    content = {"application/json": {"schema": {"$ref": _REF + "GatewayError"}}}
+    return {status: {"description": text, "content": content} for status, text in described.items()}
+
+
+def _operation(operation_id: str, summary: str, request: Schema | None, ok: Schema) -> Schema:
+    operation: Schema = {
+        "tags": ["gateway"],
+        "operationId": operation_id,
+        "summary": summary,
+        "security": [{"apiKey": []}],
+        "responses": {"200": ok, **_errors()},
+    }
+    if request is not None:
+        operation["requestBody"] = {"required": True, "content": request}
+    return operation
+
+
+def _json(name: str) -> Schema:
+    return {"application/json": {"schema": {"$ref": _REF + name}}}
+
+
+PATHS: dict[str, Schema] = {
+    "/v1/chat/completions": {
+        "post": _operation(
+            "gateway_chat_completions",
+            "Chat completion, streamed or not, with tools, vision and JSON schema",
+            _json("ChatCompletionRequest"),
+            {
+                "description": "A chat.completion; with `stream: true`, chat.completion.chunk events and `[DONE]`",
+                "content": {**_json("ChatCompletion"), "text/event-stream": {"schema": {"type": "string"}}},
+            },
+        )
+    },
+    "/v1/embeddings": {
+        "post": _operation(
+            "gateway_embeddings",
+            "Embed texts",
+            _json("EmbeddingRequest"),
+            {"description": "The vectors", "content": _json("EmbeddingList")},
+        )
+    },
+    "/v1/rerank": {
+        "post": _operation(
+            "gateway_rerank",
+            "Rank documents by relevance to a query",
+            _json("RerankRequest"),
+            {"description": "The ranking", "content": _json("RerankResult")},
+        )
+    },
+    "/v1/moderations": {
+        "post": _operation(
+            "gateway_moderations",
+            "Classify texts for harmful content",
+            _json("ModerationRequest"),
+            {"description": "One verdict per input", "content": _json("ModerationResult")},
+        )
+    },
+    "/v1/audio/transcriptions": {
+        "post": _operation(
+            "gateway_transcriptions",
+            "Transcribe audio (multipart upload)",
+            {"multipart/form-data": {"schema": {"$ref": _REF + "TranscriptionRequest"}}},
+            {
+                "description": "The text: JSON, or plain text with response_format=text",
+                "content": {**_json("Transcription"), "text/plain": {"schema": {"type": "string"}}},
+            },
+        )
+    },
+    "/v1/audio/speech": {
+        "post": _operation(
+            "gateway_speech",
+            "Synthesise speech; the audio is streamed",
+            _json("SpeechRequest"),
+            {"description": "The audio", "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
+        )
+    },
+    "/v1/models": {
+        "get": _operation(
+            "gateway_models",
+            "The models this workspace can call now, as provider/model ids",
+            None,
+            {"description": "The models", "content": _json("ModelList")},
+        )
+    },
+}
+
+
+def merge_into(document: Schema) -> Schema:
+    """Add the gateway's paths, schemas and security scheme to a generated OpenAPI document."""
+    document.setdefault("paths", {}).update(PATHS)
+    components = document.setdefault("components", {})
+    components.setdefault("schemas", {}).update(SCHEMAS)
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    tags = document.setdefault("tags", [])
+    tags.append({"name": "gateway", "description": "The OpenAI-compatible API; authenticate with a workspace API key"})
+    return document

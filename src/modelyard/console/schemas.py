@@ -1,0 +1,145 @@
+"""Request bodies: strict, and an unknown key is an error (a typo must not be silently ignored)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+
+from modelyard.types.model_type import ModelType
+
+Name = Annotated[str, Field(max_length=120)]
+Email = Annotated[str, Field(min_length=3, max_length=320)]
+Password = Annotated[str, Field(min_length=1, max_length=1024)]
+ProviderId = Annotated[str, Field(min_length=1, max_length=64)]
+ModelName = Annotated[str, Field(min_length=1, max_length=255)]
+Role = Literal["owner", "admin", "member"]
+
+
+def _scalar(value: object) -> str | bool | int | float | None:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    raise ValueError("a credential value is a string, a number, a boolean or null")
+
+
+# One validator, not a union: a union's errors would name each member type in the error's location.
+Scalar = Annotated[
+    str | bool | int | float | None,
+    PlainValidator(_scalar),
+    WithJsonSchema({"type": ["string", "number", "boolean", "null"]}),
+]
+# Credential form values; the provider's form (catalog) says which keys exist, which are required, and their options.
+Values = Annotated[dict[str, Scalar], Field(max_length=64)]
+Weight = Annotated[int, Field(ge=1, le=1000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Checked(Body):
+    """A body whose values are checked with one live call upstream unless `validate` is false."""
+
+    # `validate` would shadow BaseModel.validate, hence the alias.
+    should_validate: bool = Field(default=True, alias="validate")
+
+
+class SignInBody(Body):
+    email: Email
+    password: Password
+
+
+class TokenBody(SignInBody):
+    name: Name = ""
+
+
+class SetupBody(Body):
+    token: Annotated[str, Field(min_length=1, max_length=128)]
+    email: Email
+    password: Password
+    name: Name = ""
+
+
+class WorkspaceBody(Body):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+
+
+class PreferredTypeBody(Body):
+    preferred_type: Literal["system", "custom"] | None  # null: automatic
+
+
+class CredentialBody(Checked):
+    name: Name | None = None  # default: "<Provider> <n>"
+    values: Values
+
+
+class CredentialUpdateBody(Checked):
+    name: Name | None = None
+    values: Values | None = None  # sending a secret's mask back keeps the stored secret
+
+
+class ModelSwitchBody(Body):
+    provider: ProviderId
+    model: ModelName
+    model_type: ModelType
+    enabled: bool | None = None
+    load_balancing: bool | None = None
+
+
+class CustomModelBody(Checked):
+    model: ModelName
+    model_type: ModelType
+    values: Values
+
+
+class CustomModelUpdateBody(Checked):
+    values: Values
+
+
+class DefaultModelBody(Body):
+    provider: ProviderId
+    model: ModelName
+
+
+class PoolEntryBody(Checked):
+    provider: ProviderId
+    model: ModelName
+    model_type: ModelType
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    weight: Weight = 1
+    values: Values | None = None  # either its own values ...
+    credential_id: Annotated[str, Field(max_length=64)] | None = None  # ... or one of the provider's credentials
+
+
+class PoolEntryUpdateBody(Checked):
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    weight: Weight | None = None
+    enabled: bool | None = None
+    values: Values | None = None
+
+
+class ApiKeyBody(Body):
+    name: Name = ""
+
+
+class MemberBody(Body):
+    email: Email
+    role: Role
+    password: Password | None = None  # given: create the account; absent: add an existing one
+    name: Name | None = None
+
+
+class RoleBody(Body):
+    role: Role
+
+
+class PlaygroundMessage(Body):
+    role: Literal["system", "user", "assistant"]
+    content: Annotated[str, Field(max_length=200_000)]
+
+
+class PlaygroundChatBody(Body):
+    model: Annotated[str, Field(min_length=1, max_length=320)]  # provider/model, a model name, or "default"
+    messages: Annotated[list[PlaygroundMessage], Field(min_length=1, max_length=200)]
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    max_tokens: Annotated[int, Field(ge=1, le=1_000_000)] | None = None

@@ -1,0 +1,27 @@
+// The provider catalog (GET /providers) does not depend on the workspace: fetched once per page load.
+
+import { get } from "./api.js";
+import { h } from "./dom.js";
+
+let loaded = null;
+
+/** Map of provider id → catalog entry (labels, schemas, help). */
+export function catalog() {
+  loaded ??= get("/providers")
+    .then((list) => new Map(list.map((provider) => [provider.id, provider])))
+    .catch((error) => {
+      loaded = null; // let the next page try again
+      throw error;
+    });
+  return loaded;
+}
+
+export function providerIcon(provider, { large = false } = {}) {
+  const box = h(
+    "span",
+    { class: `icon${large ? " large" : ""}` },
+    h("img", { src: provider.icon_url ?? `/console/api/providers/${provider.id}/icon`, alt: "", loading: "lazy" }),
+  );
+  if (provider.background) box.style.background = provider.background;
+  return box;
+}

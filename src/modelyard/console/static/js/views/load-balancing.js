@@ -1,0 +1,218 @@
+// Load balancing for one model: entries with a weight, an enable switch and their live state (available,
+// cooling down after failures, disabled), and a form to add an entry from a stored credential or new values.
+
+import { del, get, patch, post, query } from "../api.js";
+import { h, replace } from "../dom.js";
+import {
+  form,
+  formError,
+  schemaFields,
+  textField,
+  validateSwitch,
+  validatingNotice,
+  valueOf,
+  whileValidating,
+} from "../forms.js";
+import { tr, translate, translateAttribute } from "../i18n.js";
+import { canManage, wsPath } from "../session.js";
+import { act, button, confirmDialog, empty, failed, loading, statusPill, switchInput, table, toast } from "../ui.js";
+
+function liveState(entry) {
+  if (entry.live_status === "cooling") {
+    return statusPill("cooling", { seconds: Math.ceil(entry.cooldown_remaining_s ?? 0) });
+  }
+  return statusPill(entry.live_status ?? "available");
+}
+
+async function change(path, body, revert) {
+  try {
+    await patch(path, body);
+  } catch (error) {
+    revert?.();
+    toast(error.message, { bad: true });
+  }
+}
+
+function entryRow(entry, credentials, refresh) {
+  const path = wsPath(`/load-balancing/${encodeURIComponent(entry.id)}`);
+  const weight = h("input", {
+    type: "number",
+    class: "compact weight",
+    min: 1,
+    max: 1000,  // the API takes weights from 1 to 1000
+    value: entry.weight,
+    disabled: !canManage(),
+  });
+  translateAttribute(weight, "aria-label", "Weight of {name}", { name: entry.name });
+  weight.addEventListener("change", () =>
+    change(path, { weight: Number(weight.value), validate: false }, () => (weight.value = entry.weight)),
+  );
+  const enabled = switchInput({
+    checked: entry.is_enabled,
+    label: h("span", { class: "visually-hidden" }, tr("Enabled")),
+    disabled: !canManage(),
+    onChange: (checked, input) => change(path, { enabled: checked, validate: false }, () => (input.checked = !checked)),
+  });
+  translateAttribute(enabled.querySelector("input"), "aria-label", "Enable {name}", { name: entry.name });
+  const source = entry.credential_id
+    ? tr("Credential: {name}", {
+        name: credentials.find((c) => c.id === entry.credential_id)?.name ?? entry.credential_id,
+      })
+    : tr("Own values");
+  const row = h("tr", { dataset: { entry: entry.id, name: entry.name } });
+  const actions = canManage()
+    ? [
+        button(
+          "Validate",
+          async (_event, self) => {
+            if (await act(self, row.lastChild, () => post(`${path}/validate`))) await refresh();
+          },
+          { small: true },
+        ),
+        button(
+          "Delete",
+          async (_event, self) => {
+            if (!(await confirmDialog("Delete the entry {name}?", { params: { name: entry.name } }))) return;
+            if (await act(self, row.lastChild, () => del(path))) await refresh();
+          },
+          { small: true, kind: "danger" },
+        ),
+      ]
+    : [];
+  const cells = [
+    [h("strong", {}, entry.name), h("div", { class: "sub" }, source)],
+    weight,
+    enabled,
+    [statusPill(entry.status), entry.last_error ? h("div", { class: "error-text sub" }, entry.last_error) : null],
+    liveState(entry),
+    h("div", { class: "form-actions" }, actions),
+  ];
+  for (const cell of cells) row.append(h("td", {}, cell));
+  return row;
+}
+
+function addEntryForm(model, provider, credentials, refresh) {
+  const schema = (model.is_custom ? provider?.model_credential_schema : provider?.credential_schema) ?? [];
+  const slot = h("div", {});
+  const build = () => {
+    const fields = schemaFields(schema);
+    const sourceSelect = h(
+      "select",
+      { name: "source" },
+      credentials.map((credential) => h("option", { value: credential.id }, credential.name)),
+      translate(h("option", { value: "" }), "Other values…"),
+    );
+    const sourceId = `lb-source-${model.provider}-${model.model}`.replace(/[^\w-]/g, "_");
+    sourceSelect.id = sourceId;
+    const showFields = () => (fields.element.hidden = sourceSelect.value !== "");
+    sourceSelect.addEventListener("change", showFields);
+    showFields();
+    return form(
+      {
+        className: "add-entry",
+        label: "Add an entry",
+        onSubmit: async (self) => {
+          const usesCredential = sourceSelect.value !== "";
+          if (!usesCredential && !fields.check()) return;
+          const body = {
+            provider: model.provider,
+            model: model.model,
+            model_type: model.model_type,
+            name: valueOf(self, "name"),
+            weight: Number(self.elements.weight.value || 1),
+            ...(usesCredential ? { credential_id: sourceSelect.value } : { values: fields.collect() }),
+          };
+          await whileValidating(self, (validate) => post(wsPath("/load-balancing"), { ...body, validate }));
+          replace(slot, build());
+          await refresh();
+        },
+      },
+      h("h3", {}, tr("Add an entry")),
+      h(
+        "div",
+        { class: "form-grid" },
+        textField({ name: "name", label: "Name", required: true }),
+        textField({
+          name: "weight",
+          label: "Weight",
+          type: "number",
+          value: "1",
+          help: "Calls are shared in proportion to the weights.",
+        }),
+        h(
+          "div",
+          { class: "field", dataset: { field: "credential_id" } },
+          h("label", { for: sourceId }, tr("Credentials")),
+          sourceSelect,
+          h("p", { class: "field-error" }),
+        ),
+      ),
+      fields.element,
+      validateSwitch(),
+      validatingNotice(),
+      formError(),
+      h("div", { class: "form-actions" }, button("Add entry", null, { kind: "primary", type: "submit", small: true })),
+    );
+  };
+  slot.append(build());
+  return slot;
+}
+
+export function loadBalancingPanel(model, provider) {
+  const list = h("div", {}, loading());
+  const adding = h("div", {});
+  const refresh = async () => {
+    try {
+      const filter = query({ provider: model.provider, model: model.model, model_type: model.model_type });
+      const [entries, credentials] = await Promise.all([
+        get(wsPath(`/load-balancing${filter}`)),
+        model.is_custom
+          ? []
+          : get(wsPath(`/providers/${encodeURIComponent(model.provider)}/credentials`)).catch(() => []),
+      ]);
+      const rows = entries.map((entry) => entryRow(entry, credentials, refresh));
+      replace(
+        list,
+        entries.length
+          ? table(["Entry", "Weight", "Enabled", "Status", "Live state", ""], rows)
+          : empty("No entries yet."),
+      );
+      if (canManage() && !adding.firstChild) adding.append(addEntryForm(model, provider, credentials, refresh));
+    } catch (error) {
+      replace(list, failed(error));
+    }
+  };
+  refresh();
+  const onOff = switchInput({
+    checked: model.is_load_balanced,
+    label: "Spread calls over these entries",
+    disabled: !canManage(),
+    onChange: async (checked, input) => {
+      try {
+        await patch(wsPath("/models"), {
+          provider: model.provider,
+          model: model.model,
+          model_type: model.model_type,
+          load_balancing: checked,
+        });
+        model.is_load_balanced = checked;
+      } catch (error) {
+        input.checked = !checked;
+        toast(error.message, { bad: true });
+      }
+    },
+  });
+  return h(
+    "div",
+    { class: "load-balancing", dataset: { model: `${model.provider}/${model.model}` } },
+    h(
+      "div",
+      { class: "panel-head" },
+      h("h3", {}, tr("Load balancing for {model}", { model: model.model })),
+      onOff,
+      h("div", { class: "tools" }, button("Refresh", refresh, { small: true })),
+    ),
+    list,
+    adding,
+  );
+}

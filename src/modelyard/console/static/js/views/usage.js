@@ -1,0 +1,140 @@
+// Hosted quota and usage: totals over a chosen period, calls per day, per provider and model, recent calls.
+
+import { get, query } from "../api.js";
+import { catalog } from "../catalog.js";
+import { h, replace } from "../dom.js";
+import { tr, translate, translateAttribute } from "../i18n.js";
+import { route } from "../router.js";
+import { wsPath } from "../session.js";
+import { empty, failed, loading, number, pageHead, panel, quotaBar, table, when } from "../ui.js";
+
+function isoDay(daysAgo) {
+  const day = new Date(Date.now() - daysAgo * 86_400_000);
+  return day.toISOString().slice(0, 10);
+}
+
+function money(totals) {
+  const entries = Object.entries(totals);
+  if (!entries.length) return "0";
+  return entries.map(([currency, amount]) => `${amount.toFixed(4)} ${currency}`).join(" + ");
+}
+
+function stat(label, value) {
+  return h("div", { class: "stat" }, h("div", { class: "value" }, value), h("div", { class: "label" }, tr(label)));
+}
+
+function summary(rows) {
+  const sum = (key) => rows.reduce((total, row) => total + Number(row[key] ?? 0), 0);
+  const prices = {};
+  for (const row of rows) prices[row.currency] = (prices[row.currency] ?? 0) + Number(row.total_price ?? 0);
+  return h(
+    "div",
+    { class: "stats", id: "usage-totals" },
+    stat("Calls", number(sum("calls"))),
+    stat("Errors", number(sum("errors"))),
+    stat("Prompt tokens", number(sum("prompt_tokens"))),
+    stat("Completion tokens", number(sum("completion_tokens"))),
+    stat("Cost", money(prices)),
+  );
+}
+
+function dailyBars(days, since) {
+  const calls = new Map(days.map((row) => [row.day, Number(row.calls)]));
+  const highest = Math.max(1, ...calls.values());
+  const bars = [];
+  for (let day = new Date(`${since}T00:00:00Z`); day <= new Date(); day = new Date(day.getTime() + 86_400_000)) {
+    const key = day.toISOString().slice(0, 10);
+    const bar = h("span", { title: `${key}: ${calls.get(key) ?? 0}` });
+    bar.style.height = `${(100 * (calls.get(key) ?? 0)) / highest}%`;
+    bars.push(bar);
+  }
+  const chart = h("div", { class: "days", role: "img" }, bars);
+  translateAttribute(chart, "aria-label", "Calls per day");
+  return chart;
+}
+
+async function usageBody(days) {
+  const since = isoDay(days - 1);
+  const [byModel, byDay, records, providers] = await Promise.all([
+    get(wsPath(`/usage${query({ since, group_by: "provider,model" })}`)),
+    get(wsPath(`/usage${query({ since, group_by: "day" })}`)),
+    get(wsPath(`/usage/records${query({ limit: 20 })}`)),
+    catalog(),
+  ]);
+  const providerName = (id) => (providers.get(id) ? tr(providers.get(id).label) : id);
+  const modelRows = byModel.map((row) => [
+    providerName(row.provider),
+    h("code", {}, row.model),
+    number(row.calls),
+    number(row.errors),
+    `${number(row.prompt_tokens)} / ${number(row.completion_tokens)}`,
+    `${Number(row.total_price).toFixed(4)} ${row.currency}`,
+  ]);
+  const recordRows = records.map((record) => [
+    when(record.created_at),
+    h("code", {}, `${record.provider}/${record.model}`),
+    record.status === "success" || !record.error_class ? record.status : `${record.status} (${record.error_class})`,
+    `${number(record.prompt_tokens)} / ${number(record.completion_tokens)}`,
+    `${number(record.latency_ms)} ms`,
+    `${Number(record.total_price).toFixed(6)} ${record.currency}`,
+  ]);
+  return [
+    summary(byModel),
+    h("h3", {}, tr("Calls per day")),
+    dailyBars(byDay, since),
+    h("h3", {}, tr("By provider and model")),
+    byModel.length
+      ? table(["Provider", "Model", "Calls", "Errors", "Tokens (prompt / completion)", "Cost"], modelRows)
+      : empty("No calls in this period."),
+    h("h3", {}, tr("Recent calls")),
+    records.length
+      ? table(["Time", "Model", "Status", "Tokens", "Latency", "Cost"], recordRows)
+      : empty("No calls yet."),
+  ];
+}
+
+async function quotaPanel() {
+  const [quotas, providers] = await Promise.all([get(wsPath("/quota")), catalog()]);
+  const items = quotas.map((quota) =>
+    h(
+      "div",
+      { class: "row", dataset: { provider: quota.provider } },
+      h("strong", {}, providers.get(quota.provider) ? tr(providers.get(quota.provider).label) : quota.provider),
+      h("div", { class: "grow" }, quotaBar(quota)),
+    ),
+  );
+  return panel(
+    "Hosted quota",
+    items.length ? h("div", { class: "rows" }, items) : empty("No hosted quota for this workspace."),
+  );
+}
+
+async function usagePage() {
+  const period = h(
+    "select",
+    { class: "compact", id: "usage-period" },
+    [7, 30, 90].map((days) => translate(h("option", { value: days }), "Last {days} days", { days })),
+  );
+  period.value = "30";
+  translateAttribute(period, "aria-label", "Period");
+  const body = h("div", {}, loading());
+  const show = async () => {
+    replace(body, loading());
+    try {
+      replace(body, await usageBody(Number(period.value)));
+    } catch (error) {
+      replace(body, failed(error));
+    }
+  };
+  period.addEventListener("change", show);
+  show();
+  return h(
+    "div",
+    {},
+    pageHead("Usage & quota", "What this workspace spent, from the gateway's usage records.", period),
+    await quotaPanel(),
+    panel("Usage", body),
+  );
+}
+
+route("usage", usagePage, { title: "Usage & quota" });

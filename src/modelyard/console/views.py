@@ -1,0 +1,280 @@
+"""Response shapes: what each route answers, as the OpenAPI document describes it. Secrets never appear here."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+from modelyard.catalog.spec import FormField, Help, I18nText, ModelProperties, Pricing, ProviderSpec
+from modelyard.services.accounts import AccountView
+from modelyard.services.providers import ProviderView
+from modelyard.services.quota import QuotaStatus
+from modelyard.types.model_type import ModelType
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # SQLite gives UTC without a zone
+
+
+Moment = Annotated[datetime, AfterValidator(_utc)]
+
+
+class View(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class AccountOut(View):
+    id: str
+    email: str
+    name: str
+
+    @classmethod
+    def of(cls, account: AccountView) -> AccountOut:
+        return cls(id=account.id, email=account.email, name=account.name)
+
+
+class WorkspaceOut(View):
+    id: str
+    name: str
+    role: str
+
+
+class SignedInOut(View):
+    account: AccountOut
+    csrf_token: str
+
+
+class SetupDoneOut(SignedInOut):
+    workspace: WorkspaceOut
+
+
+class MeOut(View):
+    account: AccountOut
+    workspaces: list[WorkspaceOut]
+    csrf_token: str | None  # None when signed in with an access token
+
+
+class TokenOut(View):
+    token: str  # shown once
+
+
+class SetupStateOut(View):
+    needed: bool
+
+
+class ProviderOut(View):
+    """A catalog provider: what it is and the forms its credentials fill."""
+
+    id: str
+    label: I18nText
+    description: I18nText | None
+    icon_url: str
+    background: str | None
+    help: Help | None
+    supported_model_types: list[ModelType]
+    configuration_methods: list[str]
+    credential_schema: list[FormField]
+    model_credential_schema: list[FormField]
+
+    @classmethod
+    def of(cls, spec: ProviderSpec) -> ProviderOut:
+        return cls(
+            id=spec.id,
+            label=spec.label,
+            description=spec.description,
+            icon_url=icon_url(spec.id),
+            background=spec.background,
+            help=spec.help,
+            supported_model_types=list(spec.supported_model_types),
+            configuration_methods=list(spec.configuration_methods),
+            credential_schema=list(spec.credentials),
+            model_credential_schema=list(spec.model_credentials),
+        )
+
+
+class QuotaOut(View):
+    provider: str
+    quota_type: str
+    unit: str
+    limit: int  # -1: unlimited
+    used: int
+    remaining: int | None  # None: unlimited
+    is_exhausted: bool
+
+
+class WorkspaceProviderOut(View):
+    """A provider as one workspace has it configured."""
+
+    id: str
+    label: I18nText
+    icon_url: str
+    background: str | None
+    supported_model_types: list[ModelType]
+    configuration_methods: list[str]
+    has_custom: bool
+    credential_status: str | None
+    has_system: bool
+    preferred_type: str | None
+    resolved_type: str | None
+    custom_model_count: int
+    quota: QuotaOut | None
+
+    @classmethod
+    def of(cls, view: ProviderView, quota: QuotaStatus | None) -> WorkspaceProviderOut:
+        spec = view.spec
+        return cls(
+            id=spec.id,
+            label=spec.label,
+            icon_url=icon_url(spec.id),
+            background=spec.background,
+            supported_model_types=list(spec.supported_model_types),
+            configuration_methods=list(spec.configuration_methods),
+            has_custom=view.has_custom,
+            credential_status=view.credential_status,
+            has_system=view.has_system,
+            preferred_type=view.preferred_type,
+            resolved_type=view.resolved_type,
+            custom_model_count=view.custom_model_count,
+            quota=QuotaOut.model_validate(quota) if quota is not None else None,
+        )
+
+
+class CredentialOut(View):
+    id: str
+    provider: str
+    name: str
+    values: dict[str, str]  # secrets masked
+    status: str  # verified | unverified | failing
+    checked_at: Moment | None
+    last_error: str | None
+    is_active: bool
+    created_at: Moment
+    updated_at: Moment
+
+
+class ModelOut(View):
+    provider: str
+    model: str
+    model_type: ModelType
+    label: I18nText
+    features: list[str]
+    properties: ModelProperties
+    pricing: Pricing | None
+    deprecated: bool
+    is_custom: bool
+    is_enabled: bool
+    is_load_balanced: bool
+    is_available: bool
+    reason: str | None
+    provider_types: list[str]
+
+
+class RemoteModelOut(View):
+    id: str
+    owned_by: str | None
+
+
+class CustomModelOut(View):
+    id: str
+    provider: str
+    model: str
+    model_type: ModelType
+    values: dict[str, str]  # secrets masked
+    status: str
+    checked_at: Moment | None
+    last_error: str | None
+    created_at: Moment
+
+
+class DefaultModelOut(View):
+    model_type: ModelType
+    provider: str | None
+    model: str | None
+    source: str | None  # chosen | automatic | None
+    is_available: bool
+    reason: str | None
+
+
+class PoolEntryOut(View):
+    id: str
+    provider: str
+    model: str
+    model_type: str
+    name: str
+    weight: int
+    is_enabled: bool
+    credential_id: str | None
+    values: dict[str, str]  # secrets masked
+    status: str
+    checked_at: Moment | None
+    last_error: str | None
+    live_status: str  # available | cooling | disabled
+    cooldown_remaining_s: float
+
+
+class UsageOut(View):
+    day: date | None
+    provider: str | None
+    model: str | None
+    model_type: str | None
+    calls: int
+    errors: int
+    prompt_tokens: int
+    completion_tokens: int
+    total_price: Decimal
+    currency: str
+
+
+class UsageRecordOut(View):
+    id: int
+    request_id: str
+    api_key_id: str | None
+    provider: str
+    model: str
+    model_type: str
+    provider_type: str
+    credential_ref: str | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    total_price: Decimal
+    currency: str
+    latency_ms: int
+    time_to_first_token_ms: int | None
+    status: str
+    error_class: str | None
+    created_at: Moment
+
+
+class ApiKeyOut(View):
+    id: str
+    name: str
+    prefix: str  # the first characters, to tell keys apart
+    created_at: Moment
+    last_used_at: Moment | None
+    revoked_at: Moment | None
+
+
+class ApiKeyCreatedOut(ApiKeyOut):
+    key: str  # shown once, never again
+
+
+class MemberOut(View):
+    account_id: str
+    email: str
+    name: str
+    role: str
+    joined_at: Moment
+
+
+class HealthOut(View):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+
+
+def icon_url(provider: str) -> str:
+    return f"/console/api/providers/{provider}/icon"
