@@ -33,7 +33,7 @@ from modelyard.types import (
 from modelyard.types.value import Value, repr_without_credentials
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
-Framing = Literal["sse", "ndjson"]
+Framing = Literal["sse", "ndjson", "aws-eventstream"]
 
 
 class FilePart(Value, frozen=True):

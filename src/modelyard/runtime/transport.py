@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import aiohttp
 
 from modelyard import __version__
-from modelyard.errors import UpstreamConnectionError, UpstreamTimeoutError
+from modelyard.errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeoutError
 from modelyard.protocols.base import Multipart, UpstreamRequest
+from modelyard.protocols.eventstream import EventStreamDecoder, EventStreamError
 from modelyard.protocols.sse import NDJSONDecoder, ServerSentEvent, SSEDecoder
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, never in full
@@ -135,16 +136,31 @@ class Transport:
     async def events(
         self, response: aiohttp.ClientResponse, *, framing: str, provider: str, deadline: float
     ) -> AsyncGenerator[ServerSentEvent, None]:
-        decoder = NDJSONDecoder() if framing == "ndjson" else SSEDecoder()
+        decoder = _DECODERS[framing]()
         chunks = self.chunks(response, provider=provider, deadline=deadline)
         try:
             async for chunk in chunks:
-                for event in decoder.feed(chunk):
+                try:
+                    events = decoder.feed(chunk)
+                except EventStreamError as exc:
+                    raise UpstreamProtocolError(f"unreadable stream: {exc}", provider=provider) from exc
+                for event in events:
                     yield event
-            for event in decoder.flush():
+            try:
+                events = decoder.flush()
+            except EventStreamError as exc:
+                raise UpstreamProtocolError(f"unreadable stream: {exc}", provider=provider) from exc
+            for event in events:
                 yield event
         finally:
             await chunks.aclose()
+
+
+_DECODERS: dict[str, type[SSEDecoder] | type[NDJSONDecoder] | type[EventStreamDecoder]] = {
+    "sse": SSEDecoder,
+    "ndjson": NDJSONDecoder,
+    "aws-eventstream": EventStreamDecoder,
+}
 
 
 def _form(body: Multipart) -> aiohttp.FormData:
