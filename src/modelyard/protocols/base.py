@@ -78,6 +78,13 @@ class RemoteModel(Value, frozen=True):
     owned_by: str | None = None
 
 
+class FollowUp(Value, frozen=True):
+    """The next request of a multi-step exchange (poll a job, or open the stream URL a job announced)."""
+
+    request: UpstreamRequest
+    delay_s: float = 0.0
+
+
 class ChatStreamParser:
     """Turns one stream's events into chunks; one instance per stream, so it may keep state."""
 
@@ -93,6 +100,13 @@ class WireProtocol:
     name: ClassVar[str]
     quirks_model: ClassVar[type[Spec]] = Spec  # the catalog binder validates each `quirks:` block with it
     stream_framing: ClassVar[Framing] = "sse"
+    # The stream lives at a URL the first answer announces (Replicate's predictions): the runtime reads the
+    # first answer, asks `follow_up(..., stream=True)` for the stream request, and streams that.
+    streams_by_follow_up: ClassVar[bool] = False
+
+    def follow_up(self, target: Target, body: bytes, *, stream: bool) -> FollowUp | None:
+        """The next request when `body` is not the final answer yet (a job still running); None when it is."""
+        return None
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no chat endpoint")

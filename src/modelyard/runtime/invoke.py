@@ -17,6 +17,7 @@ from modelyard.errors import (
     ModelNotFoundError,
     UnsupportedFeatureError,
     UpstreamProtocolError,
+    UpstreamTimeoutError,
 )
 from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest
 from modelyard.protocols.openai import ingress
@@ -24,8 +25,10 @@ from modelyard.runtime import tokenizer
 from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
 from modelyard.runtime.pricing import priced
 from modelyard.runtime.stream import ChatStream
+from modelyard.runtime.tokens import TokenCache
 from modelyard.runtime.transport import Timeouts, Transport
 from modelyard.runtime.validation import validate
+from modelyard.signing.base import TokenScheme
 from modelyard.types import (
     ChatRequest,
     ChatResult,
@@ -64,6 +67,7 @@ class Runtime:
     def __init__(self, catalog: Catalog | None = None, *, timeouts: Timeouts | None = None) -> None:
         self.bindings = bind_catalog(catalog) if catalog is not None else default_bindings()
         self.transport = Transport(timeouts)
+        self.tokens = TokenCache(self.transport)
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -149,8 +153,8 @@ class Runtime:
         started = time.perf_counter()
         upstream = binding.protocol.build_chat(target, request, stream=stream)
         deadline = self.transport.deadline()
-        response = await self._open(binding, target, upstream, deadline)
         if stream:
+            response = await self._open_stream(binding, target, upstream, deadline)
             events = self.transport.events(
                 response, framing=binding.protocol.stream_framing, provider=target.provider.id, deadline=deadline
             )
@@ -171,7 +175,7 @@ class Runtime:
                 started=started,
                 finish_usage=finish_usage,
             )
-        body = await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+        body = await self._call(binding, target, upstream, deadline)
         result = binding.protocol.parse_chat(target, body)
         usage = result.usage
         if usage is UNREPORTED:
@@ -389,10 +393,36 @@ class Runtime:
 
     # --- the one path every call takes ------------------------------------------------------------------------
 
-    async def _call(self, binding: Binding, target: Target, request: UpstreamRequest) -> bytes:
-        deadline = self.transport.deadline()
+    async def _call(
+        self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float | None = None
+    ) -> bytes:
+        """One answer's body; for multi-step protocols, the final one (following polls within the deadline)."""
+        deadline = deadline if deadline is not None else self.transport.deadline()
         response = await self._open(binding, target, request, deadline)
-        return await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+        body = await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+        step = binding.protocol.follow_up(target, body, stream=False)
+        while step is not None:
+            if asyncio.get_running_loop().time() + step.delay_s >= deadline:
+                raise UpstreamTimeoutError(
+                    "the job did not finish within the total time limit", provider=target.provider.id
+                )
+            await asyncio.sleep(step.delay_s)
+            response = await self._open(binding, target, step.request, deadline)
+            body = await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+            step = binding.protocol.follow_up(target, body, stream=False)
+        return body
+
+    async def _open_stream(
+        self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
+    ) -> aiohttp.ClientResponse:
+        if not binding.protocol.streams_by_follow_up:
+            return await self._open(binding, target, request, deadline)
+        response = await self._open(binding, target, request, deadline)
+        body = await self.transport.read(response, provider=target.provider.id, deadline=deadline)
+        step = binding.protocol.follow_up(target, body, stream=True)
+        if step is None:
+            raise UpstreamProtocolError("the answer announced no stream", provider=target.provider.id)
+        return await self._open(binding, target, step.request, deadline)
 
     async def _open(
         self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
@@ -400,7 +430,12 @@ class Runtime:
         spec = binding.spec
         if spec.headers or spec.credential_headers:
             request = replace(request, headers={**request.headers, **_extra_headers(binding, target.credentials)})
-        signed = binding.scheme.sign(binding.signing_params, target.credentials, request)
+        scheme = binding.scheme
+        if isinstance(scheme, TokenScheme):
+            token = await self.tokens.token(binding, target.credentials, deadline=deadline)
+            signed = scheme.sign_with_token(binding.signing_params, target.credentials, request, token)
+        else:
+            signed = scheme.sign(binding.signing_params, target.credentials, request)
         response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
         if response.status >= 400:
             body = await self.transport.read_error_body(response, deadline=deadline)

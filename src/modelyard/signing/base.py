@@ -8,6 +8,7 @@ from typing import ClassVar
 from modelyard.catalog.spec import Spec
 from modelyard.errors import CredentialsNotConfiguredError
 from modelyard.protocols.base import UpstreamRequest
+from modelyard.types.value import Value
 
 
 class SigningScheme:
@@ -22,6 +23,33 @@ class SigningScheme:
 
     def sign(self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest) -> UpstreamRequest:
         raise NotImplementedError
+
+
+class AccessToken(Value, frozen=True):
+    value: str
+    expires_at: float  # epoch seconds
+
+
+class TokenScheme(SigningScheme):
+    """A scheme that first trades the credentials for a short-lived access token (OAuth and the like).
+
+    The exchange is I/O, so the runtime performs it (runtime/tokens.py caches each token until shortly before
+    it expires); the scheme itself stays pure: it builds the token request, reads the answer, and signs.
+    """
+
+    def token_request(self, params: Spec, credentials: Mapping[str, str], now: float) -> UpstreamRequest:
+        raise NotImplementedError
+
+    def parse_token(self, params: Spec, body: bytes, now: float) -> AccessToken:
+        raise NotImplementedError
+
+    def sign_with_token(
+        self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest, token: str
+    ) -> UpstreamRequest:
+        raise NotImplementedError
+
+    def sign(self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest) -> UpstreamRequest:
+        raise TypeError(f"{self.name} signs with an access token: call sign_with_token")
 
 
 def credential(credentials: Mapping[str, str], variable: str, *, optional: bool = False) -> str | None:
