@@ -110,7 +110,7 @@ Owner = Annotated[Member, Depends(owner)]
 
 
 def client_ip(request: Request) -> str:
-    # The socket's peer; behind a proxy, run uvicorn with --proxy-headers so this is the real client.
+    # The socket's peer: behind a reverse proxy this is the proxy, so the limits then apply to it as a whole.
     return request.client.host if request.client else "unknown"
 
 
