@@ -13,8 +13,6 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-import tiktoken
-
 from modelyard.types import ChatRequest, Message, TextPart
 
 _RANKS = Path(__file__).parent / "data" / "o200k_base.tiktoken.gz"
@@ -39,6 +37,8 @@ _PER_IMAGE = 85  # a low-detail image; a guess for others, good enough for an es
 @functools.cache
 def encoding() -> Any:
     """The encoding, loaded on first use (≈ 0.3 s) and kept for the process."""
+    import tiktoken  # here: most providers report usage, so many processes never need the tokenizer
+
     raw = gzip.decompress(_RANKS.read_bytes())
     if hashlib.sha256(raw).hexdigest() != _RANKS_SHA256:
         raise RuntimeError(f"{_RANKS} is corrupt: its SHA-256 does not match o200k_base")

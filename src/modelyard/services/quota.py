@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
-import redis.asyncio as redis
 from sqlalchemy import BigInteger, CursorResult, String, Table, bindparam, exists, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -39,6 +38,8 @@ from modelyard.store.cache import RedisCache
 from modelyard.store.tables import HostedQuota, QuotaLedgerEntry, Workspace, new_id, utcnow
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from modelyard.services.context import Services
 
 LedgerKind = Literal["reserve", "settle", "release"]
@@ -343,7 +344,7 @@ class _RedisCounter:
 
     PREFIX = "modelyard:quota:"
 
-    def __init__(self, client: redis.Redis, db: async_sessionmaker[AsyncSession], writer: _LedgerWriter) -> None:
+    def __init__(self, client: Redis, db: async_sessionmaker[AsyncSession], writer: _LedgerWriter) -> None:
         self._client = client
         self._db = db
         self._writer = writer

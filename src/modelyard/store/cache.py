@@ -10,8 +10,12 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-import redis.asyncio as redis
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.asyncio.client import PubSub
+
 
 Listener = Callable[[str, str], Awaitable[None]]  # (channel, message)
 
@@ -71,9 +75,11 @@ class RedisCache(Cache):
 
     def __init__(self, url: str) -> None:
         super().__init__()
+        import redis.asyncio as redis  # here: a single process without Redis never loads the client (≈ 10 MB)
+
         # A blocking pool: redis-py's default pool raises on the 101st command in flight instead of waiting.
         pool = redis.BlockingConnectionPool.from_url(url, decode_responses=True, max_connections=100, timeout=30)
-        self.client: redis.Redis = redis.Redis.from_pool(pool)
+        self.client: Redis = redis.Redis.from_pool(pool)
         self._pubsub_task: asyncio.Task[None] | None = None
 
     @property
@@ -93,7 +99,7 @@ class RedisCache(Cache):
                 await self._pubsub_task
         await self.client.aclose()
 
-    async def _listen(self, pubsub: redis.client.PubSub) -> None:
+    async def _listen(self, pubsub: PubSub) -> None:
         try:
             async for item in pubsub.listen():
                 if item.get("type") != "pmessage":

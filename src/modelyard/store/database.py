@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -50,6 +48,9 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
 
 
 def _upgrade(connection: Connection, revision: str) -> None:
+    from alembic import command  # here: only start-up migrates, and Alembic costs memory for the process's life
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
