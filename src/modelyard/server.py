@@ -41,7 +41,7 @@ class ModelyardApp:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 try:
-                    await self.services.start()
+                    await self.services.start(run_migrations=self.services.settings.migrate_on_start)
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     raise

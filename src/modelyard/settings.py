@@ -24,6 +24,7 @@ class Settings:
     host: str
     port: int
     hosted_config: Path | None
+    migrate_on_start: bool = True  # `modelyard serve` migrates once, then tells its workers not to
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -42,6 +43,7 @@ class Settings:
             host=env.get("MODELYARD_HOST") or "127.0.0.1",
             port=int(port_text),
             hosted_config=Path(hosted).expanduser() if hosted else None,
+            migrate_on_start=env.get("MODELYARD_MIGRATE_ON_START", "1") not in ("0", "false", "no"),
         )
 
     @property

@@ -85,18 +85,22 @@ async def _stream(
         await exchange.start_stream(content_type=EVENT_STREAM, headers=invocation_headers(invocation, exchange))
         first = True
         try:
-            async for chunk in stream:
-                payload = egress.chat_chunk(chunk, response_id=response_id, model=model, created=created, first=first)
-                first = False
-                await exchange.write(b"data: " + orjson.dumps(payload) + b"\n\n")
-                if chunk.usage is not None and wants_usage:
-                    usage = egress.usage_chunk(chunk.usage, response_id=response_id, model=model, created=created)
-                    await exchange.write(b"data: " + orjson.dumps(usage) + b"\n\n")
+            async for batch in stream.batches():
+                events = []
+                for chunk in batch:
+                    payload = egress.chat_chunk(
+                        chunk, response_id=response_id, model=model, created=created, first=first
+                    )
+                    first = False
+                    events.append(b"data: " + orjson.dumps(payload) + b"\n\n")
+                    if chunk.usage is not None and wants_usage:
+                        usage = egress.usage_chunk(chunk.usage, response_id=response_id, model=model, created=created)
+                        events.append(b"data: " + orjson.dumps(usage) + b"\n\n")
+                await exchange.write(b"".join(events))
         except ModelyardError as exc:  # after the first byte an error can only be an event in the stream
             metrics.error(ROUTE, exc)
             await exchange.write(b"data: " + error_body(exc)[1] + b"\n\n")
-        await exchange.write(_DONE)
-        await exchange.end()
+        await exchange.end(_DONE)
 
     try:
         completed = await stream_until_disconnect(exchange, produce)

@@ -6,6 +6,7 @@ from typing import Any
 
 from msgspec.structs import replace
 
+from modelyard.errors import ModelyardError
 from modelyard.protocols.base import ChatStreamParser
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import ChatChunk, ChatResult, ToolCall, Usage
@@ -22,7 +23,7 @@ class ChatStream:
 
     def __init__(
         self,
-        events: AsyncGenerator[ServerSentEvent, None],
+        events: AsyncGenerator[list[ServerSentEvent], None],
         parser: ChatStreamParser,
         *,
         model: str,
@@ -37,6 +38,7 @@ class ChatStream:
         self._started = started
         self._finish_usage = finish_usage
         self._done_callbacks: list[Callable[[ChatStream, BaseException | None], None]] = []
+        self._batches = self._read_batches()
         self._chunks = self._iterate()
 
     def __aiter__(self) -> AsyncIterator[ChatChunk]:
@@ -44,6 +46,14 @@ class ChatStream:
 
     async def __anext__(self) -> ChatChunk:
         return await self._chunks.__anext__()
+
+    def batches(self) -> AsyncIterator[list[ChatChunk]]:
+        """The chunks grouped as they came off the wire: one list per upstream read.
+
+        A relay writes each list at once, so events that arrived together leave together (one write, not one
+        per event) at no cost in latency. Use either this or plain iteration, not both.
+        """
+        return self._batches
 
     async def __aenter__(self) -> ChatStream:
         return self
@@ -66,10 +76,16 @@ class ChatStream:
 
     async def aclose(self) -> None:
         await self._chunks.aclose()
+        await self._batches.aclose()
         await self._events.aclose()
         self._done(None if self.usage is not None else GeneratorExit())  # closed before it was ever read
 
     async def _iterate(self) -> AsyncGenerator[ChatChunk, None]:
+        async for batch in self._batches:
+            for chunk in batch:
+                yield chunk
+
+    async def _read_batches(self) -> AsyncGenerator[list[ChatChunk], None]:
         parser = self._parser
         texts: list[str] = []  # kept only to estimate usage if the provider reports none
         reported: Usage | None = None
@@ -77,34 +93,45 @@ class ChatStream:
         first_token_s: float | None = None
         error: BaseException | None = None
         try:
-            async for event in self._events:
-                chunk = parser.feed(event)
-                if chunk is None:
+            async for events in self._events:
+                batch: list[ChatChunk] = []
+                for event in events:
+                    try:
+                        chunk = parser.feed(event)
+                    except ModelyardError:
+                        if batch:  # what came before the error event still reaches the caller, first
+                            yield batch
+                        raise
+                    if chunk is None:
+                        if parser.finished:
+                            break
+                        continue
+                    if chunk.usage is not None:
+                        reported = chunk.usage
+                        if not (chunk.content or chunk.reasoning or chunk.tool_calls or chunk.finish_reason):
+                            continue
+                        chunk = replace(chunk, usage=None)
+                    if first_token_s is None and (chunk.content or chunk.reasoning or chunk.tool_calls):
+                        first_token_s = time.perf_counter() - self._started
+                    if chunk.content:
+                        texts.append(chunk.content)
+                    if held is not None:
+                        batch.append(held)
+                        held = None
+                    if chunk.finish_reason is not None:
+                        held = chunk
+                        continue
+                    batch.append(chunk)
                     if parser.finished:
                         break
-                    continue
-                if chunk.usage is not None:
-                    reported = chunk.usage
-                    if not (chunk.content or chunk.reasoning or chunk.tool_calls or chunk.finish_reason):
-                        continue
-                    chunk = replace(chunk, usage=None)
-                if first_token_s is None and (chunk.content or chunk.reasoning or chunk.tool_calls):
-                    first_token_s = time.perf_counter() - self._started
-                if chunk.content:
-                    texts.append(chunk.content)
-                if held is not None:
-                    yield held
-                    held = None
-                if chunk.finish_reason is not None:
-                    held = chunk
-                    continue
-                yield chunk
+                if batch:
+                    yield batch
                 if parser.finished:
                     break
             latency_s = time.perf_counter() - self._started
             self.usage = self._finish_usage(reported, texts, latency_s, first_token_s)
             self.finish_reason = held.finish_reason if held is not None else None
-            yield replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)
+            yield [replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)]
         except BaseException as exc:  # failed, cancelled, or closed early (GeneratorExit)
             error = exc
             raise

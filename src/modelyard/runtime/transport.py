@@ -135,7 +135,8 @@ class Transport:
 
     async def events(
         self, response: aiohttp.ClientResponse, *, framing: str, provider: str, deadline: float
-    ) -> AsyncGenerator[ServerSentEvent, None]:
+    ) -> AsyncGenerator[list[ServerSentEvent], None]:
+        """Decoded events, one list per read from the upstream (events that arrived together stay together)."""
         decoder = _DECODERS[framing]()
         chunks = self.chunks(response, provider=provider, deadline=deadline)
         try:
@@ -144,14 +145,14 @@ class Transport:
                     events = decoder.feed(chunk)
                 except EventStreamError as exc:
                     raise UpstreamProtocolError(f"unreadable stream: {exc}", provider=provider) from exc
-                for event in events:
-                    yield event
+                if events:
+                    yield events
             try:
                 events = decoder.flush()
             except EventStreamError as exc:
                 raise UpstreamProtocolError(f"unreadable stream: {exc}", provider=provider) from exc
-            for event in events:
-                yield event
+            if events:
+                yield events
         finally:
             await chunks.aclose()
 
