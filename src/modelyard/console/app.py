@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
@@ -20,7 +21,14 @@ from modelyard.console import (
     routes_usage,
     routes_workspaces,
 )
-from modelyard.console.errors import ApiError, on_api_error, on_http_error, on_modelyard_error, on_validation_error
+from modelyard.console.errors import (
+    ApiError,
+    on_api_error,
+    on_http_error,
+    on_modelyard_error,
+    on_store_unavailable,
+    on_validation_error,
+)
 from modelyard.console.middleware import MAX_BODY_BYTES, BodyLimit, ErrorBoundary
 from modelyard.console.openapi import build_document
 from modelyard.console.ratelimit import SignInLimiter
@@ -74,6 +82,8 @@ def create_console(services: Services, metrics: Metrics, *, max_body_bytes: int 
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(HTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
+    for unavailable in (sqlalchemy.exc.TimeoutError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError):
+        app.add_exception_handler(unavailable, on_store_unavailable)
     app.add_middleware(BodyLimit, limit_bytes=max_body_bytes)
     app.add_middleware(ErrorBoundary)  # added last: the outermost, so it also catches what BodyLimit raises
 

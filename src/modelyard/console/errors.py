@@ -139,6 +139,13 @@ async def on_modelyard_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def on_store_unavailable(request: Request, exc: Exception) -> Response:
+    """The database pool ran dry or the database is away: 503, so a client can retry, not a 500."""
+    log.warning("console: database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    message = "the service's database is busy or unreachable; try again shortly"
+    return error_response(503, message, type="server_error", code="store_unavailable", headers={"retry-after": "1"})
+
+
 async def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.message, type=exc.type, code=exc.code, field=exc.field, headers=exc.headers)

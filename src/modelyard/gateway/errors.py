@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
+import sqlalchemy.exc
 
 from modelyard.errors import (
     ConflictError,
@@ -39,7 +40,15 @@ class ErrorShape:
     code: str | None = None
 
 
+# The database pool ran dry or the database is away: the caller may try again shortly.
+_STORE_BUSY = ErrorShape(503, "server_error", "store_unavailable")
+_STORE_BUSY_MESSAGE = "the service's database is busy or unreachable; try again shortly"
+_INTERNAL = ErrorShape(500, "server_error")
+
 _SHAPES: dict[type[BaseException], ErrorShape] = {
+    sqlalchemy.exc.TimeoutError: _STORE_BUSY,
+    sqlalchemy.exc.OperationalError: _STORE_BUSY,
+    sqlalchemy.exc.InterfaceError: _STORE_BUSY,
     PayloadTooLargeError: ErrorShape(413, "invalid_request_error", "payload_too_large"),
     InvalidRequestError: ErrorShape(400, "invalid_request_error"),
     CredentialsNotConfiguredError: ErrorShape(400, "invalid_request_error", "model_not_configured"),
@@ -66,18 +75,22 @@ _SHAPES: dict[type[BaseException], ErrorShape] = {
 
 
 def shape_of(error: BaseException) -> ErrorShape:
-    return next(_SHAPES[kind] for kind in type(error).__mro__ if kind in _SHAPES)
+    """The shape of the most specific class in the table; anything else is an internal error (a bug)."""
+    return next((_SHAPES[kind] for kind in type(error).__mro__ if kind in _SHAPES), _INTERNAL)
 
 
 def error_body(error: BaseException) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """Status, OpenAI-shaped JSON body and extra headers for an error the gateway answers with."""
     shape = shape_of(error)
     message = str(error) if isinstance(error, ModelyardError) else "internal error"
+    headers: list[tuple[bytes, bytes]] = []
+    if shape is _STORE_BUSY:
+        message = _STORE_BUSY_MESSAGE
+        headers.append((b"retry-after", b"1"))
     if isinstance(error, DecryptionError):
         message = "stored credentials could not be decrypted; an operator must check the master key"
     param = getattr(error, "field", None)
     body = {"error": {"message": message, "type": shape.type, "param": param, "code": shape.code}}
-    headers: list[tuple[bytes, bytes]] = []
     if isinstance(error, UpstreamRateLimitError) and error.retry_after_s is not None:
         headers.append((b"retry-after", str(max(1, round(error.retry_after_s))).encode()))
     if isinstance(error, HostedQuotaExceededError):
