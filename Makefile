@@ -38,4 +38,4 @@ clean:
 .PHONY: bench
 bench: $(STAMP)
 	bench/install-tools.sh
-	$(BIN)/python bench/run.py $(if $(QUICK),--quick) $(BENCH_ARGS)
+	$(BIN)/python bench/run.py $(if $(filter 1 yes true,$(QUICK)),--quick) $(BENCH_ARGS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -12,6 +11,7 @@ from modelyard.gateway import audio, chat, endpoints
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
 from modelyard.gateway.metrics import Metrics
+from modelyard.services.invoke import new_request_id
 
 if TYPE_CHECKING:
     from modelyard.services.api_keys import ApiKeyIdentity
@@ -87,4 +87,4 @@ def exchange_id(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id" and 0 < len(value) <= 64:
             return str(value.decode("latin-1"))
-    return f"req_{secrets.token_hex(12)}"
+    return new_request_id()

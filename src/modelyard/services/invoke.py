@@ -9,6 +9,7 @@ reaches the caller.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -273,10 +274,18 @@ class Invoker:
             await asyncio.gather(*list(self._background), return_exceptions=True)
 
 
+_PROCESS_PREFIX = secrets.token_hex(6)  # ids are unique across replicas and restarts without a syscall each
+_request_numbers = itertools.count()
+
+
+def new_request_id() -> str:
+    return f"req_{_PROCESS_PREFIX}{next(_request_numbers):012x}"
+
+
 def _context(workspace_id: str, context: dict[str, str | None]) -> CallContext:
     return CallContext(
         workspace_id=workspace_id,
         api_key_id=context.get("api_key_id"),
-        request_id=context.get("request_id") or f"req_{secrets.token_hex(12)}",
+        request_id=context.get("request_id") or new_request_id(),
         idempotency_key=context.get("idempotency_key"),
     )
