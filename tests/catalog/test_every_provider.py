@@ -9,11 +9,11 @@ import pytest
 from modelyard.catalog import default_catalog
 from modelyard.catalog.forms import check_values
 from modelyard.catalog.spec import FormField, ProviderSpec
-from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.runtime.bindings import default_bindings
 from modelyard.runtime.validation import silent_wav
 from modelyard.types.model_type import MODEL_TYPES
 from tests.conftest import SECRET
+from tests.fakes.registry import FAKES, serving
 
 CATALOG = default_catalog()
 PROVIDERS = [spec.id for spec in CATALOG]
@@ -114,38 +114,33 @@ def fill_form(form: tuple[FormField, ...], url: str) -> dict[str, str]:
     return values
 
 
-def base_url_for(binding, url: str) -> str:
-    quirks = binding.quirks
-    if isinstance(quirks, OpenAIQuirks) and quirks.url_style == "azure-deployment":
-        return f"{url}/openai"
-    return f"{url}/v1"
-
-
 @pytest.mark.parametrize("provider_id", PROVIDERS)
-async def test_round_trip_through_the_fake_for_every_model_type(provider_id, runtime, fake_openai) -> None:
+async def test_round_trip_through_the_fake_for_every_model_type(provider_id, runtime) -> None:
     binding = runtime.binding(provider_id)
     spec = binding.spec
-    for model_type in spec.supported_model_types:
-        of_type = sorted((m for m in spec.models if m.type == model_type), key=lambda m: m.deprecated)
-        model = of_type[0] if of_type else None
-        if model is not None:
-            values = fill_form(spec.credentials, fake_openai.url)
-            model_id = model.id
-        else:
-            assert binding.is_customizable, f"{model_type}: neither a model nor customizable"
-            values = fill_form(spec.model_credentials, fake_openai.url)
-            if spec.base_model_credential:
-                base = next(m for m in spec.base_models if m.type == model_type)
-                values[spec.base_model_credential] = base.id
-            model_id = "my-model"
-        values = check_values(spec.model_credentials if model is None else spec.credentials, values)
-        target = runtime.target(
-            provider_id, model_id, model_type, values, base_url=base_url_for(binding, fake_openai.url)
-        )
-        await invoke_once(runtime, target)
-        sent = fake_openai.last
-        if spec.signing.get("scheme") != "none":
-            assert SECRET in " ".join(sent.headers.values()), f"{model_type}: the key was not sent"
+    fake = FAKES.get(spec.protocol)
+    assert fake is not None, f"protocol {spec.protocol!r} has no fake in tests/fakes/registry.py"
+    async with serving(fake) as upstream:
+        for model_type in spec.supported_model_types:
+            of_type = sorted((m for m in spec.models if m.type == model_type), key=lambda m: m.deprecated)
+            model = of_type[0] if of_type else None
+            if model is not None:
+                values = fill_form(spec.credentials, upstream.url)
+                model_id = model.id
+            else:
+                assert binding.is_customizable, f"{model_type}: neither a model nor customizable"
+                values = fill_form(spec.model_credentials, upstream.url)
+                if spec.base_model_credential:
+                    base = next(m for m in spec.base_models if m.type == model_type)
+                    values[spec.base_model_credential] = base.id
+                model_id = "my-model"
+            values = check_values(spec.model_credentials if model is None else spec.credentials, values)
+            target = runtime.target(
+                provider_id, model_id, model_type, values, base_url=fake.base_url(binding, upstream.url)
+            )
+            await invoke_once(runtime, fake.adjust(target))
+            if spec.signing.get("scheme") != "none":
+                assert SECRET in fake.wire_text(upstream.requests[-1]), f"{model_type}: the key was not sent"
 
 
 async def invoke_once(runtime, target) -> None:
