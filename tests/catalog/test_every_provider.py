@@ -11,7 +11,21 @@ from modelyard.catalog.forms import check_values
 from modelyard.catalog.spec import FormField, ProviderSpec
 from modelyard.runtime.bindings import default_bindings
 from modelyard.runtime.validation import silent_wav
+from modelyard.types import (
+    ChatRequest,
+    EmbeddingRequest,
+    ImagePart,
+    Message,
+    ModerationRequest,
+    RerankRequest,
+    ResponseFormat,
+    SpeechRequest,
+    TextPart,
+    Tool,
+    TranscriptionRequest,
+)
 from modelyard.types.model_type import MODEL_TYPES
+from tests.capabilities import prove
 from tests.conftest import SECRET
 from tests.fakes.registry import FAKES, serving
 
@@ -122,7 +136,10 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
     assert fake is not None, f"protocol {spec.protocol!r} has no fake in tests/fakes/registry.py"
     async with serving(fake) as upstream:
         for model_type in spec.supported_model_types:
-            of_type = sorted((m for m in spec.models if m.type == model_type), key=lambda m: m.deprecated)
+            # the current model that declares the most, so each declared capability is exercised
+            of_type = sorted(
+                (m for m in spec.models if m.type == model_type), key=lambda m: (m.deprecated, -len(m.features))
+            )
             model = of_type[0] if of_type else None
             if model is not None:
                 values = fill_form(spec.credentials, upstream.url)
@@ -130,8 +147,12 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
             else:
                 assert binding.is_customizable, f"{model_type}: neither a model nor customizable"
                 values = fill_form(spec.model_credentials, upstream.url)
+                form = {f.variable: f for f in spec.model_credentials}
+                for variable, value in FEATURES_ON.items():
+                    if variable in form and value in {option.value for option in form[variable].options}:
+                        values[variable] = value
                 if spec.base_model_credential:
-                    base = next(m for m in spec.base_models if m.type == model_type)
+                    base = max((m for m in spec.base_models if m.type == model_type), key=lambda m: len(m.features))
                     values[spec.base_model_credential] = base.id
                 model_id = "my-model"
             values = check_values(spec.model_credentials if model is None else spec.credentials, values)
@@ -143,21 +164,47 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
                 assert SECRET in fake.wire_text(upstream.requests[-1]), f"{model_type}: the key was not sent"
 
 
-async def invoke_once(runtime, target) -> None:
-    from modelyard.types import (
-        ChatRequest,
-        EmbeddingRequest,
-        ModerationRequest,
-        RerankRequest,
-        SpeechRequest,
-        TranscriptionRequest,
-    )
+WEATHER = Tool("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
+PIXEL = (
+    "data:image/png;base64,"
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+# What a customizable provider's form is set to in the round trip, so every feature's wire path is exercised.
+FEATURES_ON = {
+    "function_calling_type": "tool_call",
+    "stream_function_calling": "supported",
+    "vision_support": "support",
+    "structured_output_support": "supported",
+}
 
-    kind = target.model.type
+
+async def invoke_once(runtime, target) -> None:
+    """One call per capability the model declares; each that succeeds is proven for the matrix."""
+    provider, kind, model = target.provider.id, target.model.type, target.model
     if kind == "llm":
         result = await runtime.invoke_chat(target, ChatRequest.user_text("Hi"), stream=False)
         assert result.content
-    elif kind == "text-embedding":
+        prove(provider, kind, "invoke")
+        streamed = await (await runtime.invoke_chat(target, ChatRequest.user_text("Hi"), stream=True)).collect()
+        assert streamed.content or streamed.tool_calls
+        assert streamed.usage is not None
+        prove(provider, kind, "streaming")
+        if model.supports("tool-call"):
+            request = ChatRequest(messages=(Message.user("Weather in Oslo?"),), tools=(WEATHER,))
+            called = await runtime.invoke_chat(target, request, stream=False)
+            assert [call.name for call in called.tool_calls] == ["get_weather"]
+            prove(provider, kind, "tools")
+        if model.supports("vision"):
+            request = ChatRequest(messages=(Message.user([TextPart("What is this?"), ImagePart(PIXEL)]),))
+            assert (await runtime.invoke_chat(target, request, stream=False)).content
+            prove(provider, kind, "vision")
+        if model.supports("structured-output"):
+            schema = ResponseFormat("json_schema", "answer", {"type": "object", "properties": {}})
+            request = ChatRequest(messages=(Message.user("JSON please"),), response_format=schema)
+            assert (await runtime.invoke_chat(target, request, stream=False)).content
+            prove(provider, kind, "structured-output")
+        return
+    if kind == "text-embedding":
         assert (await runtime.invoke_embeddings(target, EmbeddingRequest(("a",)))).vectors
     elif kind == "rerank":
         assert (await runtime.invoke_rerank(target, RerankRequest("q", ("a", "b")))).hits
@@ -167,3 +214,4 @@ async def invoke_once(runtime, target) -> None:
         assert await (await runtime.invoke_speech(target, SpeechRequest("Hi"))).read()
     else:
         assert (await runtime.invoke_moderation(target, ModerationRequest(("Hi",)))).verdicts
+    prove(provider, kind, "invoke")

@@ -221,8 +221,26 @@ class FakeOpenAI:
         return self.requests[-1]
 
     async def _default_chat(self, recorded: Recorded) -> web.StreamResponse:
-        model = (recorded.json or {}).get("model", "fake-model")
-        return web.json_response(completion(model=model))
+        """Hello!, or a call of the first tool offered; streamed when asked, with usage when asked."""
+        body = recorded.json or {}
+        model = body.get("model", "fake-model")
+        tools = body.get("tools") or []
+        call = tool_call("call_1", tools[0]["function"]["name"], '{"q": "x"}') if tools else None
+        if not body.get("stream"):
+            if call is not None:
+                return web.json_response(completion(None, tool_calls=[call], finish_reason="tool_calls", model=model))
+            return web.json_response(completion(model=model))
+        if call is not None:
+            delta = {"tool_calls": [{"index": 0, **call}]}
+            events = [chat_chunk(delta, model=model), chat_chunk({}, "tool_calls", model=model)]
+        else:
+            events = [
+                chat_chunk({"role": "assistant", "content": "Hel"}, model=model),
+                chat_chunk({"content": "lo!"}, "stop", model=model),
+            ]
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append(usage_chunk(9, 3))
+        return web.Response(body=sse(*events), content_type="text/event-stream")
 
     async def _default_embeddings(self, recorded: Recorded) -> web.StreamResponse:
         body = recorded.json or {}

@@ -1,0 +1,68 @@
+"""Render docs/capabilities.md from the catalog and the cells the last test run proved (build/capabilities.json).
+
+Run by `make matrix` after the tests. A cell says yes only when a test exercised that capability of that
+provider end to end (against the provider's fake upstream, through the runtime).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from modelyard.catalog import default_catalog
+from modelyard.catalog.spec import ModelFeature, ProviderSpec
+
+ROOT = Path(__file__).resolve().parent.parent
+PROVEN = ROOT / "build" / "capabilities.json"
+OUTPUT = ROOT / "docs" / "capabilities.md"
+COLUMNS: list[tuple[str, ModelFeature | None]] = [
+    ("invoke", None),
+    ("streaming", None),
+    ("tools", "tool-call"),
+    ("vision", "vision"),
+    ("structured-output", "structured-output"),
+]
+
+
+def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, column: str) -> bool:
+    if model_type != "llm":
+        return column == "invoke"
+    if feature is None:
+        return True
+    models = [m for m in (*spec.models, *spec.base_models) if m.type == model_type]
+    return any(m.supports(feature) for m in models) or "customizable-model" in spec.configuration_methods
+
+
+def render() -> str:
+    proven = {tuple(cell) for cell in json.loads(PROVEN.read_text())}
+    lines = [
+        "# Capability matrix",
+        "",
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make matrix` from the catalog and the test run.",
+        "**yes**: a test exercised it end to end (runtime → protocol → the provider's fake upstream, with the",
+        "provider's own signing). **untested**: the catalog declares it but no test proved it yet. **—**: not",
+        "declared (or not applicable to the model type). For customizable providers the features are what a",
+        "model's form says; the round trip switches them on to exercise the wire path.",
+        "",
+        "| provider | protocol | model type | " + " | ".join(name for name, _ in COLUMNS) + " |",
+        "|---|---|---|" + "---|" * len(COLUMNS),
+    ]
+    for spec in default_catalog():
+        for model_type in spec.supported_model_types:
+            cells = []
+            for column, feature in COLUMNS:
+                if (spec.id, model_type, column) in proven:
+                    cells.append("yes")
+                elif declared(spec, model_type, feature, column):
+                    cells.append("untested")
+                else:
+                    cells.append("—")
+            lines.append(f"| {spec.label.en_US} | {spec.protocol} | {model_type} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    OUTPUT.parent.mkdir(exist_ok=True)
+    OUTPUT.write_text(render())
+    print(f"wrote {OUTPUT}")
