@@ -160,6 +160,16 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
                 provider_id, model_id, model_type, values, base_url=fake.base_url(binding, upstream.url)
             )
             await invoke_once(runtime, fake.adjust(target))
+            if model is not None and model_type == "llm":  # features the first model lacks, on models that have them
+                for feature in ("tool-call", "vision", "structured-output"):
+                    if model.supports(feature):
+                        continue
+                    other = next((m for m in spec.models if m.type == "llm" and m.supports(feature)), None)
+                    if other is not None:
+                        other_target = runtime.target(
+                            provider_id, other.id, "llm", values, base_url=fake.base_url(binding, upstream.url)
+                        )
+                        await exercise(runtime, fake.adjust(other_target), feature)
             if spec.signing.get("scheme") != "none":
                 assert SECRET in fake.wire_text(upstream.requests[-1]), f"{model_type}: the key was not sent"
 
@@ -178,6 +188,25 @@ FEATURES_ON = {
 }
 
 
+async def exercise(runtime, target, feature: str) -> None:
+    """One call that needs `feature`, checked and proven for the matrix."""
+    provider = target.provider.id
+    if feature == "tool-call":
+        request = ChatRequest(messages=(Message.user("Weather in Oslo?"),), tools=(WEATHER,))
+        called = await runtime.invoke_chat(target, request, stream=False)
+        assert [call.name for call in called.tool_calls] == ["get_weather"]
+        prove(provider, "llm", "tools")
+    elif feature == "vision":
+        request = ChatRequest(messages=(Message.user([TextPart("What is this?"), ImagePart(PIXEL)]),))
+        assert (await runtime.invoke_chat(target, request, stream=False)).content
+        prove(provider, "llm", "vision")
+    else:
+        schema = ResponseFormat("json_schema", "answer", {"type": "object", "properties": {}})
+        request = ChatRequest(messages=(Message.user("JSON please"),), response_format=schema)
+        assert (await runtime.invoke_chat(target, request, stream=False)).content
+        prove(provider, "llm", "structured-output")
+
+
 async def invoke_once(runtime, target) -> None:
     """One call per capability the model declares; each that succeeds is proven for the matrix."""
     provider, kind, model = target.provider.id, target.model.type, target.model
@@ -189,20 +218,9 @@ async def invoke_once(runtime, target) -> None:
         assert streamed.content or streamed.tool_calls
         assert streamed.usage is not None
         prove(provider, kind, "streaming")
-        if model.supports("tool-call"):
-            request = ChatRequest(messages=(Message.user("Weather in Oslo?"),), tools=(WEATHER,))
-            called = await runtime.invoke_chat(target, request, stream=False)
-            assert [call.name for call in called.tool_calls] == ["get_weather"]
-            prove(provider, kind, "tools")
-        if model.supports("vision"):
-            request = ChatRequest(messages=(Message.user([TextPart("What is this?"), ImagePart(PIXEL)]),))
-            assert (await runtime.invoke_chat(target, request, stream=False)).content
-            prove(provider, kind, "vision")
-        if model.supports("structured-output"):
-            schema = ResponseFormat("json_schema", "answer", {"type": "object", "properties": {}})
-            request = ChatRequest(messages=(Message.user("JSON please"),), response_format=schema)
-            assert (await runtime.invoke_chat(target, request, stream=False)).content
-            prove(provider, kind, "structured-output")
+        for feature in ("tool-call", "vision", "structured-output"):
+            if model.supports(feature):
+                await exercise(runtime, target, feature)
         return
     if kind == "text-embedding":
         assert (await runtime.invoke_embeddings(target, EmbeddingRequest(("a",)))).vectors
