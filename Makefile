@@ -32,7 +32,7 @@ test: lint
 	$(BIN)/pytest
 
 matrix: $(STAMP)
-	$(BIN)/pytest tests/catalog tests/protocols -q
+	$(BIN)/pytest tests/catalog tests/protocols tests/signing tests/gateway tests/console/test_every_provider_faces.py -q
 	$(BIN)/python scripts/capability_matrix.py
 
 clean:

@@ -22,12 +22,13 @@ COLUMNS: list[tuple[str, ModelFeature | None]] = [
     ("tools", "tool-call"),
     ("vision", "vision"),
     ("structured-output", "structured-output"),
+    ("gateway", None),  # configured over the console API, called with the openai SDK through /v1
 ]
 
 
 def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, column: str) -> bool:
     if model_type != "llm":
-        return column == "invoke"
+        return column in ("invoke", "gateway")
     if feature is None:
         return True
     models = [m for m in (*spec.models, *spec.base_models) if m.type == model_type]
@@ -43,7 +44,9 @@ def render() -> str:
         "**yes**: a test exercised it end to end (runtime → protocol → the provider's fake upstream, with the",
         "provider's own signing). **untested**: the catalog declares it but no test proved it yet. **—**: not",
         "declared (or not applicable to the model type). For customizable providers the features are what a",
-        "model's form says; the round trip switches them on to exercise the wire path.",
+        "model's form says; the round trip switches them on to exercise the wire path. **gateway**: the",
+        "provider was configured over the console API (with its live validation call) and the model type was",
+        "called with the `openai` SDK through `/v1`, answering in OpenAI's shape.",
         "",
         "| provider | protocol | model type | " + " | ".join(name for name, _ in COLUMNS) + " |",
         "|---|---|---|" + "---|" * len(COLUMNS),

@@ -7,8 +7,7 @@ import re
 import pytest
 
 from modelyard.catalog import default_catalog
-from modelyard.catalog.forms import check_values
-from modelyard.catalog.spec import FormField, ProviderSpec
+from modelyard.catalog.spec import ProviderSpec
 from modelyard.runtime.bindings import default_bindings
 from modelyard.runtime.validation import silent_wav
 from modelyard.types import (
@@ -26,6 +25,7 @@ from modelyard.types import (
 )
 from modelyard.types.model_type import MODEL_TYPES
 from tests.capabilities import prove
+from tests.catalog.filling import configuration
 from tests.conftest import SECRET
 from tests.fakes.registry import FAKES, serving
 
@@ -65,7 +65,22 @@ def test_the_catalog_ships_every_provider_of_this_wave() -> None:
         "chatglm",
         "openai_api_compatible",
     }
-    assert wave <= set(PROVIDERS)
+    wave_2 = {
+        "anthropic",
+        "gemini",
+        "vertex_ai",
+        "bedrock",
+        "sagemaker",
+        "cohere",
+        "ollama",
+        "huggingface_hub",
+        "huggingface_tei",
+        "replicate",
+        "triton_inference_server",
+        "jina",
+        "azure_ai_studio",
+    }
+    assert wave | wave_2 <= set(PROVIDERS)
 
 
 @pytest.mark.parametrize("provider_id", PROVIDERS)
@@ -111,23 +126,6 @@ def test_models_are_typed_priced_and_unique(provider_id: str) -> None:
             assert model.pricing.input >= 0 and model.pricing.output >= 0
 
 
-def fill_form(form: tuple[FormField, ...], url: str) -> dict[str, str]:
-    """Values a user would type: the key, the fake's URL for address fields, defaults and first options."""
-    values = {}
-    for field in form:
-        if field.is_secret:
-            values[field.variable] = SECRET
-        elif field.options:
-            values[field.variable] = field.default or field.options[0].value
-        elif "url" in field.variable or field.variable.endswith(("_base", "_host")):
-            values[field.variable] = url
-        elif field.default is not None:
-            values[field.variable] = field.default
-        elif field.required:
-            values[field.variable] = "4096" if field.variable in ("context_size", "max_tokens_to_sample") else "x"
-    return values
-
-
 @pytest.mark.parametrize("provider_id", PROVIDERS)
 async def test_round_trip_through_the_fake_for_every_model_type(provider_id, runtime) -> None:
     binding = runtime.binding(provider_id)
@@ -136,26 +134,7 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
     assert fake is not None, f"protocol {spec.protocol!r} has no fake in tests/fakes/registry.py"
     async with serving(fake) as upstream:
         for model_type in spec.supported_model_types:
-            # the current model that declares the most, so each declared capability is exercised
-            of_type = sorted(
-                (m for m in spec.models if m.type == model_type), key=lambda m: (m.deprecated, -len(m.features))
-            )
-            model = of_type[0] if of_type else None
-            if model is not None:
-                values = fill_form(spec.credentials, upstream.url)
-                model_id = model.id
-            else:
-                assert binding.is_customizable, f"{model_type}: neither a model nor customizable"
-                values = fill_form(spec.model_credentials, upstream.url)
-                form = {f.variable: f for f in spec.model_credentials}
-                for variable, value in FEATURES_ON.items():
-                    if variable in form and value in {option.value for option in form[variable].options}:
-                        values[variable] = value
-                if spec.base_model_credential:
-                    base = max((m for m in spec.base_models if m.type == model_type), key=lambda m: len(m.features))
-                    values[spec.base_model_credential] = base.id
-                model_id = "my-model"
-            values = check_values(spec.model_credentials if model is None else spec.credentials, values)
+            model, model_id, values = configuration(spec, model_type, upstream.url)
             target = runtime.target(
                 provider_id, model_id, model_type, values, base_url=fake.base_url(binding, upstream.url)
             )
@@ -179,13 +158,6 @@ PIXEL = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
-# What a customizable provider's form is set to in the round trip, so every feature's wire path is exercised.
-FEATURES_ON = {
-    "function_calling_type": "tool_call",
-    "stream_function_calling": "supported",
-    "vision_support": "support",
-    "structured_output_support": "supported",
-}
 
 
 async def exercise(runtime, target, feature: str) -> None:

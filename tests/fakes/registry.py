@@ -17,7 +17,17 @@ from aiohttp.test_utils import TestServer
 from modelyard.protocols.base import Target
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.runtime.bindings import Binding
+from tests.conftest import SECRET
+from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.aws import FakeAWS
+from tests.fakes.cohere import FakeCohere
+from tests.fakes.gemini import FakeGoogle, google_base_url, with_service_account
+from tests.fakes.huggingface import FakeHuggingFace
+from tests.fakes.nvidia import FakeNVIDIA
+from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.replicate import FakeReplicate, as_official_model
+from tests.fakes.triton import FakeTriton
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,21 @@ def _openai_base(binding: Binding, url: str) -> str:
 
 
 FAKES: dict[str, Fake] = {"openai": Fake(FakeOpenAI, _openai_base)}
+FAKES["anthropic"] = Fake(FakeAnthropic, lambda binding, url: url)
+# The AWS fake verifies every SigV4 signature; the round trip signs with the catalog test's SECRET as key pair.
+FAKES["bedrock"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, url: url)
+FAKES["sagemaker"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, url: url)
+# Gemini API and Vertex AI; for Vertex the round trip signs with a real service-account key whose id is SECRET.
+FAKES["gemini"] = Fake(FakeGoogle, google_base_url, adjust=with_service_account)
+# Ollama, Hugging Face (router, endpoints, TGI), TEI, Replicate (an "owner/name" model), Triton.
+FAKES["ollama"] = Fake(FakeOllama, lambda binding, url: url)
+FAKES["huggingface"] = Fake(FakeHuggingFace, lambda binding, url: url)
+FAKES["tei"] = Fake(FakeHuggingFace, lambda binding, url: url)
+FAKES["replicate"] = Fake(FakeReplicate, lambda binding, url: f"{url}/v1", adjust=as_official_model)
+FAKES["triton"] = Fake(FakeTriton, lambda binding, url: url)
+FAKES["cohere"] = Fake(FakeCohere, lambda binding, url: url)
+FAKES["jina"] = Fake(FakeOpenAI, lambda binding, url: f"{url}/v1")  # Jina answers in OpenAI's shapes
+FAKES["nvidia"] = Fake(FakeNVIDIA, _openai_base)
 
 
 @asynccontextmanager

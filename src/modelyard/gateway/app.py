@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modelyard.errors import CredentialError, ModelyardError
-from modelyard.gateway import audio, chat, endpoints
+from modelyard.gateway import audio, chat, endpoints, messages
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
 from modelyard.gateway.metrics import Metrics
@@ -22,6 +22,7 @@ Handler = Callable[["Services", Exchange, "ApiKeyIdentity", Metrics], Awaitable[
 
 ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/chat/completions"): chat.chat_completions,
+    ("POST", "/v1/messages"): messages.messages,
     ("POST", "/v1/embeddings"): endpoints.embeddings,
     ("POST", "/v1/rerank"): endpoints.rerank,
     ("POST", "/v1/moderations"): endpoints.moderations,

@@ -30,7 +30,9 @@ from modelyard.types.chat import NamedToolChoice, ResponseFormat, ToolChoice
 class OpenAIQuirks(Spec):
     """How an OpenAI-compatible server differs from OpenAI; every key a provider file may set."""
 
-    url_style: Literal["openai", "azure-deployment"] = "openai"
+    # azure-inference: Azure AI model inference (`{endpoint}/chat/completions?api-version=...`, model in the
+    # body; body keys outside its schema need the `extra-parameters: pass-through` header, providers-a §1.3).
+    url_style: Literal["openai", "azure-deployment", "azure-inference"] = "openai"
     api_version_credential: str | None = None  # azure: the credential that holds `api-version`
     default_api_version: str = "2024-10-21"
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
@@ -58,6 +60,8 @@ def endpoint(target: Target, path: str) -> str:
     if quirks.url_style == "openai":
         return f"{target.base_url}{path}"
     version = target.credentials.get(quirks.api_version_credential or "", "") or quirks.default_api_version
+    if quirks.url_style == "azure-inference":
+        return f"{target.base_url}{path}?api-version={version}"
     return f"{target.base_url}/deployments/{target.upstream_model}{path}?api-version={version}"
 
 
@@ -99,7 +103,17 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
             body["stream_options"] = {"include_usage": True}
     if request.extra:
         body.update(request.extra)
-    return UpstreamRequest("POST", endpoint(target, "/chat/completions"), JSON_HEADERS, orjson.dumps(body))
+    headers = JSON_HEADERS
+    if quirks.url_style == "azure-inference" and body.keys() - _AZURE_INFERENCE_CHAT_KEYS:
+        headers = {**JSON_HEADERS, "extra-parameters": "pass-through"}  # else the service refuses them (400)
+    return UpstreamRequest("POST", endpoint(target, "/chat/completions"), headers, orjson.dumps(body))
+
+
+# The chat request body of Azure AI model inference (azure-ai-inference 1.0.0b9, ChatCompletionsClient.complete).
+_AZURE_INFERENCE_CHAT_KEYS = frozenset(
+    {"messages", "stream", "frequency_penalty", "max_tokens", "model", "presence_penalty", "response_format"}
+    | {"seed", "stop", "temperature", "tool_choice", "tools", "top_p"}
+)
 
 
 def _message(message: Message, quirks: OpenAIQuirks) -> dict[str, Any]:
@@ -188,7 +202,10 @@ def build_rerank(target: Target, request: RerankRequest) -> UpstreamRequest:
     }
     if request.top_n is not None:
         body["top_n"] = request.top_n
-    return UpstreamRequest("POST", endpoint(target, quirks_of(target).rerank_path), JSON_HEADERS, orjson.dumps(body))
+    quirks = quirks_of(target)
+    # Rerank deployments on Azure AI speak Cohere's API at their own URL, without api-version.
+    url = f"{target.base_url}{quirks.rerank_path}" if quirks.url_style == "azure-inference" else None
+    return UpstreamRequest("POST", url or endpoint(target, quirks.rerank_path), JSON_HEADERS, orjson.dumps(body))
 
 
 def build_transcription(target: Target, request: TranscriptionRequest) -> UpstreamRequest:

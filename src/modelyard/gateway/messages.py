@@ -1,0 +1,109 @@
+"""POST /v1/messages: Anthropic's shape in and out, streamed or not, for any configured model of any family.
+
+Errors on this route answer in Anthropic's shape too (`{"type": "error", "error": {...}}`), so the `anthropic`
+SDK raises its own error classes; the status and message are the ones the OpenAI-shaped routes give.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from modelyard.errors import ModelyardError
+from modelyard.gateway.chat import JSON_LIMIT, invocation_headers, model_name
+from modelyard.gateway.errors import error_body
+from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
+from modelyard.gateway.metrics import Metrics
+from modelyard.protocols import anthropic_ingress
+from modelyard.runtime.stream import ChatStream
+from modelyard.services.invoke import Invocation
+from modelyard.types import ChatResult
+
+if TYPE_CHECKING:
+    from modelyard.services.api_keys import ApiKeyIdentity
+    from modelyard.services.context import Services
+
+log = logging.getLogger(__name__)
+ROUTE = "/v1/messages"
+
+
+async def messages(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    try:
+        await _messages(services, exchange, identity, metrics)
+    except ClientDisconnectedError:
+        raise
+    except Exception as exc:
+        if not isinstance(exc, ModelyardError):  # a bug: log it, never show a traceback to the caller
+            log.exception("gateway error on %s", ROUTE)
+        metrics.error(ROUTE, exc)
+        if not exchange.response_started:
+            status, body, headers = anthropic_error(exc, exchange.request_id)
+            await exchange.respond(status, body, headers=headers)
+
+
+def anthropic_error(error: BaseException, request_id: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """The OpenAI-shaped routes' status, message and headers, in Anthropic's error shape."""
+    status, openai_body, headers = error_body(error)
+    text = orjson.loads(openai_body)["error"]["message"]
+    return status, anthropic_ingress.error_body(status, text, request_id=request_id), headers
+
+
+async def _messages(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
+    body = await exchange.json(limit=JSON_LIMIT)
+    model = model_name(body)
+    request = anthropic_ingress.chat_request(body)
+    invocation = await services.invoker.chat(
+        workspace_id=identity.workspace_id,
+        model=model,
+        request=request,
+        stream=body.get("stream") is True,
+        api_key_id=identity.api_key_id,
+        request_id=exchange.request_id,
+        idempotency_key=exchange.header(b"idempotency-key"),
+    )
+    result = invocation.result
+    if isinstance(result, ChatStream):
+        await _stream(exchange, invocation, result, metrics)
+        return
+    assert isinstance(result, ChatResult)
+    answer = anthropic_ingress.message(result, message_id=_message_id(exchange), model=invocation.model)
+    headers = [*invocation_headers(invocation, exchange, result.usage.latency_s), _request_id(exchange)]
+    await exchange.respond(200, orjson.dumps(answer), headers=headers)
+    metrics.usage(invocation.provider, invocation.model, result.usage, invocation.provider_type)
+    metrics.observe(ROUTE, 200, time.perf_counter() - exchange.started)
+
+
+async def _stream(exchange: Exchange, invocation: Invocation[Any], stream: ChatStream, metrics: Metrics) -> None:
+    events = anthropic_ingress.MessageEvents(message_id=_message_id(exchange), model=invocation.model)
+
+    async def produce() -> None:
+        headers = [*invocation_headers(invocation, exchange), _request_id(exchange)]
+        await exchange.start_stream(content_type=EVENT_STREAM, headers=headers)
+        await exchange.write(events.start())
+        try:
+            async for batch in stream.batches():
+                await exchange.write(b"".join(events.chunk(chunk) for chunk in batch))
+        except ModelyardError as exc:  # after the first byte an error can only be an event in the stream
+            metrics.error(ROUTE, exc)
+            status, openai_body, _ = error_body(exc)
+            await exchange.end(events.error(status, orjson.loads(openai_body)["error"]["message"]))
+            return
+        await exchange.end()
+
+    try:
+        completed = await stream_until_disconnect(exchange, produce)
+    finally:
+        await stream.aclose()  # closes the upstream connection if the stream did not run to its end
+    metrics.usage(invocation.provider, invocation.model, stream.usage, invocation.provider_type)
+    metrics.observe(ROUTE, 200 if completed else 499, time.perf_counter() - exchange.started)
+
+
+def _message_id(exchange: Exchange) -> str:
+    return "msg_" + exchange.request_id.removeprefix("req_")
+
+
+def _request_id(exchange: Exchange) -> tuple[bytes, bytes]:
+    return (b"request-id", exchange.request_id.encode())  # where the anthropic SDK reads it

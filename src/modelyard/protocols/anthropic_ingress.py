@@ -1,0 +1,444 @@
+"""Anthropic-shaped JSON in and out, for the gateway's `POST /v1/messages`, whatever the upstream speaks.
+
+`chat_request` reads what an Anthropic client sent into a unified request (every problem an InvalidRequestError
+naming the field); `message` and `MessageEvents` write a unified result or stream back in Anthropic's shapes.
+Anthropic-only request features with no unified form (prompt-cache markers, server tools, citations, containers,
+service tiers) are not carried: the first two are refused or dropped as noted below, the rest are dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
+from modelyard.protocols.anthropic.thinking import ReasoningBlock, SignedChunk, SignedMessage, SignedResult
+from modelyard.types import (
+    ChatChunk,
+    ChatRequest,
+    ChatResult,
+    ContentPart,
+    DocumentPart,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCall,
+    Usage,
+)
+from modelyard.types.chat import NamedToolChoice, ToolChoice
+
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+    504: "timeout_error",
+}
+
+
+# --- requests -----------------------------------------------------------------------------------------------------
+
+
+def chat_request(body: Mapping[str, Any]) -> ChatRequest:
+    max_tokens = body.get("max_tokens")
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1:
+        raise InvalidRequestError("max_tokens is required and must be a positive integer", field="max_tokens")
+    raw_messages = body.get("messages")
+    if not isinstance(raw_messages, list) or not raw_messages:
+        raise InvalidRequestError("messages must be a non-empty array", field="messages")
+    messages = _system(body.get("system"))
+    for index, raw in enumerate(raw_messages):
+        messages.extend(_message(raw, f"messages[{index}]"))
+    output_config = _object(body, "output_config") or {}
+    metadata = _object(body, "metadata") or {}
+    tool_choice, parallel = _tool_choice(body.get("tool_choice"))
+    return ChatRequest(
+        messages=tuple(messages),
+        tools=tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(_list(body, "tools"))),
+        tool_choice=tool_choice,
+        parallel_tool_calls=parallel,
+        response_format=_response_format(output_config.get("format") or body.get("output_format")),
+        temperature=_number(body, "temperature"),  # clients pinned to API version 2023-06-01 still send these
+        top_p=_number(body, "top_p"),  # (top_k has no unified counterpart and is dropped)
+        max_tokens=max_tokens,
+        stop=tuple(_strings(body.get("stop_sequences") or [], "stop_sequences")),
+        reasoning_effort=_reasoning_effort(body.get("thinking"), output_config.get("effort")),
+        user=metadata.get("user_id") if isinstance(metadata.get("user_id"), str) else None,
+    )
+
+
+def _system(raw: Any) -> list[Message]:
+    if raw is None or raw == "":
+        return []
+    if isinstance(raw, str):
+        return [Message.system(raw)]
+    if isinstance(raw, list):
+        return [Message.system(_text_block(block, f"system[{i}]")) for i, block in enumerate(raw)]
+    raise InvalidRequestError("system must be a string or an array of text blocks", field="system")
+
+
+def _message(raw: Any, where: str) -> list[Message]:
+    if not isinstance(raw, Mapping):
+        raise InvalidRequestError(f"{where} must be an object", field=where)
+    role, content = raw.get("role"), raw.get("content")
+    if not isinstance(content, str | list):
+        raise InvalidRequestError(f"{where}.content must be a string or an array of blocks", field=f"{where}.content")
+    if role == "user":
+        return _user(content, where)
+    if role == "assistant":
+        return [_assistant(content, where)]
+    if role == "system":  # a mid-conversation system message
+        text = content if isinstance(content, str) else "".join(_text_block(b, where) for b in content)
+        return [Message.system(text)]
+    raise InvalidRequestError(f"{where}.role must be user, assistant or system", field=f"{where}.role")
+
+
+def _user(content: str | list[Any], where: str) -> list[Message]:
+    """Tool results become tool messages (they come first in a user turn); the other blocks one user message."""
+    if isinstance(content, str):
+        return [Message.user(content)]
+    messages: list[Message] = []
+    parts: list[ContentPart] = []
+    for index, block in enumerate(content):
+        at = f"{where}.content[{index}]"
+        if isinstance(block, Mapping) and block.get("type") == "tool_result":
+            messages.append(_tool_result(block, at))
+        else:
+            parts.append(_part(block, at))
+    if parts:
+        messages.append(Message.user(parts))
+    return messages
+
+
+def _tool_result(block: Mapping[str, Any], where: str) -> Message:
+    call_id = block.get("tool_use_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequestError(f"{where}.tool_use_id is required", field=f"{where}.tool_use_id")
+    content = block.get("content", "")
+    if isinstance(content, list):
+        parts = tuple(_part(b, f"{where}.content[{i}]") for i, b in enumerate(content))
+        if all(isinstance(part, TextPart) for part in parts):
+            content = "".join(part.text for part in parts if isinstance(part, TextPart))
+        else:
+            return Message(role="tool", content=parts, tool_call_id=call_id)
+    if not isinstance(content, str):
+        raise InvalidRequestError(f"{where}.content must be a string or an array of blocks", field=where)
+    return Message.tool(call_id, content)
+
+
+def _assistant(content: str | list[Any], where: str) -> Message:
+    if isinstance(content, str):
+        return Message.assistant(content)
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    blocks: list[ReasoningBlock] = []
+    for index, block in enumerate(content):
+        at = f"{where}.content[{index}]"
+        kind = block.get("type") if isinstance(block, Mapping) else None
+        if kind == "text":
+            texts.append(_text_block(block, at))
+        elif kind == "tool_use":
+            if not isinstance(block.get("id"), str) or not isinstance(block.get("name"), str):
+                raise InvalidRequestError(f"{at}: a tool_use block needs an id and a name", field=at)
+            calls.append(ToolCall(block["id"], block["name"], orjson.dumps(block.get("input") or {}).decode()))
+        elif kind == "thinking":
+            blocks.append(ReasoningBlock(text=str(block.get("thinking") or ""), signature=block.get("signature")))
+        elif kind == "redacted_thinking":
+            blocks.append(ReasoningBlock(redacted=str(block.get("data") or "")))
+        else:
+            raise UnsupportedFeatureError(f"{at}.type {kind!r} is not supported in assistant turns", field=at)
+    reasoning = "".join(block.text for block in blocks) or None
+    if not blocks:
+        return Message.assistant("".join(texts), calls)
+    return SignedMessage(
+        role="assistant",
+        content="".join(texts),
+        tool_calls=tuple(calls),
+        reasoning=reasoning,
+        reasoning_blocks=tuple(blocks),
+    )
+
+
+def _part(block: Any, where: str) -> ContentPart:
+    kind = block.get("type") if isinstance(block, Mapping) else None
+    if kind == "text":
+        return TextPart(_text_block(block, where))
+    if kind in ("image", "document"):
+        source = block.get("source")
+        source_type = source.get("type") if isinstance(source, Mapping) else None  # None: no source to read
+        if kind == "image" and source_type == "base64":
+            return ImagePart(f"data:{source.get('media_type')};base64,{source.get('data')}")
+        if kind == "image" and source_type == "url" and isinstance(source.get("url"), str):
+            return ImagePart(source["url"])
+        title = block.get("title") if isinstance(block.get("title"), str) else None
+        if kind == "document" and source_type == "base64":
+            return DocumentPart(str(source.get("data")), str(source.get("media_type") or "application/pdf"), title)
+        if kind == "document" and source_type == "text":
+            data = base64.b64encode(str(source.get("data") or "").encode()).decode()
+            return DocumentPart(data, "text/plain", title)
+        raise UnsupportedFeatureError(f"{where}: {kind} source {source_type!r} is not supported", field=where)
+    raise UnsupportedFeatureError(f"{where}.type {kind!r} is not a supported content block", field=where)
+
+
+def _text_block(block: Any, where: str) -> str:
+    if not isinstance(block, Mapping) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+        raise InvalidRequestError(f"{where} must be a text block", field=where)
+    return str(block["text"])
+
+
+def _tool(raw: Any, where: str) -> Tool:
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
+        raise InvalidRequestError(f"{where}.name is required", field=where)
+    if raw.get("type") not in (None, "custom"):  # web search, code execution ... run at Anthropic, not here
+        raise UnsupportedFeatureError(f"{where}: server tool {raw['type']!r} is not supported", field=where)
+    schema = raw.get("input_schema")
+    if not isinstance(schema, Mapping):
+        raise InvalidRequestError(f"{where}.input_schema must be a JSON schema object", field=f"{where}.input_schema")
+    strict = raw.get("strict")
+    return Tool(raw["name"], str(raw.get("description") or ""), schema, strict if isinstance(strict, bool) else None)
+
+
+def _tool_choice(raw: Any) -> tuple[ToolChoice | None, bool | None]:
+    if raw is None:
+        return None, None
+    if not isinstance(raw, Mapping):
+        raise InvalidRequestError("tool_choice must be an object", field="tool_choice")
+    parallel = False if raw.get("disable_parallel_tool_use") is True else None
+    kind = raw.get("type")
+    if kind == "auto":
+        return "auto", parallel
+    if kind == "any":
+        return "required", parallel
+    if kind == "none":
+        return "none", None
+    if kind == "tool" and isinstance(raw.get("name"), str):
+        return NamedToolChoice(raw["name"]), parallel
+    raise InvalidRequestError("tool_choice.type must be auto, any, tool (with a name) or none", field="tool_choice")
+
+
+def _response_format(raw: Any) -> ResponseFormat | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or raw.get("type") != "json_schema" or not isinstance(raw.get("schema"), Mapping):
+        raise InvalidRequestError(
+            "output_config.format must be {type: json_schema, schema: {...}}", field="output_config"
+        )
+    return ResponseFormat("json_schema", schema=raw["schema"])
+
+
+def _reasoning_effort(thinking: Any, effort: Any) -> str | None:
+    """output_config.effort as it is; thinking disabled as `none`. A budget_tokens has no unified form."""
+    if isinstance(effort, str):
+        return effort
+    if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
+        return "none"
+    return None
+
+
+def _object(body: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
+    value = body.get(key)
+    if value is not None and not isinstance(value, Mapping):
+        raise InvalidRequestError(f"{key} must be an object", field=key)
+    return value
+
+
+def _list(body: Mapping[str, Any], key: str) -> Sequence[Any]:
+    value = body.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidRequestError(f"{key} must be an array", field=key)
+    return value
+
+
+def _strings(values: Any, key: str) -> list[str]:
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise InvalidRequestError(f"{key} must be an array of strings", field=key)
+    return values
+
+
+def _number(body: Mapping[str, Any], key: str) -> float | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidRequestError(f"{key} must be a number", field=key)
+    return float(value)
+
+
+# --- responses ----------------------------------------------------------------------------------------------------
+
+
+def usage_body(usage: Usage) -> dict[str, Any]:
+    """Anthropic counts cache reads apart from input tokens; unified usage counts them in the prompt."""
+    body: dict[str, Any] = {
+        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens, 0),
+        "output_tokens": usage.completion_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": usage.cached_tokens,
+    }
+    if usage.reasoning_tokens:
+        body["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
+    return body
+
+
+def stop_reason(result_finish: str | None) -> str:
+    return _STOP_REASONS.get(result_finish or "", "end_turn")
+
+
+def message(result: ChatResult, *, message_id: str, model: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if isinstance(result, SignedResult):
+        content.extend(_thinking(block) for block in result.reasoning_blocks)
+    elif result.reasoning:  # reasoning from another vendor: there is no signature to give
+        content.append({"type": "thinking", "thinking": result.reasoning, "signature": ""})
+    if result.content or not result.tool_calls:
+        content.append({"type": "text", "text": result.content})
+    content.extend(
+        {"type": "tool_use", "id": call.id, "name": call.name, "input": tool_input(call.arguments)}
+        for call in result.tool_calls
+    )
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(result.finish_reason),
+        "stop_sequence": None,
+        "usage": usage_body(result.usage),
+    }
+
+
+def _thinking(block: ReasoningBlock) -> dict[str, Any]:
+    if block.redacted is not None:
+        return {"type": "redacted_thinking", "data": block.redacted}
+    return {"type": "thinking", "thinking": block.text, "signature": block.signature or ""}
+
+
+def tool_input(arguments: str) -> dict[str, Any]:
+    """Tool arguments as the object Anthropic's shape needs; arguments that are not a JSON object become {}."""
+    try:
+        value = orjson.loads(arguments) if arguments.strip() else {}
+    except orjson.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def error_type(status: int) -> str:
+    return _ERROR_TYPES.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+
+
+def error_body(status: int, text: str, *, request_id: str | None = None) -> bytes:
+    body: dict[str, Any] = {"type": "error", "error": {"type": error_type(status), "message": text}}
+    if request_id is not None:
+        body["request_id"] = request_id
+    return orjson.dumps(body)
+
+
+def event(name: str, payload: Mapping[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(payload) + b"\n\n"
+
+
+class MessageEvents:
+    """Unified chunks to Anthropic's named stream events; one instance per stream, since blocks open and close.
+
+    Blocks follow the chunks: reasoning opens a thinking block, content a text block, each tool call (by index) a
+    tool_use block; any new kind closes the open one. Providers stream one tool call after another, which is what
+    this assumes. The chunk that carries usage (the last one) closes the message.
+    """
+
+    __slots__ = ("_index", "_message_id", "_model", "_open", "_tool")
+
+    def __init__(self, *, message_id: str, model: str) -> None:
+        self._message_id = message_id
+        self._model = model
+        self._index = -1  # index of the latest block
+        self._open: str | None = None  # the kind of the open block
+        self._tool: int | None = None  # the unified index of the open tool_use block
+
+    def start(self) -> bytes:
+        message: dict[str, Any] = {
+            "id": self._message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": self._model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": 0, "output_tokens": 0},  # the totals follow in message_delta
+        }
+        return event("message_start", {"type": "message_start", "message": message})
+
+    def chunk(self, chunk: ChatChunk) -> bytes:
+        out: list[bytes] = []
+        signed = chunk if isinstance(chunk, SignedChunk) else None
+        if signed is not None and signed.redacted_reasoning:
+            out.append(self._close())
+            out.append(self._open_block("redacted", {"type": "redacted_thinking", "data": signed.redacted_reasoning}))
+            out.append(self._close())
+        if chunk.reasoning:
+            out.append(self._ensure("thinking", {"type": "thinking", "thinking": "", "signature": ""}))
+            out.append(self._delta({"type": "thinking_delta", "thinking": chunk.reasoning}))
+        if signed is not None and signed.reasoning_signature:
+            out.append(self._ensure("thinking", {"type": "thinking", "thinking": "", "signature": ""}))
+            out.append(self._delta({"type": "signature_delta", "signature": signed.reasoning_signature}))
+            out.append(self._close())
+        if chunk.content:
+            out.append(self._ensure("text", {"type": "text", "text": ""}))
+            out.append(self._delta({"type": "text_delta", "text": chunk.content}))
+        for delta in chunk.tool_calls:
+            if self._open != "tool" or self._tool != delta.index:
+                out.append(self._close())
+                block = {
+                    "type": "tool_use",
+                    "id": delta.id or f"toolu_{delta.index}",
+                    "name": delta.name or "",
+                    "input": {},
+                }
+                out.append(self._open_block("tool", block))
+                self._tool = delta.index
+            if delta.arguments:
+                out.append(self._delta({"type": "input_json_delta", "partial_json": delta.arguments}))
+        if chunk.usage is not None:
+            out.append(self._close())
+            delta_body = {"stop_reason": stop_reason(chunk.finish_reason), "stop_sequence": None}
+            out.append(
+                event("message_delta", {"type": "message_delta", "delta": delta_body, "usage": usage_body(chunk.usage)})
+            )
+            out.append(event("message_stop", {"type": "message_stop"}))
+        return b"".join(out)
+
+    def error(self, status: int, text: str) -> bytes:
+        return event("error", {"type": "error", "error": {"type": error_type(status), "message": text}})
+
+    def _ensure(self, kind: str, block: dict[str, Any]) -> bytes:
+        if self._open == kind:
+            return b""
+        return self._close() + self._open_block(kind, block)
+
+    def _open_block(self, kind: str, block: dict[str, Any]) -> bytes:
+        self._index += 1
+        self._open = kind
+        return event(
+            "content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block}
+        )
+
+    def _delta(self, delta: dict[str, Any]) -> bytes:
+        return event("content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta})
+
+    def _close(self) -> bytes:
+        if self._open is None:
+            return b""
+        self._open, self._tool = None, None
+        return event("content_block_stop", {"type": "content_block_stop", "index": self._index})

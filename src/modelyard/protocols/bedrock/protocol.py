@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from modelyard.errors import UpstreamError
+from modelyard.protocols import aws
+from modelyard.protocols.aws import AWSQuirks
+from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest, WireProtocol
+from modelyard.protocols.bedrock import requests, responses
+from modelyard.protocols.bedrock.stream import ConverseStream
+from modelyard.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+
+
+class Bedrock(WireProtocol):
+    """Amazon Bedrock Runtime: Converse and ConverseStream for chat, InvokeModel for Titan and Cohere embeddings."""
+
+    name = "bedrock"
+    quirks_model = AWSQuirks
+    stream_framing = "aws-eventstream"
+
+    def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
+        return requests.build_chat(target, request, stream=stream)
+
+    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
+        return responses.parse_chat(target, body)
+
+    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
+        return ConverseStream(target)
+
+    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
+        return requests.build_embeddings(target, request)
+
+    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
+        return responses.parse_embeddings(target, body)
+
+    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return aws.parse_error(target, status, headers, body)

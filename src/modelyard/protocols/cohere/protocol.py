@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from modelyard.errors import UpstreamError
+from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest, WireProtocol
+from modelyard.protocols.cohere import requests, responses
+from modelyard.protocols.cohere.stream import CohereChatStream
+from modelyard.types import (
+    ChatRequest,
+    ChatResult,
+    EmbeddingRequest,
+    EmbeddingResult,
+    RerankRequest,
+    RerankResult,
+)
+
+
+class Cohere(WireProtocol):
+    """Cohere's v2 API: chat with typed stream events, embed (input_type, embedding_types), rerank."""
+
+    name = "cohere"
+
+    def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
+        return requests.build_chat(target, request, stream=stream)
+
+    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
+        return responses.parse_chat(target, body)
+
+    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
+        return CohereChatStream(target)
+
+    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
+        return requests.build_embeddings(target, request)
+
+    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
+        return responses.parse_embeddings(target, body)
+
+    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
+        return requests.build_rerank(target, request)
+
+    def parse_rerank(self, target: Target, request: RerankRequest, body: bytes) -> RerankResult:
+        return responses.parse_rerank(target, request, body)
+
+    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+        return responses.parse_error(target, status, headers, body)
