@@ -62,6 +62,14 @@ def render() -> str:
                 else:
                     cells.append("—")
             lines.append(f"| {spec.label.en_US} | {spec.protocol} | {model_type} | " + " | ".join(cells) + " |")
+    assumed = [spec for spec in default_catalog() if spec.assumptions]
+    if assumed:
+        lines += ["", "## Choices on unverified wire facts", ""]
+        lines += ["Where the vendor's documents leave a fact open, the protocol chose a behaviour; each is listed here"]
+        lines += ["from the provider's catalog file (`assumptions:`).", ""]
+        for spec in assumed:
+            lines += [f"- **{spec.label.en_US}**"]
+            lines += [f"  - {assumption.fact} → {assumption.choice}" for assumption in spec.assumptions]
     return "\n".join(lines) + "\n"
 
 

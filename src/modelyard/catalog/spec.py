@@ -99,6 +99,13 @@ class Help(Spec):
     url: str
 
 
+class Assumption(Spec):
+    """A wire fact the vendor's documents leave open, and the behaviour chosen for it; published in the matrix."""
+
+    fact: str
+    choice: str  # what the protocol does, and why
+
+
 class ParameterRule(Spec):
     """A parameter a model takes; `use_template` fills unset keys from catalog/parameter_templates.yaml."""
 
@@ -195,6 +202,7 @@ class ProviderSpec(Spec):
     models: tuple[ModelSpec, ...] = ()
     base_models: tuple[ModelSpec, ...] = ()  # templates custom models inherit features and prices from
     validate_with: str | None = None  # the model a credential check calls; default: the first non-deprecated llm
+    assumptions: tuple[Assumption, ...] = ()  # unverified wire facts and what the protocol chose
 
     @field_validator("id")
     @classmethod

@@ -30,6 +30,7 @@ from modelyard.types import (
     TranscriptionRequest,
     TranscriptionResult,
 )
+from modelyard.types.chat import FinishReason
 from modelyard.types.value import Value, repr_without_credentials
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
@@ -89,6 +90,9 @@ class ChatStreamParser:
     """Turns one stream's events into chunks; one instance per stream, so it may keep state."""
 
     finished: bool = False  # set when the stream's own end marker arrives
+    # For wires whose streams carry no stop reason and simply end (Triton's generate_stream): the reason a
+    # clean end of the stream stands for, so a streamed answer ends as its non-streamed twin does.
+    finish_at_end: FinishReason | None = None
 
     def feed(self, event: ServerSentEvent) -> ChatChunk | None:
         raise NotImplementedError

@@ -25,6 +25,7 @@ from modelyard.protocols.openai.responses import reading
 from modelyard.protocols.plain import body_error, error_from_data, prompt_text
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import ChatChunk, ChatRequest, ChatResult
+from modelyard.types.chat import FinishReason
 from modelyard.types.usage import UNREPORTED
 
 VERSION = "model_version"  # model credentials
@@ -98,6 +99,8 @@ class TritonChatStream(ChatStreamParser):
     `cumulative`, each event's text is diffed against what was already passed on. The stream ends at EOF."""
 
     __slots__ = ("_cumulative", "_seen", "_target", "finished")
+    # Triton sends no stop reason; its non-streamed answers read as "stop" too.
+    finish_at_end: FinishReason | None = "stop"
 
     def __init__(self, target: Target, *, cumulative: bool) -> None:
         self._target = target

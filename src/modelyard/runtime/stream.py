@@ -130,6 +130,8 @@ class ChatStream:
                     break
             latency_s = time.perf_counter() - self._started
             self.usage = self._finish_usage(reported, texts, latency_s, first_token_s)
+            if held is None and parser.finish_at_end is not None:
+                held = ChatChunk(finish_reason=parser.finish_at_end)
             self.finish_reason = held.finish_reason if held is not None else None
             yield [replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)]
         except BaseException as exc:  # failed, cancelled, or closed early (GeneratorExit)
