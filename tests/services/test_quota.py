@@ -522,6 +522,22 @@ async def test_a_lost_redis_counter_is_reloaded_from_the_database_and_what_is_qu
 
 
 @pytest.mark.parametrize("counter", ["redis-counter"], indirect=True)
+async def test_scripts_a_restarted_redis_forgot_are_loaded_again(
+    services: Services, workspace: str, counter: str
+) -> None:
+    await services.quota.settle(await reserve(services, workspace))
+    client = redis.from_url(counter)
+    try:
+        await client.script_flush()  # a restart forgets every loaded script; the counters are kept here
+    finally:
+        await client.aclose()
+
+    await services.quota.settle(await reserve(services, workspace))
+
+    assert await balanced(services, workspace, "openai") == 2
+
+
+@pytest.mark.parametrize("counter", ["redis-counter"], indirect=True)
 async def test_an_idempotency_key_redis_forgot_spends_again_and_keeps_the_ledger_writable(
     services: Services, workspace: str, counter: str
 ) -> None:
