@@ -23,6 +23,14 @@ KNOWN_SECRETS: set[str] = {
     "sk-heavy-00000000000001",
     "sk-light-00000000000002",
     "sk-new-key-000111222333",
+    "sk-api-wrong-key-0123456789",  # minimax: a refused key
+    "volc-wrong-secret-000111222",  # volcengine MaaS: a secret whose signature fails
+    "wx-ak-0a1b2c3d",  # wenxin legacy: API Key and Secret Key
+    "wx-sk-4e5f6a7b",
+    "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE",  # tencent: SecretKeys (TC3 signer, Hunyuan, ASR tests)
+    "hunyuan-secret-key-0001",
+    "hunyuan-sdk-secret-key-0001",
+    "asr-secret-key-0001",
 }
 
 CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright drives it, it never downloads its own

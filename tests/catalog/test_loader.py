@@ -62,7 +62,7 @@ def test_a_broken_file_fails_naming_the_file_and_the_field(
     [
         ("protocol: openai", "protocol: smoke-signals", r"protocol: unknown protocol 'smoke-signals'"),
         ("max_tokens_field: max_tokens ", "max_tokens_field: max_toks ", r"quirks\.max_tokens_field"),
-        ("reasoning_replay: with-tool-calls", "reasoning_replay: sometimes", r"quirks\.reasoning_replay"),
+        ("reasoning_replay: tool-call-turns", "reasoning_replay: sometimes", r"quirks\.reasoning_replay"),
         ("scheme: bearer, credential: api_key", "scheme: bearer, credential: token", r"signing reads credentials"),
         ("scheme: bearer", "scheme: carrier-pigeon", r"signing\.scheme"),
     ],

@@ -20,14 +20,24 @@ from modelyard.runtime.bindings import Binding
 from tests.conftest import SECRET
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.aws import FakeAWS
+from tests.fakes.baichuan import FakeBaichuan
 from tests.fakes.cohere import FakeCohere
+from tests.fakes.dashscope import FakeDashScope
+from tests.fakes.dashscope_tts import with_speech
 from tests.fakes.gemini import FakeGoogle, google_base_url, with_service_account
 from tests.fakes.huggingface import FakeHuggingFace
+from tests.fakes.minimax import FakeMiniMax
 from tests.fakes.nvidia import FakeNVIDIA
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate, as_official_model
+from tests.fakes.spark import FakeSpark
+from tests.fakes.spark import wire_text as spark_wire_text
+from tests.fakes.tencent import FakeTencent
 from tests.fakes.triton import FakeTriton
+from tests.fakes.volcengine import FakeVolcengineMaaS
+from tests.fakes.wenxin import FakeWenxin
+from tests.fakes.zhipu import FakeZhipu
 
 
 @dataclass(frozen=True)
@@ -60,9 +70,24 @@ FAKES["huggingface"] = Fake(FakeHuggingFace, lambda binding, url: url)
 FAKES["tei"] = Fake(FakeHuggingFace, lambda binding, url: url)
 FAKES["replicate"] = Fake(FakeReplicate, lambda binding, url: f"{url}/v1", adjust=as_official_model)
 FAKES["triton"] = Fake(FakeTriton, lambda binding, url: url)
+# Volcengine MaaS v2: the fake checks every V4 signature with the SDK's signer; the key pair is SECRET/SECRET.
+FAKES["volcengine_maas_v2"] = Fake(lambda: FakeVolcengineMaaS(keys={SECRET: SECRET}), lambda binding, url: url)
 FAKES["cohere"] = Fake(FakeCohere, lambda binding, url: url)
+FAKES["minimax"] = Fake(lambda: FakeMiniMax(api_keys={SECRET}), lambda binding, url: url)  # chatcompletion_v2
+# the service root: /api/v1, /compatible-mode/v1, and /api-ws/v1/inference for speech (tests/fakes/dashscope_tts.py)
+FAKES["dashscope"] = Fake(lambda: with_speech(FakeDashScope()), lambda binding, url: url)
 FAKES["jina"] = Fake(FakeOpenAI, lambda binding, url: f"{url}/v1")  # Jina answers in OpenAI's shapes
 FAKES["nvidia"] = Fake(FakeNVIDIA, _openai_base)
+# Zhipu verifies each bearer: the key itself, or a JWT signed with the secret of an `id.secret` key it knows.
+FAKES["zhipu"] = Fake(lambda: FakeZhipu(api_keys={SECRET}), lambda binding, url: f"{url}/api/paas/v4")
+FAKES["baichuan"] = Fake(lambda: FakeBaichuan(api_keys={SECRET}), lambda binding, url: f"{url}/v1")
+# Spark: the WebSocket API (ws://, the default wire; the fake verifies every signed URL) and /v1 over HTTP.
+FAKES["spark"] = Fake(FakeSpark, lambda binding, url: "ws" + url.removeprefix("http"), wire_text=spark_wire_text)
+# Tencent Cloud (Hunyuan, ASR): the fake checks every TC3 signature with the SDK's signer; SecretId/Key are SECRET.
+FAKES["hunyuan"] = Fake(lambda: FakeTencent(keys={SECRET: SECRET}), lambda binding, url: url)
+FAKES["tencent_asr"] = Fake(lambda: FakeTencent(keys={SECRET: SECRET}), lambda binding, url: url)
+# Wenxin: the host root (/v2/..., /rpc/2.0/..., /oauth/2.0/token); the fake knows SECRET as v2 key and as AK/SK.
+FAKES["wenxin"] = Fake(lambda: FakeWenxin(keys={SECRET: SECRET}, api_keys={SECRET}), lambda binding, url: url)
 
 
 @asynccontextmanager

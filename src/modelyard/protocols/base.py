@@ -86,6 +86,41 @@ class FollowUp(Value, frozen=True):
     delay_s: float = 0.0
 
 
+Frame = str | bytes  # one WebSocket message: text or binary
+
+
+class WebSocketRequest(Value, frozen=True):
+    """A WebSocket exchange an adapter asks for: open `url` with `headers`, send `frames`, then read.
+
+    The opening handshake is a GET, so the runtime signs it as one (Spark signs the URL's query) before it
+    connects. Each received frame goes to the protocol's parser for the call (a ChatStreamParser gets it as
+    one event's data; a SpeechFrameParser gets the frame itself).
+    """
+
+    url: str
+    headers: Mapping[str, str]
+    frames: tuple[str, ...] = ()  # text frames sent, in order, once the socket is open
+
+
+class SpeechStep(Value, frozen=True):
+    """What one received frame meant: audio for the caller, and frames to send back upstream."""
+
+    audio: bytes = b""
+    send: tuple[str, ...] = ()
+
+
+class SpeechFrameParser:
+    """Turns one WebSocket speech exchange's frames into audio; one instance per exchange, so it may keep state.
+
+    `feed` raises the mapped UpstreamError for an error frame, and sets `finished` at the end marker.
+    """
+
+    finished: bool = False
+
+    def feed(self, frame: Frame) -> SpeechStep:
+        raise NotImplementedError
+
+
 class ChatStreamParser:
     """Turns one stream's events into chunks; one instance per stream, so it may keep state."""
 
@@ -118,6 +153,14 @@ class WireProtocol:
     def parse_chat(self, target: Target, body: bytes) -> ChatResult:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no chat endpoint")
 
+    def build_chat_socket(self, target: Target, request: ChatRequest) -> WebSocketRequest | None:
+        """The WebSocket exchange that carries this chat, for protocols that speak over one; None: use HTTP.
+
+        Over a WebSocket a chat always streams: each frame goes to `chat_stream_parser`, and a call that did
+        not ask to stream gets the collected result.
+        """
+        return None
+
     def chat_stream_parser(self, target: Target) -> ChatStreamParser:
         raise UnsupportedFeatureError(f"protocol {self.name!r} cannot stream chat")
 
@@ -141,6 +184,13 @@ class WireProtocol:
 
     def build_speech(self, target: Target, request: SpeechRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no speech endpoint")
+
+    def build_speech_socket(self, target: Target, request: SpeechRequest) -> WebSocketRequest | None:
+        """The WebSocket exchange that synthesizes this speech, for protocols that speak over one; None: HTTP."""
+        return None
+
+    def speech_frame_parser(self, target: Target, request: SpeechRequest) -> SpeechFrameParser:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} cannot synthesize speech over a WebSocket")
 
     def build_moderation(self, target: Target, request: ModerationRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no moderation endpoint")

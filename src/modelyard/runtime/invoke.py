@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import aiohttp
@@ -19,9 +19,9 @@ from modelyard.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest
+from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest, WebSocketRequest
 from modelyard.protocols.openai import ingress
-from modelyard.runtime import tokenizer
+from modelyard.runtime import tokenizer, websocket
 from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
 from modelyard.runtime.pricing import priced
 from modelyard.runtime.stream import ChatStream
@@ -151,6 +151,9 @@ class Runtime:
         binding = self.bindings[target.provider.id]
         check_chat_features(target.model, request)
         started = time.perf_counter()
+        socket_request = binding.protocol.build_chat_socket(target, request)
+        if socket_request is not None:
+            return await self._chat_over_socket(binding, target, request, socket_request, stream, started)
         upstream = binding.protocol.build_chat(target, request, stream=stream)
         deadline = self.transport.deadline()
         if stream:
@@ -158,22 +161,12 @@ class Runtime:
             events = self.transport.events(
                 response, framing=binding.protocol.stream_framing, provider=target.provider.id, deadline=deadline
             )
-
-            def finish_usage(reported: Usage | None, texts: list[str], latency_s: float, ttft: float | None) -> Usage:
-                if reported is None:
-                    reported = Usage(
-                        prompt_tokens=tokenizer.count_prompt(request),
-                        completion_tokens=tokenizer.count_text("".join(texts)),
-                        is_estimated=True,
-                    )
-                return priced(reported, target.model.pricing, latency_s=latency_s, time_to_first_token_s=ttft)
-
             return ChatStream(
                 events,
                 binding.protocol.chat_stream_parser(target),
                 model=target.model.id,
                 started=started,
-                finish_usage=finish_usage,
+                finish_usage=_usage_finisher(target, request),
             )
         body = await self._call(binding, target, upstream, deadline)
         result = binding.protocol.parse_chat(target, body)
@@ -186,6 +179,27 @@ class Runtime:
             )
         latency_s = time.perf_counter() - started
         return replace(result, usage=priced(usage, target.model.pricing, latency_s=latency_s))
+
+    async def _chat_over_socket(
+        self,
+        binding: Binding,
+        target: Target,
+        request: ChatRequest,
+        socket_request: WebSocketRequest,
+        stream: bool,
+        started: float,
+    ) -> ChatResult | ChatStream:
+        deadline = self.transport.deadline()
+        socket = await self._connect(binding, target, socket_request, deadline)
+        events = await websocket.open_chat(socket, binding.protocol.chat_stream_parser(target))
+        chat = ChatStream(
+            events,
+            binding.protocol.chat_stream_parser(target),
+            model=target.model.id,
+            started=started,
+            finish_usage=_usage_finisher(target, request),
+        )
+        return chat if stream else await chat.collect()
 
     # --- embeddings, rerank -----------------------------------------------------------------------------------
 
@@ -332,6 +346,13 @@ class Runtime:
             raise InvalidRequestError(f"format must be one of: {allowed}", field="response_format")
         binding = self.bindings[target.provider.id]
         deadline = self.transport.deadline()
+        socket_request = binding.protocol.build_speech_socket(target, request)
+        if socket_request is not None:
+            socket = await self._connect(binding, target, socket_request, deadline)
+            parser = binding.protocol.speech_frame_parser(target, request)
+            audio = await websocket.open_speech(socket, parser, provider=target.provider.id)
+            media_type = _AUDIO_TYPES.get(request.format, "application/octet-stream")
+            return SpeechStream(audio, media_type=media_type, model=target.model.id, characters=len(request.text))
         response = await self._open(binding, target, binding.protocol.build_speech(target, request), deadline)
         media_type = response.headers.get("Content-Type", _AUDIO_TYPES.get(request.format, "application/octet-stream"))
         chunks = self.transport.chunks(response, provider=target.provider.id, deadline=deadline)
@@ -428,19 +449,55 @@ class Runtime:
         self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
     ) -> aiohttp.ClientResponse:
         spec = binding.spec
-        if spec.headers or spec.credential_headers:
-            request = replace(request, headers={**request.headers, **_extra_headers(binding, target.credentials)})
-        scheme = binding.scheme
-        if isinstance(scheme, TokenScheme):
-            token = await self.tokens.token(binding, target.credentials, deadline=deadline)
-            signed = scheme.sign_with_token(binding.signing_params, target.credentials, request, token)
-        else:
-            signed = scheme.sign(binding.signing_params, target.credentials, request)
+        signed = await self._sign(binding, target, request, deadline)
         response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
         if response.status >= 400:
             body = await self.transport.read_error_body(response, deadline=deadline)
             raise binding.protocol.parse_error(target, response.status, response.headers, body)
         return response
+
+    async def _sign(
+        self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
+    ) -> UpstreamRequest:
+        spec = binding.spec
+        if spec.headers or spec.credential_headers:
+            request = replace(request, headers={**request.headers, **_extra_headers(binding, target.credentials)})
+        scheme = binding.scheme
+        if isinstance(scheme, TokenScheme):
+            token = await self.tokens.token(binding, target.credentials, deadline=deadline)
+            return scheme.sign_with_token(binding.signing_params, target.credentials, request, token)
+        return scheme.sign(binding.signing_params, target.credentials, request)
+
+    async def _connect(
+        self, binding: Binding, target: Target, request: WebSocketRequest, deadline: float
+    ) -> websocket.Socket:
+        """Sign the opening handshake (a GET) as any request, then open the socket and send the opening frames."""
+        signed = await self._sign(binding, target, UpstreamRequest("GET", request.url, request.headers), deadline)
+        return await websocket.connect(
+            self.transport,
+            replace(request, url=signed.url, headers=signed.headers),
+            provider=target.provider.id,
+            deadline=deadline,
+            refused=lambda status, headers: binding.protocol.parse_error(target, status, headers, b""),
+        )
+
+
+UsageFinisher = Callable[[Usage | None, list[str], float, float | None], Usage]
+
+
+def _usage_finisher(target: Target, request: ChatRequest) -> UsageFinisher:
+    """How a chat stream's usage is completed: counted locally when the provider reports none, then priced."""
+
+    def finish_usage(reported: Usage | None, texts: list[str], latency_s: float, ttft: float | None) -> Usage:
+        if reported is None:
+            reported = Usage(
+                prompt_tokens=tokenizer.count_prompt(request),
+                completion_tokens=tokenizer.count_text("".join(texts)),
+                is_estimated=True,
+            )
+        return priced(reported, target.model.pricing, latency_s=latency_s, time_to_first_token_s=ttft)
+
+    return finish_usage
 
 
 def _extra_headers(binding: Binding, credentials: Credentials) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
@@ -44,8 +45,10 @@ class OpenAIQuirks(Spec):
     embedding_input_types: dict[str, str] | None = None
     rerank_path: str = "/rerank"
     # Whether an assistant's reasoning goes back as `reasoning_content`: DeepSeek's first reasoner refused it
-    # (400), its later thinking modes require it on turns that made tool calls.
-    reasoning_replay: Literal["never", "with-tool-calls", "always"] = "never"
+    # (400), its later thinking modes require it on turns that made tool calls. `tool-call-turns`: on every
+    # assistant message between two user messages where a tool was called, the field present even when empty
+    # (DeepSeek thinking mode answers 400 "Missing reasoning_content field" otherwise, api-docs 2026-11).
+    reasoning_replay: Literal["never", "with-tool-calls", "tool-call-turns", "always"] = "never"
     context_length_codes: tuple[str, ...] = ("context_length_exceeded", "string_above_max_length")
 
 
@@ -67,9 +70,10 @@ def endpoint(target: Target, path: str) -> str:
 
 def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
     quirks = quirks_of(target)
+    replayed = _reasoning_replayed(request.messages, quirks)
     body: dict[str, Any] = {
         "model": target.upstream_model,
-        "messages": [_message(m, quirks) for m in request.messages],
+        "messages": [_message(m, i in replayed) for i, m in enumerate(request.messages)],
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
@@ -116,7 +120,29 @@ _AZURE_INFERENCE_CHAT_KEYS = frozenset(
 )
 
 
-def _message(message: Message, quirks: OpenAIQuirks) -> dict[str, Any]:
+def _reasoning_replayed(messages: Sequence[Message], quirks: OpenAIQuirks) -> frozenset[int]:
+    """The indexes of the assistant messages whose reasoning goes back upstream."""
+    rule = quirks.reasoning_replay
+    if rule != "tool-call-turns":
+        return frozenset(
+            i
+            for i, m in enumerate(messages)
+            if m.reasoning and (rule == "always" or (rule == "with-tool-calls" and m.tool_calls))
+        )
+    replayed: set[int] = set()
+    turn: list[int] = []  # the assistant messages since the last user message
+    called = False
+    for i, m in enumerate((*messages, Message("user"))):  # a sentinel user message closes the last turn
+        if m.role == "user":
+            replayed.update(turn if called else ())
+            turn, called = [], False
+        elif m.role == "assistant":
+            turn.append(i)
+            called = called or bool(m.tool_calls)
+    return frozenset(replayed)
+
+
+def _message(message: Message, replay_reasoning: bool = False) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role}
     if isinstance(message.content, str):
         wire["content"] = message.content
@@ -133,10 +159,8 @@ def _message(message: Message, quirks: OpenAIQuirks) -> dict[str, Any]:
         wire["tool_call_id"] = message.tool_call_id
     if message.name is not None:
         wire["name"] = message.name
-    if message.reasoning and (
-        quirks.reasoning_replay == "always" or (quirks.reasoning_replay == "with-tool-calls" and message.tool_calls)
-    ):
-        wire["reasoning_content"] = message.reasoning
+    if replay_reasoning:
+        wire["reasoning_content"] = message.reasoning or ""
     return wire
 
 
