@@ -103,6 +103,7 @@ class JobServer:
         self.polls = 0
         self.authorizations: list[str] = []
         self.refuse_tokens = False
+        self.revoked: set[str] = set()  # tokens the API refuses with 401 although they have not expired
         self.app = web.Application()
         self.app.router.add_post("/oauth/token", self.token)
         self.app.router.add_post("/chat/completions", self.create)
@@ -118,7 +119,10 @@ class JobServer:
         return web.json_response({"access_token": f"tok-{self.tokens_issued}", "expires_in": 3600})
 
     async def create(self, request: web.Request) -> web.Response:
-        self.authorizations.append(request.headers.get("Authorization", ""))
+        authorization = request.headers.get("Authorization", "")
+        self.authorizations.append(authorization)
+        if authorization.removeprefix("Bearer ") in self.revoked:
+            return web.json_response({"error": {"message": "token revoked", "type": "invalid_token"}}, status=401)
         urls = {"get": f"{self.url}/jobs/1", "stream": f"{self.url}/jobs/1/stream"}
         return web.json_response({"status": "starting", "urls": urls})
 
@@ -177,6 +181,23 @@ async def test_a_refused_token_exchange_is_an_auth_error_without_the_secret(jobs
             provider="jobs", model="slow-model", credentials=credentials(server), request=ChatRequest.user_text("Hi")
         )
     assert "shh-very-secret-value" not in str(caught.value)
+
+
+async def test_a_token_revoked_before_its_time_is_fetched_again_once(jobs) -> None:
+    runtime, server = jobs
+    chat = {"provider": "jobs", "model": "slow-model", "request": ChatRequest.user_text("Hi")}
+    await runtime.chat(credentials=credentials(server), **chat)
+    server.revoked.add("tok-1")
+    server.polls = 0
+
+    result = await runtime.chat(credentials=credentials(server), **chat)
+
+    assert result.content == "done after polling"
+    assert server.authorizations == ["Bearer tok-1", "Bearer tok-1", "Bearer tok-2"]
+    server.revoked.update({"tok-2", "tok-3"})
+    with pytest.raises(UpstreamAuthError, match="token revoked"):
+        await runtime.chat(credentials=credentials(server), **chat)
+    assert server.tokens_issued == 3  # one retry with a new token, then the refusal stands
 
 
 async def test_a_job_is_polled_until_it_finishes(jobs) -> None:

@@ -77,15 +77,12 @@ def test_legacy_calls_carry_the_token_as_a_query_parameter() -> None:
     assert scheme.sign_with_token(params, LEGACY, with_query, "t").url == "https://h.test/p?a=1&access_token=t"
 
 
-def test_v2_checks_the_key_once_and_calls_carry_it_as_a_bearer() -> None:
+def test_v2_keys_need_no_exchange_and_calls_carry_them_as_a_bearer() -> None:
     v2 = {"api_style": "v2", "api_key": SECRET}
-    probe = scheme.token_request(params, v2, NOW)
-    assert (probe.method, probe.url) == ("GET", "https://qianfan.baidubce.com/v2/models")
-    assert probe.headers["Authorization"] == f"Bearer {SECRET}"
-    token = scheme.parse_token(params, b'{"object": "list", "data": []}', NOW)
-    assert token.expires_at == NOW + MAX_LIFETIME_S
+    assert not scheme.needs_token(params, v2)
+    assert scheme.needs_token(params, {"api_style": "legacy", "api_key": AK, "secret_key": SK})
     request = UpstreamRequest("POST", "https://qianfan.baidubce.com/v2/chat/completions", JSON_HEADERS, b"{}")
-    signed = scheme.sign_with_token(params, v2, request, token.value)
+    signed = scheme.sign(params, v2, request)
     assert signed.headers["Authorization"] == f"Bearer {SECRET}"
     assert signed.url == request.url
 

@@ -451,6 +451,12 @@ class Runtime:
         spec = binding.spec
         signed = await self._sign(binding, target, request, deadline)
         response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
+        if response.status == 401 and self._token_signed(binding, target):
+            # A cached token the provider no longer takes (revoked early): fetch a new one and try once more.
+            response.release()
+            self.tokens.forget(binding, target.credentials)
+            signed = await self._sign(binding, target, request, deadline)
+            response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
         if response.status >= 400:
             body = await self.transport.read_error_body(response, deadline=deadline)
             raise binding.protocol.parse_error(target, response.status, response.headers, body)
@@ -463,10 +469,15 @@ class Runtime:
         if spec.headers or spec.credential_headers:
             request = replace(request, headers={**request.headers, **_extra_headers(binding, target.credentials)})
         scheme = binding.scheme
-        if isinstance(scheme, TokenScheme):
+        if isinstance(scheme, TokenScheme) and scheme.needs_token(binding.signing_params, target.credentials):
             token = await self.tokens.token(binding, target.credentials, deadline=deadline)
             return scheme.sign_with_token(binding.signing_params, target.credentials, request, token)
         return scheme.sign(binding.signing_params, target.credentials, request)
+
+    @staticmethod
+    def _token_signed(binding: Binding, target: Target) -> bool:
+        scheme = binding.scheme
+        return isinstance(scheme, TokenScheme) and scheme.needs_token(binding.signing_params, target.credentials)
 
     async def _connect(
         self, binding: Binding, target: Target, request: WebSocketRequest, deadline: float

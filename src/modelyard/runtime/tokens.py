@@ -54,6 +54,10 @@ class TokenCache:
         future.set_result(token)
         return token.value
 
+    def forget(self, binding: Binding, credentials: Mapping[str, str]) -> None:
+        """Drop a token the provider refused before its time (revoked, or the provider restarted)."""
+        self._tokens.pop((binding.spec.id, _fingerprint(credentials)), None)
+
     async def _fetch(
         self, binding: Binding, credentials: Mapping[str, str], now: float, deadline: float
     ) -> AccessToken:

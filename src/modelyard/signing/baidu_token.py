@@ -4,9 +4,7 @@ legacy: the application's API Key and Secret Key are traded at `{host}/oauth/2.0
 sent as query parameters, as the qianfan SDK 0.4.12.3 sends them) for an access token of 30 days, which every
 call carries as its `access_token` query parameter.
 
-v2: the API key is itself the bearer token, but the runtime fetches a token for every TokenScheme before a call.
-So for v2 the "exchange" is one `GET {host}/v2/models` with the key, which proves the key and is then cached like
-a token; the calls carry the key. (A runtime hook letting a TokenScheme skip the exchange would drop that call.)
+v2: the API key is itself the bearer token; `needs_token` says so, and the runtime signs with `sign`, no exchange.
 """
 
 from __future__ import annotations
@@ -19,13 +17,12 @@ import orjson
 from modelyard.catalog.spec import Spec
 from modelyard.errors import UpstreamAuthError, UpstreamProtocolError, UpstreamUnavailableError
 from modelyard.protocols.base import UpstreamRequest
-from modelyard.protocols.wenxin.styles import TOKEN_PATH, V2_PREFIX, host_of, style_of
+from modelyard.protocols.wenxin.styles import TOKEN_PATH, host_of, style_of
 from modelyard.signing.base import AccessToken, TokenScheme, credential
 
-# Baidu's tokens last 30 days; we keep one a day at most, because the runtime cannot drop a token Baidu
-# refuses early (error 110/111), and a shorter life bounds how long such a token fails calls.
+# Baidu's tokens last 30 days; we keep one a day at most: the runtime drops a refused token only on HTTP 401, and
+# Baidu reports one (error 110/111) inside an HTTP 200, so a shorter life bounds how long such a token fails calls.
 MAX_LIFETIME_S = 86_400.0
-_V2_CHECKED = "v2-key-checked"  # the v2 "token": the calls carry the key itself
 
 
 class BaiduTokenParams(Spec):
@@ -43,13 +40,23 @@ class BaiduAccessToken(TokenScheme):
         assert isinstance(params, BaiduTokenParams)
         return frozenset({params.api_key, params.secret_key, params.style, params.endpoint})
 
+    def needs_token(self, params: Spec, credentials: Mapping[str, str]) -> bool:
+        assert isinstance(params, BaiduTokenParams)
+        return style_of(credentials, params.style) != "v2"
+
+    def sign(self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest) -> UpstreamRequest:
+        """v2: the API key is the bearer."""
+        assert isinstance(params, BaiduTokenParams)
+        api_key = credential(credentials, params.api_key)
+        return UpstreamRequest(
+            request.method, request.url, {**request.headers, "Authorization": f"Bearer {api_key}"}, request.body
+        )
+
     def token_request(self, params: Spec, credentials: Mapping[str, str], now: float) -> UpstreamRequest:
         assert isinstance(params, BaiduTokenParams)
         style = style_of(credentials, params.style)
         host = host_of(credentials, style, variable=params.endpoint)
         api_key = credential(credentials, params.api_key)
-        if style == "v2":
-            return UpstreamRequest("GET", f"{host}{V2_PREFIX}/models", {"Authorization": f"Bearer {api_key}"})
         secret_key = credential(credentials, params.secret_key)
         query = urlencode({"grant_type": "client_credentials", "client_id": api_key, "client_secret": secret_key})
         return UpstreamRequest("POST", f"{host}{TOKEN_PATH}?{query}", {})
@@ -73,16 +80,11 @@ class BaiduAccessToken(TokenScheme):
         if error:
             detail = str(data.get("error_description") or error)
             raise UpstreamUnavailableError(f"no access token: {detail}", provider=self.name, vendor_code=str(error))
-        return AccessToken(_V2_CHECKED, now + MAX_LIFETIME_S)  # the v2 model list answered: the key works
+        raise UpstreamProtocolError("the token endpoint answered without a token", provider=self.name)
 
     def sign_with_token(
         self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest, token: str
     ) -> UpstreamRequest:
-        assert isinstance(params, BaiduTokenParams)
-        if style_of(credentials, params.style) == "v2":
-            api_key = credential(credentials, params.api_key)
-            headers = {**request.headers, "Authorization": f"Bearer {api_key}"}
-            return UpstreamRequest(request.method, request.url, headers, request.body)
         separator = "&" if urlsplit(request.url).query else "?"
         url = f"{request.url}{separator}{urlencode({'access_token': token})}"
         return UpstreamRequest(request.method, url, request.headers, request.body)

@@ -37,6 +37,11 @@ class TokenScheme(SigningScheme):
     it expires); the scheme itself stays pure: it builds the token request, reads the answer, and signs.
     """
 
+    def needs_token(self, params: Spec, credentials: Mapping[str, str]) -> bool:
+        """False when these credentials sign without an exchange (then `sign` is used): one scheme may serve
+        a provider whose form offers both a token flow and a plain key (Wenxin's legacy and v2 APIs)."""
+        return True
+
     def token_request(self, params: Spec, credentials: Mapping[str, str], now: float) -> UpstreamRequest:
         raise NotImplementedError
 
