@@ -18,13 +18,11 @@ import pytest
 
 from modelyard.catalog import default_catalog
 from modelyard.catalog.spec import ModelSpec
-from modelyard.protocols.base import Target
-from modelyard.runtime.bindings import Binding
 from modelyard.runtime.validation import silent_wav
 from tests.capabilities import prove
 from tests.catalog.filling import configuration
 from tests.console.conftest import API, Console
-from tests.fakes.registry import FAKES, serving
+from tests.fakes.registry import FAKES, aim_bindings_at, serving
 
 PROVIDERS = [spec.id for spec in default_catalog()]
 
@@ -35,13 +33,7 @@ async def upstream(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     provider_id = request.param
     fake = FAKES[default_catalog().get(provider_id).protocol]
     async with serving(fake) as running:
-        unpatched = Binding.target
-
-        def aimed_at_the_fake(binding: Binding, *args: Any, **kwargs: Any) -> Target:
-            kwargs["base_url"] = kwargs.get("base_url") or fake.base_url(binding, running.url)
-            return fake.adjust(unpatched(binding, *args, **kwargs))
-
-        monkeypatch.setattr(Binding, "target", aimed_at_the_fake)
+        aim_bindings_at(monkeypatch, fake, running)
         yield provider_id, running
 
 

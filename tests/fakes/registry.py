@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestServer
 
 from modelyard.protocols.base import Target
@@ -100,3 +101,15 @@ async def serving(fake: Fake) -> AsyncIterator[Any]:
         yield upstream
     finally:
         await server.close()
+
+
+def aim_bindings_at(monkeypatch: pytest.MonkeyPatch, fake: Fake, running: Any) -> None:
+    """Every target the runtime builds goes to `running` (an instance of `fake`), as the catalog round trip aims
+    its own: for tests that configure a provider the way a user does, including providers with a fixed URL."""
+    unpatched = Binding.target
+
+    def aimed_at_the_fake(binding: Binding, *args: Any, **kwargs: Any) -> Target:
+        kwargs["base_url"] = kwargs.get("base_url") or fake.base_url(binding, running.url)
+        return fake.adjust(unpatched(binding, *args, **kwargs))
+
+    monkeypatch.setattr(Binding, "target", aimed_at_the_fake)

@@ -1,5 +1,6 @@
-"""A provider of another wire family, set up and used entirely in the web console: AWS Bedrock, whose requests are
-SigV4-signed and whose streams come in AWS event-stream framing. The fake checks every signature."""
+"""Providers of other wire families, set up and used entirely in the web console: AWS Bedrock (SigV4, AWS
+event-stream framing) and Tencent Hunyuan's native API (TC3, chosen in a form whose fields follow the choice).
+Each fake checks every signature."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from tests.conftest import SECRET
 from tests.fakes.aws import FakeAWS
-from tests.fakes.registry import FAKES, serving
+from tests.fakes.registry import FAKES, aim_bindings_at, serving
+from tests.fakes.tencent import FakeTencent
 from tests.web.conftest import expect, sign_in
 
 MODEL = "bedrock/global.amazon.nova-2-lite-v1:0"
@@ -51,3 +53,42 @@ async def test_bedrock_is_configured_in_its_form_then_streams_in_the_playground(
     await expect(bubble.locator(".answer")).to_have_text("Hello!")
     await expect(bubble.locator("[data-usage]")).to_contain_text(MODEL)
     assert aws.requests[-1].path.endswith("/converse-stream")
+
+
+@pytest.fixture
+async def tencent(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeTencent]:
+    async with serving(FAKES["hunyuan"]) as upstream:  # accepts TC3 signatures made with SECRET as id and key
+        aim_bindings_at(monkeypatch, FAKES["hunyuan"], upstream)  # the API choice stays the user's
+        yield upstream
+
+
+async def test_hunyuans_native_api_is_chosen_in_the_form_signed_with_tc3_and_streamed(page, site, tencent):
+    await sign_in(page)
+    await page.locator('article.card[data-provider="hunyuan"]').get_by_role("link").click()
+    form = page.locator("form.add-credential")
+    await expect(form.get_by_label("API Key")).to_be_visible()
+    await expect(form.get_by_label("SecretId")).to_be_hidden()
+
+    await form.locator('select[name="endpoint"]').select_option("https://hunyuan.tencentcloudapi.com")
+
+    await expect(form.get_by_label("API Key")).to_be_hidden()
+    await form.get_by_label("SecretId").fill(SECRET)
+    await form.get_by_label("SecretKey").fill(SECRET)
+    await form.get_by_role("button", name="Save").click()
+
+    row = page.locator("#credential-list [data-name]").first
+    await expect(row.locator('.pill[data-status="verified"]')).to_have_text("Verified")
+    await expect(row.locator('[data-value="secret_key"] code')).to_have_text("************")
+    assert tencent.signatures[-1] == (SECRET, "hunyuan", True)
+    assert tencent.requests[-1].headers["x-tc-action"] == "ChatCompletions"
+
+    await page.goto("/#/playground")
+    await page.get_by_label("Model", exact=True).select_option("hunyuan/hunyuan-turbos-latest")
+    await page.get_by_role("textbox", name="Message").fill("Say hello")
+    await page.get_by_role("button", name="Send").click()
+
+    bubble = page.locator("#transcript .message.assistant")
+    await expect(bubble).to_have_attribute("data-state", "done")
+    await expect(bubble.locator(".answer")).to_have_text("Hello!")
+    assert tencent.requests[-1].json["Stream"] is True
+    assert SECRET not in await page.content()
