@@ -14,28 +14,23 @@ import orjson
 
 from modelyard.errors import (
     ProviderQuotaExhaustedError,
-    UnsupportedFeatureError,
     UpstreamAuthError,
     UpstreamBadRequestError,
     UpstreamError,
     UpstreamRateLimitError,
     UpstreamUnavailableError,
 )
-from modelyard.protocols.base import ChatStreamParser, RemoteModel, Target, UpstreamRequest
+from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest
 from modelyard.protocols.errors import error_for_status, redact, retry_after_s
-from modelyard.protocols.openai import OpenAI, OpenAIQuirks, requests, responses
+from modelyard.protocols.openai import OpenAIQuirks, requests, responses
 from modelyard.protocols.openai.stream import OpenAIChatStream
+from modelyard.protocols.openai.subset import ChatAndEmbeddings, error_object
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import (
     ChatChunk,
     ChatRequest,
     ChatResult,
-    EmbeddingRequest,
     EmbeddingResult,
-    ModerationRequest,
-    RerankRequest,
-    SpeechRequest,
-    TranscriptionRequest,
 )
 
 WEB_SEARCH_TOOL: Mapping[str, Any] = {"type": "web_search", "web_search": {"enable": True}}
@@ -45,8 +40,9 @@ class BaichuanQuirks(OpenAIQuirks):
     supports_stream_options: bool = False  # not in Baichuan's API; its streams report usage near the end anyway
 
 
-class Baichuan(OpenAI):
+class Baichuan(ChatAndEmbeddings):
     name = "baichuan"
+    vendor = "Baichuan"
     quirks_model = BaichuanQuirks
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
@@ -66,42 +62,12 @@ class Baichuan(OpenAI):
     def chat_stream_parser(self, target: Target) -> ChatStreamParser:
         return BaichuanChatStream(target)
 
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
-        built = requests.build_embeddings(target, request)
-        assert isinstance(built.body, bytes)
-        body = orjson.loads(built.body)
-        del body["encoding_format"]  # the documented body is model and input; vectors are floats
-        return UpstreamRequest(built.method, built.url, built.headers, orjson.dumps(body))
-
     def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
         _raise_body_error(target, body)
         return responses.parse_embeddings(target, body)
 
-    # OpenAI's other endpoints are not Baichuan's (or not in its shapes): refused, not sent to a wrong URL.
-    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Baichuan has no rerank endpoint")
-
-    def build_transcription(self, target: Target, request: TranscriptionRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Baichuan speech-to-text is not supported")
-
-    def build_speech(self, target: Target, request: SpeechRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Baichuan text-to-speech is not supported")
-
-    def build_moderation(self, target: Target, request: ModerationRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Baichuan moderation is not supported")
-
-    def build_list_models(self, target: Target) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Baichuan has no model listing endpoint")
-
-    def parse_list_models(self, target: Target, body: bytes) -> list[RemoteModel]:
-        raise UnsupportedFeatureError("Baichuan has no model listing endpoint")
-
     def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        try:
-            data = orjson.loads(body) if body else {}
-        except orjson.JSONDecodeError:
-            data = {"error": {"message": body[:300].decode("utf-8", "replace")}}
-        return baichuan_error(target, status, headers, data if isinstance(data, dict) else {})
+        return baichuan_error(target, status, headers, error_object(body))
 
 
 class BaichuanChatStream(OpenAIChatStream):

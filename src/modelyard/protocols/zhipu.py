@@ -24,22 +24,18 @@ from modelyard.errors import (
     UpstreamRateLimitError,
     UpstreamUnavailableError,
 )
-from modelyard.protocols.base import ChatStreamParser, RemoteModel, Target, UpstreamRequest
+from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest
 from modelyard.protocols.errors import error_for_status, redact, retry_after_s
-from modelyard.protocols.openai import OpenAI, OpenAIQuirks, requests, responses
+from modelyard.protocols.openai import OpenAIQuirks, requests, responses
 from modelyard.protocols.openai.responses import reading
 from modelyard.protocols.openai.stream import OpenAIChatStream
+from modelyard.protocols.openai.subset import ChatAndEmbeddings, error_object
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import (
     ChatChunk,
     ChatRequest,
     ChatResult,
-    EmbeddingRequest,
     EmbeddingResult,
-    ModerationRequest,
-    RerankRequest,
-    SpeechRequest,
-    TranscriptionRequest,
 )
 from modelyard.types.chat import FinishReason, NamedToolChoice
 
@@ -59,8 +55,9 @@ _FINISH_REASONS: Mapping[str, FinishReason] = {"sensitive": "content_filter", "n
 _UNDEFINED_FIELDS = ("presence_penalty", "frequency_penalty", "parallel_tool_calls", "reasoning_effort")
 
 
-class Zhipu(OpenAI):
+class Zhipu(ChatAndEmbeddings):
     name = "zhipu"
+    vendor = "Zhipu"
     quirks_model = ZhipuQuirks
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
@@ -89,43 +86,13 @@ class Zhipu(OpenAI):
     def chat_stream_parser(self, target: Target) -> ChatStreamParser:
         return ZhipuChatStream(target)
 
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
-        built = requests.build_embeddings(target, request)
-        assert isinstance(built.body, bytes)
-        body = orjson.loads(built.body)
-        del body["encoding_format"]  # the documented body is model, input and dimensions; vectors are floats
-        return UpstreamRequest(built.method, built.url, built.headers, orjson.dumps(body))
-
     def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
         if b'"error"' in body:
             _raise_body_error(target, body)
         return responses.parse_embeddings(target, body)
 
-    # OpenAI's other endpoints are not Zhipu's (or not in its shapes): refused, not sent to a wrong URL.
-    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Zhipu has no rerank endpoint")
-
-    def build_transcription(self, target: Target, request: TranscriptionRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Zhipu speech-to-text is not supported")
-
-    def build_speech(self, target: Target, request: SpeechRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Zhipu text-to-speech is not supported")
-
-    def build_moderation(self, target: Target, request: ModerationRequest) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Zhipu moderation is not supported")
-
-    def build_list_models(self, target: Target) -> UpstreamRequest:
-        raise UnsupportedFeatureError("Zhipu has no model listing endpoint")
-
-    def parse_list_models(self, target: Target, body: bytes) -> list[RemoteModel]:
-        raise UnsupportedFeatureError("Zhipu has no model listing endpoint")
-
     def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        try:
-            data = orjson.loads(body) if body else {}
-        except orjson.JSONDecodeError:
-            data = {"error": {"message": body[:300].decode("utf-8", "replace")}}
-        return zhipu_error(target, status, headers, data if isinstance(data, dict) else {})
+        return zhipu_error(target, status, headers, error_object(body))
 
 
 def adjust_chat_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
