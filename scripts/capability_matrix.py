@@ -26,13 +26,25 @@ COLUMNS: list[tuple[str, ModelFeature | None]] = [
 ]
 
 
+# The model-form variable that switches a feature on for a custom model (catalog/custom.py).
+FEATURE_SWITCHES: dict[ModelFeature, str] = {
+    "tool-call": "function_calling_type",
+    "vision": "vision_support",
+    "structured-output": "structured_output_support",
+}
+
+
 def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, column: str) -> bool:
     if model_type != "llm":
         return column in ("invoke", "gateway")
     if feature is None:
         return True
     models = [m for m in (*spec.models, *spec.base_models) if m.type == model_type]
-    return any(m.supports(feature) for m in models) or "customizable-model" in spec.configuration_methods
+    if any(m.supports(feature) for m in models):
+        return True
+    # A custom model declares a feature through its form: only a form that offers the switch can declare it.
+    form = {f.variable for f in spec.model_credentials}
+    return "customizable-model" in spec.configuration_methods and FEATURE_SWITCHES[feature] in form
 
 
 def render() -> str:

@@ -33,15 +33,17 @@ def fill_form(form: tuple[FormField, ...], url: str) -> dict[str, str]:
     return values
 
 
-def configuration(spec: ProviderSpec, model_type: str, url: str) -> tuple[ModelSpec | None, str, dict[str, str]]:
+def configuration(
+    spec: ProviderSpec, model_type: str, url: str, *, custom: bool = False
+) -> tuple[ModelSpec | None, str, dict[str, str]]:
     """The model to call for `model_type` and the checked form values that reach it.
 
     A catalog model when the provider lists one (the current one that declares the most, so each declared
-    capability is exercised; the values are the provider's credentials), else a custom model named
-    CUSTOM_MODEL with every feature its form offers switched on (the values are the model's credentials).
+    capability is exercised; the values are the provider's credentials), else (or when `custom`) a custom model
+    named CUSTOM_MODEL with every feature its form offers switched on (the values are the model's credentials).
     """
     of_type = sorted((m for m in spec.models if m.type == model_type), key=lambda m: (m.deprecated, -len(m.features)))
-    if of_type:
+    if of_type and not custom:
         return of_type[0], of_type[0].id, check_values(spec.credentials, fill_form(spec.credentials, url))
     assert "customizable-model" in spec.configuration_methods, f"{model_type}: neither a model nor customizable"
     values = fill_form(spec.model_credentials, url)

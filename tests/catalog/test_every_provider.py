@@ -151,6 +151,13 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
                         await exercise(runtime, fake.adjust(other_target), feature)
             if spec.signing.get("scheme") != "none":
                 assert SECRET in fake.wire_text(upstream.requests[-1]), f"{model_type}: the key was not sent"
+            if model is not None and model_type == "llm" and binding.is_customizable:
+                # the provider also takes custom models: the features their form switches on are exercised too
+                _, custom_id, custom_values = configuration(spec, model_type, upstream.url, custom=True)
+                custom_target = runtime.target(
+                    provider_id, custom_id, model_type, custom_values, base_url=fake.base_url(binding, upstream.url)
+                )
+                await invoke_once(runtime, fake.adjust(custom_target))
 
 
 WEATHER = Tool("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
