@@ -79,8 +79,10 @@ def client(service: str, fake: FakeAWS, region: str = "us-east-1") -> Any:
 
 
 @pytest.fixture
-def bedrock_sdk(fake_aws: FakeAWS) -> Any:
-    return client("bedrock-runtime", fake_aws)
+def bedrock_sdk(fake_aws: FakeAWS) -> Iterator[Any]:
+    sdk = client("bedrock-runtime", fake_aws)
+    yield sdk
+    sdk.close()  # else its pooled sockets outlive the fake and warn, unraisably, in some later test
 
 
 @pytest.fixture
@@ -354,8 +356,10 @@ def sagemaker_values(fake: FakeAWS, payload_format: str = "openai") -> dict[str,
 
 
 @pytest.fixture
-def sagemaker_sdk(fake_aws: FakeAWS) -> Any:
-    return client("sagemaker-runtime", fake_aws, "eu-west-1")
+def sagemaker_sdk(fake_aws: FakeAWS) -> Iterator[Any]:
+    sdk = client("sagemaker-runtime", fake_aws, "eu-west-1")
+    yield sdk
+    sdk.close()
 
 
 @pytest.mark.parametrize("payload_format", ["openai", "huggingface"])
