@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from modelyard.runtime import Runtime
 from tests import capabilities
+from tests.fakes.loopback import served
 from tests.fakes.openai import FakeOpenAI
 from tests.support import KNOWN_SECRETS
 
@@ -47,14 +47,8 @@ def secret_guard(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> Iterator[N
 
 @pytest.fixture
 async def fake_openai() -> AsyncIterator[FakeOpenAI]:
-    fake = FakeOpenAI()
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeOpenAI()) as fake:
         yield fake
-    finally:
-        await server.close()
 
 
 @pytest.fixture

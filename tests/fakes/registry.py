@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from modelyard.protocols.base import Target
 from modelyard.protocols.openai import OpenAIQuirks
@@ -27,6 +26,7 @@ from tests.fakes.dashscope import FakeDashScope
 from tests.fakes.dashscope_tts import with_speech
 from tests.fakes.gemini import FakeGoogle, google_base_url, with_service_account
 from tests.fakes.huggingface import FakeHuggingFace
+from tests.fakes.loopback import served
 from tests.fakes.minimax import FakeMiniMax
 from tests.fakes.nvidia import FakeNVIDIA
 from tests.fakes.ollama import FakeOllama
@@ -93,14 +93,9 @@ FAKES["wenxin"] = Fake(lambda: FakeWenxin(keys={SECRET: SECRET}, api_keys={SECRE
 
 @asynccontextmanager
 async def serving(fake: Fake) -> AsyncIterator[Any]:
-    upstream = fake.make()
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    """The registry's fake for a protocol, on a loopback port."""
+    async with served(fake.make()) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 def aim_bindings_at(monkeypatch: pytest.MonkeyPatch, fake: Fake, running: Any) -> None:

@@ -20,7 +20,6 @@ from urllib.parse import unquote
 import boto3
 import botocore.exceptions
 import pytest
-from aiohttp.test_utils import TestServer
 from botocore.config import Config
 
 from modelyard.errors import UpstreamBadRequestError, UpstreamRateLimitError, UpstreamUnavailableError
@@ -29,6 +28,7 @@ from modelyard.types import ChatRequest, EmbeddingRequest, Message, RerankReques
 from modelyard.types.chat import ImagePart, ResponseFormat, TextPart
 from tests.capabilities import prove
 from tests.fakes.aws import FakeAWS, converse_text_events, metadata_event, payload_parts
+from tests.fakes.loopback import served
 
 NOW = datetime.datetime(2026, 11, 28, 9, 30, 15, tzinfo=datetime.UTC)
 ACCESS_KEY = "AKIDEXAMPLE"
@@ -49,14 +49,8 @@ NOVA = "global.amazon.nova-2-lite-v1:0"
 
 @pytest.fixture
 async def fake_aws() -> AsyncIterator[FakeAWS]:
-    fake = FakeAWS(keys={ACCESS_KEY: SECRET_KEY})
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeAWS(keys={ACCESS_KEY: SECRET_KEY})) as fake:
         yield fake
-    finally:
-        await server.close()
 
 
 @pytest.fixture(autouse=True)
@@ -302,6 +296,7 @@ async def test_an_exception_inside_the_stream_reaches_both_after_the_text(
     )
     with pytest.raises(botocore.exceptions.EventStreamError, match="throttlingException"):
         await asyncio.to_thread(lambda: list(response["stream"]))
+    response["stream"].close()  # a stream botocore stopped reading keeps its connection until closed
 
     fake_aws.stream_events(events, exception=("throttlingException", "slow down"), piece_size=7)
     stream = await runtime.chat(
@@ -424,6 +419,7 @@ async def test_a_model_stream_error_inside_the_payload_stream_reaches_both(sagem
     )
     with pytest.raises(botocore.exceptions.EventStreamError, match="ModelStreamError"):
         await asyncio.to_thread(lambda: list(response["Body"]))
+    response["Body"].close()  # a stream botocore stopped reading keeps its connection until closed
 
     fake_aws.stream_bytes(body)
     target = runtime.target("sagemaker", "m", "llm", sagemaker_values(fake_aws, "huggingface"))

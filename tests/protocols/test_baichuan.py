@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 import openai
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 
 from modelyard.errors import (
     ProviderQuotaExhaustedError,
@@ -29,6 +28,7 @@ from modelyard.types import ChatRequest, EmbeddingRequest, Message, ModerationRe
 from tests.capabilities import prove
 from tests.conftest import SECRET
 from tests.fakes.baichuan import FakeBaichuan, baichuan_error
+from tests.fakes.loopback import served
 from tests.fakes.openai import chat_chunk
 from tests.protocols.targets import target
 
@@ -139,14 +139,8 @@ def test_an_error_in_a_200_body_or_mid_stream_is_raised() -> None:
 
 @pytest.fixture
 async def fake_baichuan() -> AsyncIterator[FakeBaichuan]:
-    fake = FakeBaichuan(api_keys={SECRET})
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeBaichuan(api_keys={SECRET})) as fake:
         yield fake
-    finally:
-        await server.close()
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import httpx
 import orjson
 import pydantic
 import pytest
-from aiohttp.test_utils import TestServer
 from cohere.v2.types import V2ChatResponse, V2ChatStreamResponse, V2RerankResponse
 
 from modelyard.errors import (
@@ -31,6 +30,7 @@ from modelyard.protocols.openai import ingress
 from modelyard.protocols.sse import SSEDecoder
 from tests.conftest import SECRET
 from tests.fakes.cohere import FakeCohere, event, sse_events, text_stream, tool_call, tool_stream
+from tests.fakes.loopback import served
 
 WEATHER = {
     "type": "function",
@@ -44,14 +44,8 @@ WEATHER = {
 
 @pytest.fixture
 async def fake_cohere() -> AsyncIterator[FakeCohere]:
-    fake = FakeCohere()
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeCohere()) as fake:
         yield fake
-    finally:
-        await server.close()
 
 
 @pytest.fixture

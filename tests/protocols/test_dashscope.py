@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 
 from modelyard.catalog import default_catalog
 from modelyard.catalog.loader import Catalog
@@ -52,6 +51,7 @@ from tests.fakes.dashscope import (
     tool_stream,
     usage,
 )
+from tests.fakes.loopback import served
 from tests.protocols.targets import target
 
 dashscope = DashScope()
@@ -380,14 +380,8 @@ async def runtime() -> AsyncIterator[Runtime]:
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeDashScope]:
-    upstream = FakeDashScope()
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeDashScope()) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 async def test_cumulative_stream_through_the_runtime_reaches_the_caller_as_deltas(runtime, fake) -> None:

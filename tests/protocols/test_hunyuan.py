@@ -8,7 +8,6 @@ from decimal import Decimal
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 
 from modelyard.errors import (
     ContentFilteredError,
@@ -30,6 +29,7 @@ from modelyard.types.chat import NamedToolChoice
 from modelyard.types.usage import UNREPORTED
 from tests.capabilities import prove
 from tests.conftest import SECRET
+from tests.fakes.loopback import served
 from tests.fakes.tencent import (
     FakeTencent,
     chat_answer,
@@ -50,14 +50,8 @@ hunyuan = Hunyuan()
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTencent]:
-    upstream = FakeTencent(keys={SECRET_ID: SECRET_KEY})
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeTencent(keys={SECRET_ID: SECRET_KEY})) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 NATIVE_CREDENTIALS = {"endpoint": NATIVE, "secret_id": SECRET_ID, "secret_key": SECRET_KEY}

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
 import pytest
-from aiohttp.test_utils import TestServer
 from tencentcloud.common import credential
 from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
 from tencentcloud.common.profile.client_profile import ClientProfile
@@ -21,6 +20,7 @@ from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.hunyuan.v20230901 import hunyuan_client, models
 
 from modelyard.types import Tool
+from tests.fakes.loopback import served
 from tests.fakes.tencent import FakeTencent
 
 SECRET_ID = "AKIDhunyuansdk0001"  # an id, not a secret: the SDK logs its requests at DEBUG
@@ -31,14 +31,8 @@ WEATHER_PARAMETERS = {"type": "object", "properties": {"city": {"type": "string"
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTencent]:
-    upstream = FakeTencent(keys={SECRET_ID: SECRET_KEY})
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeTencent(keys={SECRET_ID: SECRET_KEY})) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ from typing import Any
 import httpx2
 import openai
 import pytest
-from aiohttp.test_utils import TestServer
 from openai import AsyncStream
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
@@ -28,6 +27,7 @@ from modelyard.errors import (
 )
 from tests.capabilities import prove
 from tests.conftest import SECRET
+from tests.fakes.loopback import served
 from tests.fakes.minimax import FakeMiniMax, chunk, completion, failure, stream_events
 from tests.fakes.openai import tool_call
 
@@ -46,14 +46,8 @@ HI = [{"role": "user", "content": "Hi"}]
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeMiniMax]:
-    upstream = FakeMiniMax(api_keys={SECRET})
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeMiniMax(api_keys={SECRET})) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 @pytest.fixture

@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 
 from modelyard.errors import UpstreamAuthError, UpstreamBadRequestError, UpstreamProtocolError, UpstreamRateLimitError
 from modelyard.protocols.nvidia import NVIDIA, NVIDIAQuirks, sigmoid
 from modelyard.runtime.bindings import default_bindings
 from modelyard.types import RerankRequest
 from tests.conftest import SECRET
+from tests.fakes.loopback import served
 from tests.fakes.nvidia import FakeNVIDIA, rankings
 from tests.protocols.targets import target
 
@@ -38,14 +38,8 @@ def ranker(model_id: str = "nvidia/llama-3.2-nv-rerankqa-1b-v2", quirks: NVIDIAQ
 
 @pytest.fixture
 async def fake_nvidia() -> AsyncIterator[FakeNVIDIA]:
-    fake = FakeNVIDIA()
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeNVIDIA()) as fake:
         yield fake
-    finally:
-        await server.close()
 
 
 # --- requests ------------------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 from msgspec.structs import replace
 from tencentcloud.asr.v20190614 import asr_client, models
 from tencentcloud.common import credential
@@ -33,6 +32,7 @@ from modelyard.protocols.tencent_asr import TencentASR, TencentASRQuirks, voice_
 from modelyard.runtime.validation import silent_wav
 from modelyard.types import TranscriptionRequest
 from tests.capabilities import prove
+from tests.fakes.loopback import served
 from tests.fakes.tencent import FakeTencent, cloud_error, envelope
 
 SECRET_ID = "AKIDasrtest0001"  # an id, not a secret: the SDK logs its requests at DEBUG
@@ -43,14 +43,8 @@ asr = TencentASR()
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTencent]:
-    upstream = FakeTencent(keys={SECRET_ID: SECRET_KEY})
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeTencent(keys={SECRET_ID: SECRET_KEY})) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 def asr_target(runtime, model: str = "16k_zh", *, url: str = "https://asr.tencentcloudapi.com", **credentials: str):

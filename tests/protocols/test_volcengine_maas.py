@@ -9,7 +9,6 @@ from typing import Any
 
 import orjson
 import pytest
-from aiohttp.test_utils import TestServer
 from volcengine.maas import MaasException
 from volcengine.maas.v2 import MaasService
 
@@ -24,6 +23,7 @@ from modelyard.protocols import PROTOCOLS
 from modelyard.types import ChatRequest, ImagePart, Message, TextPart, Tool
 from tests.capabilities import prove
 from tests.conftest import SECRET
+from tests.fakes.loopback import served
 from tests.fakes.volcengine import FakeVolcengineMaaS, answer, error_body, function_call, piece, sse
 from tests.protocols.targets import target
 
@@ -43,14 +43,8 @@ WEATHER = {
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeVolcengineMaaS]:
-    upstream = FakeVolcengineMaaS(keys={ACCESS_KEY: SECRET_KEY})
-    server = TestServer(upstream.app, host="127.0.0.1")
-    await server.start_server()
-    upstream.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeVolcengineMaaS(keys={ACCESS_KEY: SECRET_KEY})) as upstream:
         yield upstream
-    finally:
-        await server.close()
 
 
 @pytest.fixture

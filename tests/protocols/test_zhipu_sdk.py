@@ -14,13 +14,13 @@ import httpx
 import orjson
 import pytest
 import zhipuai
-from aiohttp.test_utils import TestServer
 from zhipuai.types.chat.chat_completion_chunk import ChatCompletionChunk
 
 from modelyard.errors import ProviderQuotaExhaustedError, UpstreamAuthError
 from modelyard.protocols.sse import SSEDecoder
 from modelyard.types import ResponseFormat
 from tests.capabilities import prove
+from tests.fakes.loopback import served
 from tests.fakes.zhipu import PREFIX, FakeZhipu, jwt_payload
 
 KEY = "6f1c2b3a4d5e.Zs3cr3tZs3cr3tZs"  # `id.secret`, as the console issues them
@@ -38,14 +38,8 @@ WEATHER = {
 
 @pytest.fixture
 async def fake_zhipu() -> AsyncIterator[FakeZhipu]:
-    fake = FakeZhipu(api_keys={KEY})
-    server = TestServer(fake.app, host="127.0.0.1")
-    await server.start_server()
-    fake.url = str(server.make_url("")).rstrip("/")
-    try:
+    async with served(FakeZhipu(api_keys={KEY})) as fake:
         yield fake
-    finally:
-        await server.close()
 
 
 @pytest.fixture
