@@ -111,6 +111,27 @@ async def test_disabling_a_model_makes_it_unusable_with_a_reason(services, works
         )
 
 
+async def test_listings_are_built_once_per_configuration_and_follow_every_change(
+    services, workspace, fake_openai, deepseek
+) -> None:
+    await services.credentials.create(workspace_id=workspace, provider="deepseek", values=deepseek)
+    first = await services.models.list(workspace_id=workspace, provider="deepseek")
+    first.clear()  # a caller's copy: what it does with it cannot reach the next listing
+    listed = await services.models.list(workspace_id=workspace, provider="deepseek")
+    assert listed and all(view.is_enabled for view in listed)
+    assert await services.models.list(workspace_id=workspace, provider="no-such-provider") == []
+
+    await services.models.set_enabled(
+        workspace_id=workspace, provider="deepseek", model="deepseek-flash", model_type="llm", enabled=False
+    )
+
+    after = {view.model: view for view in await services.models.list(workspace_id=workspace, provider="deepseek")}
+    assert not after["deepseek-flash"].is_enabled and not after["deepseek-flash"].is_available
+    providers = {view.spec.id: view for view in await services.providers.list(workspace_id=workspace)}
+    assert providers["deepseek"].has_custom
+    assert await services.providers.list(workspace_id=workspace, model_type="no-such-type") == []
+
+
 async def test_names_resolve_as_provider_slash_model_bare_or_default(
     services, workspace, fake_openai, deepseek
 ) -> None:

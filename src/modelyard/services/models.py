@@ -68,7 +68,16 @@ class ModelService:
         """Every model of the catalog and the workspace's custom models; built from the snapshot, no database."""
         kind = check_model_type(model_type) if model_type is not None else None
         snapshot = await self._services.snapshots.get(workspace_id)
-        return list_models(snapshot, provider=provider, model_type=kind, balanced=self._balanced(snapshot))
+        # The views depend on the snapshot alone, so each listing is built once per configuration version.
+        if provider is not None and provider not in snapshot.providers:
+            return []  # not memoised: the memo holds only keys the catalog bounds
+        key = ("model views", provider, kind)
+        views = snapshot.memo.get(key)
+        if views is None:
+            views = snapshot.memo[key] = list_models(
+                snapshot, provider=provider, model_type=kind, balanced=self._balanced(snapshot)
+            )
+        return list(views)
 
     def _balanced(self, snapshot: WorkspaceSnapshot) -> frozenset[tuple[str, str, str]]:
         return frozenset(snapshot.pools)

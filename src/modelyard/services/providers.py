@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -9,8 +10,9 @@ from modelyard.catalog.spec import ProviderSpec
 from modelyard.errors import InvalidRequestError
 from modelyard.services.credentials import _setting
 from modelyard.services.resolve import type_order
-from modelyard.services.snapshot import ProviderState
+from modelyard.services.snapshot import ProviderState, WorkspaceSnapshot
 from modelyard.services.workspaces import bump_version
+from modelyard.types.model_type import MODEL_TYPES
 
 if TYPE_CHECKING:
     from modelyard.services.context import Services
@@ -40,8 +42,18 @@ class ProviderService:
         self._services = services
 
     async def list(self, *, workspace_id: str, model_type: str | None = None) -> list[ProviderView]:
-        """Every catalog provider in catalog order, from the snapshot (no database)."""
+        """Every catalog provider in catalog order, from the snapshot (no database; built once per version)."""
         snapshot = await self._services.snapshots.get(workspace_id)
+        if model_type is not None and model_type not in MODEL_TYPES:
+            return []  # no provider serves it; not memoised, so the memo holds only keys the catalog bounds
+        key = ("provider views", model_type)
+        cached = snapshot.memo.get(key)
+        if cached is None:
+            cached = snapshot.memo[key] = self._views(snapshot, model_type)
+        return list(cached)
+
+    @staticmethod
+    def _views(snapshot: WorkspaceSnapshot, model_type: str | None) -> builtins.list[ProviderView]:
         counts: dict[str, int] = {}
         for provider, _, _ in snapshot.custom_models:
             counts[provider] = counts.get(provider, 0) + 1
