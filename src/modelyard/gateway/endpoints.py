@@ -11,6 +11,7 @@ from modelyard.errors import InvalidRequestError
 from modelyard.gateway.chat import invocation_headers, model_name
 from modelyard.gateway.exchange import Exchange
 from modelyard.gateway.metrics import Metrics
+from modelyard.protocols import fields
 from modelyard.protocols.openai import egress
 from modelyard.services.resolve import usable_models
 from modelyard.types import EmbeddingRequest, ModerationRequest, RerankRequest
@@ -23,23 +24,6 @@ if TYPE_CHECKING:
 JSON_LIMIT = 16 * 1024 * 1024
 
 
-def texts(value: Any, field: str) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
-        return tuple(value)
-    raise InvalidRequestError(f"{field} must be a string or a non-empty array of strings", field=field)
-
-
-def optional_int(body: dict[str, Any], field: str) -> int | None:
-    value = body.get(field)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"{field} must be a positive integer", field=field)
-    return value
-
-
 async def embeddings(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
     body = await exchange.json(limit=JSON_LIMIT)
     encoding = body.get("encoding_format") or "float"
@@ -48,7 +32,9 @@ async def embeddings(services: Services, exchange: Exchange, identity: ApiKeyIde
     input_type = body.get("input_type")
     if input_type not in (None, "query", "document"):
         raise InvalidRequestError("input_type must be query or document", field="input_type")
-    request = EmbeddingRequest(texts(body.get("input"), "input"), optional_int(body, "dimensions"), input_type)
+    request = EmbeddingRequest(
+        fields.texts(body.get("input"), "input"), fields.positive_int(body.get("dimensions"), "dimensions"), input_type
+    )
     invocation = await services.invoker.embed(
         workspace_id=identity.workspace_id,
         model=model_name(body),
@@ -68,10 +54,10 @@ async def rerank(services: Services, exchange: Exchange, identity: ApiKeyIdentit
     documents = body.get("documents")
     if isinstance(documents, list) and all(isinstance(d, dict) and isinstance(d.get("text"), str) for d in documents):
         documents = [d["text"] for d in documents]  # Cohere's {"text": ...} objects
-    threshold = body.get("score_threshold")
-    if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, int | float)):
-        raise InvalidRequestError("score_threshold must be a number", field="score_threshold")
-    request = RerankRequest(query, texts(documents, "documents"), optional_int(body, "top_n"), threshold)
+    threshold = fields.number(body, "score_threshold")
+    request = RerankRequest(
+        query, fields.texts(documents, "documents"), fields.positive_int(body.get("top_n"), "top_n"), threshold
+    )
     invocation = await services.invoker.rerank(
         workspace_id=identity.workspace_id,
         model=model_name(body),
@@ -93,7 +79,7 @@ async def moderations(services: Services, exchange: Exchange, identity: ApiKeyId
     raw = body.get("input")
     if isinstance(raw, list) and raw and all(isinstance(p, dict) for p in raw):  # content parts: text ones only
         raw = [p["text"] for p in raw if p.get("type") == "text" and isinstance(p.get("text"), str)]
-    request = ModerationRequest(texts(raw, "input"))
+    request = ModerationRequest(fields.texts(raw, "input"))
     invocation = await services.invoker.moderate(
         workspace_id=identity.workspace_id,
         model=body.get("model") or "default",

@@ -9,12 +9,13 @@ service tiers) are not carried: the first two are refused or dropped as noted be
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
 
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
+from modelyard.protocols import fields
 from modelyard.protocols.anthropic.thinking import ReasoningBlock, SignedChunk, SignedMessage, SignedResult
 from modelyard.types import (
     ChatChunk,
@@ -59,19 +60,19 @@ def chat_request(body: Mapping[str, Any]) -> ChatRequest:
     messages = _system(body.get("system"))
     for index, raw in enumerate(raw_messages):
         messages.extend(_message(raw, f"messages[{index}]"))
-    output_config = _object(body, "output_config") or {}
-    metadata = _object(body, "metadata") or {}
+    output_config = fields.mapping(body, "output_config") or {}
+    metadata = fields.mapping(body, "metadata") or {}
     tool_choice, parallel = _tool_choice(body.get("tool_choice"))
     return ChatRequest(
         messages=tuple(messages),
-        tools=tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(_list(body, "tools"))),
+        tools=tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(fields.array(body, "tools"))),
         tool_choice=tool_choice,
         parallel_tool_calls=parallel,
         response_format=_response_format(output_config.get("format") or body.get("output_format")),
-        temperature=_number(body, "temperature"),  # clients pinned to API version 2023-06-01 still send these
-        top_p=_number(body, "top_p"),  # (top_k has no unified counterpart and is dropped)
+        temperature=fields.number(body, "temperature"),  # clients pinned to API version 2023-06-01 still send these
+        top_p=fields.number(body, "top_p"),  # (top_k has no unified counterpart and is dropped)
         max_tokens=max_tokens,
-        stop=tuple(_strings(body.get("stop_sequences") or [], "stop_sequences")),
+        stop=tuple(fields.strings(body.get("stop_sequences") or [], "stop_sequences")),
         reasoning_effort=_reasoning_effort(body.get("thinking"), output_config.get("effort")),
         user=metadata.get("user_id") if isinstance(metadata.get("user_id"), str) else None,
     )
@@ -243,37 +244,6 @@ def _reasoning_effort(thinking: Any, effort: Any) -> str | None:
     if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
         return "none"
     return None
-
-
-def _object(body: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
-    value = body.get(key)
-    if value is not None and not isinstance(value, Mapping):
-        raise InvalidRequestError(f"{key} must be an object", field=key)
-    return value
-
-
-def _list(body: Mapping[str, Any], key: str) -> Sequence[Any]:
-    value = body.get(key)
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidRequestError(f"{key} must be an array", field=key)
-    return value
-
-
-def _strings(values: Any, key: str) -> list[str]:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise InvalidRequestError(f"{key} must be an array of strings", field=key)
-    return values
-
-
-def _number(body: Mapping[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestError(f"{key} must be a number", field=key)
-    return float(value)
 
 
 # --- responses ----------------------------------------------------------------------------------------------------

@@ -6,10 +6,11 @@ names the field, never a KeyError.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from modelyard.errors import InvalidRequestError
+from modelyard.protocols import fields
 from modelyard.types import (
     AudioPart,
     ChatRequest,
@@ -61,19 +62,21 @@ def chat_request(body: Mapping[str, Any]) -> ChatRequest:
     stop = body.get("stop")
     return ChatRequest(
         messages=tuple(message(m, f"messages[{i}]") for i, m in enumerate(messages)),
-        tools=tuple(tool(t, f"tools[{i}]") for i, t in enumerate(_list(body, "tools"))),
+        tools=tuple(tool(t, f"tools[{i}]") for i, t in enumerate(fields.array(body, "tools"))),
         tool_choice=_tool_choice(body.get("tool_choice")),
-        parallel_tool_calls=_typed(body, "parallel_tool_calls", bool),
+        parallel_tool_calls=fields.typed(body, "parallel_tool_calls", bool),
         response_format=_response_format(body.get("response_format")),
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
-        max_tokens=_positive_int(max_tokens, "max_tokens"),
-        stop=(stop,) if isinstance(stop, str) else tuple(_strings(stop or [], "stop")),
-        seed=_typed(body, "seed", int),
-        presence_penalty=_number(body, "presence_penalty"),
-        frequency_penalty=_number(body, "frequency_penalty"),
-        reasoning_effort=_typed(body, "reasoning_effort", str),
-        user=_typed(body, "user", str),
+        temperature=fields.number(body, "temperature"),
+        top_p=fields.number(body, "top_p"),
+        max_tokens=fields.positive_int(max_tokens, "max_tokens"),
+        stop=(stop,)
+        if isinstance(stop, str)
+        else tuple(fields.strings(stop or [], "stop", expected="a string or an array of strings")),
+        seed=fields.typed(body, "seed", int),
+        presence_penalty=fields.number(body, "presence_penalty"),
+        frequency_penalty=fields.number(body, "frequency_penalty"),
+        reasoning_effort=fields.typed(body, "reasoning_effort", str),
+        user=fields.typed(body, "user", str),
         extra={k: v for k, v in body.items() if k not in _KNOWN},
     )
 
@@ -175,44 +178,3 @@ def _response_format(raw: Any) -> ResponseFormat | None:
             "json_schema", str(spec.get("name") or "response"), spec.get("schema"), spec.get("strict")
         )
     raise InvalidRequestError("response_format.type must be text, json_object or json_schema", field="response_format")
-
-
-def _list(body: Mapping[str, Any], key: str) -> Sequence[Any]:
-    value = body.get(key)
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidRequestError(f"{key} must be an array", field=key)
-    return value
-
-
-def _strings(values: Any, key: str) -> list[str]:
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise InvalidRequestError(f"{key} must be a string or an array of strings", field=key)
-    return values
-
-
-def _typed(body: Mapping[str, Any], key: str, kind: type) -> Any:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise InvalidRequestError(f"{key} must be a {kind.__name__}", field=key)
-    return value
-
-
-def _number(body: Mapping[str, Any], key: str) -> float | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidRequestError(f"{key} must be a number", field=key)
-    return float(value)
-
-
-def _positive_int(value: Any, key: str) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequestError(f"{key} must be a positive integer", field=key)
-    return value
