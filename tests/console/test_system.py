@@ -50,7 +50,7 @@ async def test_openapi_describes_the_console_and_the_gateway(console: Console) -
 
     paths = document["paths"]
     assert {"/v1/chat/completions", "/v1/embeddings", "/v1/rerank", "/v1/moderations", "/v1/audio/transcriptions",
-            "/v1/audio/speech", "/v1/models"} <= set(paths)  # fmt: skip
+            "/v1/audio/speech", "/v1/models", "/v1/messages"} <= set(paths)  # fmt: skip
     assert paths["/v1/chat/completions"]["post"]["security"] == [{"apiKey": []}]
     assert f"{API}/workspaces/{{ws}}/providers/{{provider}}/credentials" in paths
     assert {"session", "accessToken", "apiKey"} <= set(document["components"]["securitySchemes"])

@@ -58,6 +58,37 @@ SCHEMAS: dict[str, Schema] = {
         },
         "required": ["role"],
     },
+    "MessagesRequest": {
+        "type": "object",
+        "description": "Anthropic's Messages request; `model` is any configured model of any family.",
+        "properties": {
+            "model": {"type": "string", "description": "provider/model, a bare model name, or default"},
+            "max_tokens": {"type": "integer", "minimum": 1},
+            "messages": {"type": "array", "items": {"type": "object"}},
+            "system": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}}]},
+            "stream": {"type": "boolean"},
+            "tools": {"type": "array", "items": {"type": "object"}},
+            "tool_choice": {"type": "object"},
+            "thinking": {"type": "object"},
+            "stop_sequences": {"type": "array", "items": {"type": "string"}},
+            "temperature": {"type": "number"},
+            "top_p": {"type": "number"},
+        },
+        "required": ["model", "max_tokens", "messages"],
+        "additionalProperties": True,
+    },
+    "Message": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"const": "message"},
+            "role": {"const": "assistant"},
+            "model": {"type": "string"},
+            "content": {"type": "array", "items": {"type": "object"}},
+            "stop_reason": {"type": ["string", "null"]},
+            "usage": {"type": "object"},
+        },
+    },
     "ChatCompletionRequest": {
         "type": "object",
         "properties": {
@@ -294,6 +325,17 @@ PATHS: dict[str, Schema] = {
             {
                 "description": "A chat.completion; with `stream: true`, chat.completion.chunk events and `[DONE]`",
                 "content": {**_json("ChatCompletion"), "text/event-stream": {"schema": {"type": "string"}}},
+            },
+        )
+    },
+    "/v1/messages": {
+        "post": _operation(
+            "gateway_messages",
+            "Anthropic's Messages shape in and out, streamed or not, for any configured model",
+            _json("MessagesRequest"),
+            {
+                "description": "A message; with `stream: true`, Anthropic's event stream",
+                "content": {**_json("Message"), "text/event-stream": {"schema": {"type": "string"}}},
             },
         )
     },
