@@ -469,7 +469,8 @@ class Runtime:
         if spec.headers or spec.credential_headers:
             request = replace(request, headers={**request.headers, **_extra_headers(binding, target.credentials)})
         scheme = binding.scheme
-        if isinstance(scheme, TokenScheme) and scheme.needs_token(binding.signing_params, target.credentials):
+        if self._token_signed(binding, target):
+            assert isinstance(scheme, TokenScheme)
             token = await self.tokens.token(binding, target.credentials, deadline=deadline)
             return scheme.sign_with_token(binding.signing_params, target.credentials, request, token)
         return scheme.sign(binding.signing_params, target.credentials, request)

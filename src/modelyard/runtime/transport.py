@@ -42,7 +42,8 @@ class Transport:
             total=None, connect=self.timeouts.connect_s, sock_connect=self.timeouts.connect_s
         )
 
-    def _session_for_loop(self) -> aiohttp.ClientSession:
+    def session(self) -> aiohttp.ClientSession:
+        """The one pooled session (made on first use): HTTP calls and WebSockets share its connector and limits."""
         session = self._session
         if session is None or session.closed:
             connector = aiohttp.TCPConnector(limit=self._connection_limit, ttl_dns_cache=300)
@@ -69,7 +70,7 @@ class Transport:
         data = _form(request.body) if isinstance(request.body, Multipart) else request.body
         try:
             async with asyncio.timeout_at(min(loop.time() + self.timeouts.first_byte_s, deadline)):
-                return await self._session_for_loop().request(
+                return await self.session().request(
                     request.method, request.url, headers=request.headers, data=data, allow_redirects=False
                 )
         except TimeoutError as exc:

@@ -80,7 +80,7 @@ async def connect(
 ) -> Socket:
     """Open the socket (a signed request) and send its opening frames."""
     loop = asyncio.get_running_loop()
-    session = transport._session_for_loop()  # the one pooled session: WebSockets share its connector and limits
+    session = transport.session()
     try:
         async with asyncio.timeout_at(min(loop.time() + transport.timeouts.first_byte_s, deadline)):
             ws = await session.ws_connect(
