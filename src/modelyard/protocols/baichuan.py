@@ -8,7 +8,7 @@ Its search enhancement is a built-in tool now; the older `with_search_enhance` f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -38,6 +38,7 @@ WEB_SEARCH_TOOL: Mapping[str, Any] = {"type": "web_search", "web_search": {"enab
 
 class BaichuanQuirks(OpenAIQuirks):
     supports_stream_options: bool = False  # not in Baichuan's API; its streams report usage near the end anyway
+    embedding_encoding: Literal["float", "base64"] | None = None  # the documented body has no encoding_format
 
 
 class Baichuan(ChatAndEmbeddings):

@@ -8,7 +8,7 @@ inside the open interval (0, 1), inline images as bare base64, `user_id` for `us
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import orjson
@@ -43,6 +43,7 @@ from modelyard.types.chat import FinishReason, NamedToolChoice
 class ZhipuQuirks(OpenAIQuirks):
     """The OpenAI quirks with Zhipu's defaults, plus the models that end badly when sent `stop`."""
 
+    embedding_encoding: Literal["float", "base64"] | None = None  # the documented body has no encoding_format
     supports_stream_options: bool = False  # the SDK never sends it; usage comes on the last chunk anyway
     context_length_codes: tuple[str, ...] = ("1261",)
     # glm-4v-plus answers `finish_reason: network_error` when the request has `stop` (Dify's adapter, 2025).

@@ -39,7 +39,7 @@ class OpenAIQuirks(Spec):
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     supports_stream_options: bool = True  # some servers reject `stream_options`
     seed_field: str = "seed"  # Mistral calls it random_seed
-    embedding_encoding: Literal["float", "base64"] = "float"
+    embedding_encoding: Literal["float", "base64"] | None = "float"  # None: not sent (servers without the field)
     embedding_dimensions_field: str = "dimensions"  # Mistral: output_dimension
     # Retrieval embedders that embed queries and passages apart (NVIDIA): our query/document to their words.
     embedding_input_types: dict[str, str] | None = None
@@ -203,11 +203,9 @@ def _response_format(response_format: ResponseFormat) -> dict[str, Any]:
 
 def build_embeddings(target: Target, request: EmbeddingRequest) -> UpstreamRequest:
     quirks = quirks_of(target)
-    body: dict[str, Any] = {
-        "model": target.upstream_model,
-        "input": list(request.texts),
-        "encoding_format": quirks.embedding_encoding,
-    }
+    body: dict[str, Any] = {"model": target.upstream_model, "input": list(request.texts)}
+    if quirks.embedding_encoding is not None:
+        body["encoding_format"] = quirks.embedding_encoding
     if request.dimensions is not None:
         if not target.model.properties.supports_dimensions:
             raise UnsupportedFeatureError(f"{target.model.id} does not take a dimensions parameter")

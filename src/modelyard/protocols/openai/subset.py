@@ -8,23 +8,16 @@ import orjson
 
 from modelyard.errors import UnsupportedFeatureError
 from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest
-from modelyard.protocols.openai import requests
 from modelyard.protocols.openai.protocol import OpenAI
-from modelyard.types import EmbeddingRequest, ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest
+from modelyard.types import ModerationRequest, RerankRequest, SpeechRequest, TranscriptionRequest
 
 
 class ChatAndEmbeddings(OpenAI):
-    """OpenAI's chat and embeddings; the other OpenAI endpoints are refused, never sent to a URL the vendor lacks."""
+    """OpenAI's chat and embeddings; the other OpenAI endpoints are refused, never sent to a URL the vendor lacks.
+
+    Their quirks should set `embedding_encoding: None`: these vendors document no `encoding_format`."""
 
     vendor: ClassVar[str]  # the name errors give
-
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
-        """OpenAI's body without `encoding_format`: these vendors document model, input (and dimensions) only."""
-        built = requests.build_embeddings(target, request)
-        assert isinstance(built.body, bytes)
-        body = orjson.loads(built.body)
-        del body["encoding_format"]
-        return UpstreamRequest(built.method, built.url, built.headers, orjson.dumps(body))
 
     def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"{self.vendor} has no rerank endpoint")
