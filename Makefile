@@ -1,45 +1,67 @@
-# `make run` and `make test` work on a fresh machine: each makes .venv, installs, then runs.
+# `make run` and `make test` work on a fresh machine: each installs from the committed lock (uv.lock), then runs.
+# uv itself is bootstrapped from the interpreter's pip into .tools/, pinned and hashed in requirements/uv.txt.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+LATEST := .venv-latest
 
-.PHONY: run test lint format clean matrix
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# uv uses $(PYTHON) and never fetches an interpreter of its own.
+export UV_PYTHON_DOWNLOADS := never
+# Compile to bytecode at install, as pip does: faster first imports, and a dependency's SyntaxWarnings are
+# spent there instead of failing the suite, which runs with warnings as errors.
+export UV_COMPILE_BYTECODE := 1
+UV_SYNC := $(UV) sync --locked --python $(PYTHON)
 
-$(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+.PHONY: run test lint format clean matrix install install-dev lock test-latest bench
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+$(UV): requirements/uv.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/uv.txt
+	touch $(UV)
 
-install: $(STAMP)
+# The runtime set only. --inexact keeps a test venv's extras, so `make run` after `make test` installs nothing.
+install: | $(UV)
+	$(UV_SYNC) --inexact --quiet
 
-run: $(STAMP)
+# Everything the tests need: the runtime set, the dev extra (SDK oracles, linters, Playwright).
+install-dev: | $(UV)
+	$(UV_SYNC) --extra dev --quiet
+
+run: install
 	$(BIN)/modelyard serve
 
-lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
-	$(BIN)/mypy
+# Lint, types and tests all gate `make test`; each runs whatever the others found, and the summary names both.
+test: install-dev
+	@scripts/check.sh $(BIN)
 
-format: $(STAMP)
+lint: install-dev
+	@scripts/check.sh $(BIN) lint
+
+format: install-dev
 	$(BIN)/ruff format src tests
 	$(BIN)/ruff check --fix src tests
 
-test: lint
-	$(BIN)/pytest
+# Refresh the lock on purpose (newest releases within pyproject's bounds); commit it alone, after `make test`.
+lock: | $(UV)
+	$(UV) lock --upgrade --python $(PYTHON)
 
-matrix: $(STAMP)
+# Not in CI: the newest releases of everything, resolved now, in a venv of their own, so drift shows early.
+test-latest: | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LATEST)
+	VIRTUAL_ENV=$(LATEST) $(UV) pip install --quiet --upgrade --reinstall-package modelyard -e '.[dev]'
+	@scripts/check.sh $(LATEST)/bin
+
+matrix: install-dev
 	$(BIN)/pytest tests/catalog tests/protocols tests/signing tests/gateway tests/console/test_every_provider_faces.py -q
 	$(BIN)/python scripts/capability_matrix.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LATEST) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
 
 # `make bench` (or `make bench QUICK=1` for a run of a few minutes): see bench/README.md.
-.PHONY: bench
-bench: $(STAMP)
+bench: install-dev
 	bench/install-tools.sh
 	$(BIN)/python bench/run.py $(if $(filter 1 yes true,$(QUICK)),--quick) $(BENCH_ARGS)

@@ -108,7 +108,7 @@ class RedisCache(Cache):
                 for listener in list(self._listeners):
                     await listener(channel, str(item["data"]))
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await pubsub.aclose()
 
     async def get(self, key: str) -> str | None:
         value = await self.client.get(key)
