@@ -22,10 +22,10 @@ from modelyard.errors import (
 from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest, WebSocketRequest
 from modelyard.protocols.openai import ingress
 from modelyard.runtime import tokenizer, websocket
+from modelyard.runtime.access_tokens import TokenCache
 from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
 from modelyard.runtime.pricing import priced
 from modelyard.runtime.stream import ChatStream
-from modelyard.runtime.tokens import TokenCache
 from modelyard.runtime.transport import Timeouts, Transport
 from modelyard.runtime.validation import validate
 from modelyard.signing.base import TokenScheme

@@ -33,8 +33,8 @@ class AccessToken(Value, frozen=True):
 class TokenScheme(SigningScheme):
     """A scheme that first trades the credentials for a short-lived access token (OAuth and the like).
 
-    The exchange is I/O, so the runtime performs it (runtime/tokens.py caches each token until shortly before
-    it expires); the scheme itself stays pure: it builds the token request, reads the answer, and signs.
+    The exchange is I/O, so the runtime performs it (runtime/access_tokens.py caches each token until shortly
+    before it expires); the scheme itself stays pure: it builds the token request, reads the answer, and signs.
     """
 
     def needs_token(self, params: Spec, credentials: Mapping[str, str]) -> bool:
