@@ -47,6 +47,9 @@ format: install-dev
 # Refresh the lock on purpose (newest releases within pyproject's bounds); commit it alone, after `make test`.
 lock: | $(UV)
 	$(UV) lock --upgrade --python $(PYTHON)
+	for lock in bench/requirements/*.in; do \
+	  $(UV) pip compile --quiet --upgrade --generate-hashes --universal --python-version 3.11 $$lock -o $${lock%.in}.txt; \
+	done
 
 # Not in CI: the newest releases of everything, resolved now, in a venv of their own, so drift shows early.
 test-latest: | $(UV)

@@ -1,4 +1,4 @@
-"""The bench's own venvs (never project dependencies), made once and kept between runs."""
+"""The bench's own venvs (never project dependencies), installed from hashed lock files and kept between runs."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import sys
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
-LITELLM_REQUIREMENT = "litellm[proxy]==1.105.0"
-TOOLS_REQUIREMENTS = ["matplotlib>=3.8", "py-spy>=0.4"]  # the chart; profiles with --profile
+# requirements/<name>.in says what is wanted; <name>.txt is its lock (`make lock` refreshes both kinds of lock).
+LITELLM_LOCK = BENCH_DIR / "requirements" / "litellm.txt"
+TOOLS_LOCK = BENCH_DIR / "requirements" / "tools.txt"  # matplotlib for the chart, py-spy for --profile
 
 
-def ensure_venv(path: Path, requirements: list[str], log: Path) -> Path:
-    """A venv at `path` with `requirements`; a stamp naming them skips the install next time."""
+def ensure_venv(path: Path, lock: Path, log: Path) -> Path:
+    """A venv at `path` holding exactly `lock`; a stamp with the lock's text skips the install next time."""
     stamp = path / ".bench-installed"
-    wanted = "\n".join(requirements)
+    wanted = lock.read_text()
     if stamp.exists() and stamp.read_text() == wanted and (path / "bin" / "python").exists():
         return path
     base_python = getattr(sys, "_base_executable", None) or sys.executable
@@ -22,15 +23,15 @@ def ensure_venv(path: Path, requirements: list[str], log: Path) -> Path:
         if not (path / "bin" / "python").exists():
             subprocess.run([base_python, "-m", "venv", str(path)], check=True, stdout=out, stderr=out)
         pip = [str(path / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "--upgrade", "pip"], check=True, stdout=out, stderr=out, timeout=600)
-        subprocess.run([*pip, *requirements], check=True, stdout=out, stderr=out, timeout=1800)
+        command = [*pip, "--require-hashes", "--no-deps", "-r", str(lock)]
+        subprocess.run(command, check=True, stdout=out, stderr=out, timeout=1800)
     stamp.write_text(wanted)
     return path
 
 
 def litellm_venv(log: Path) -> Path:
-    return ensure_venv(BENCH_DIR / ".venv-litellm", [LITELLM_REQUIREMENT], log)
+    return ensure_venv(BENCH_DIR / ".venv-litellm", LITELLM_LOCK, log)
 
 
 def tools_venv(log: Path) -> Path:
-    return ensure_venv(BENCH_DIR / ".venv-tools", TOOLS_REQUIREMENTS, log)
+    return ensure_venv(BENCH_DIR / ".venv-tools", TOOLS_LOCK, log)
