@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from modelyard.console.openapi_gateway import merge_into
+from modelyard.gateway.openapi import merge_into
 
 _ERROR_SCHEMA = {
     "type": "object",

@@ -1,7 +1,8 @@
 """The gateway's /v1 operations in OpenAPI terms, merged into /openapi.json beside the console API.
 
 The gateway is raw ASGI (its hot path skips any framework), so nothing generates this: it is written by hand
-from gateway/*.py and protocols/openai/egress.py. Keep the two in step when an endpoint changes.
+from gateway/*.py and protocols/openai/egress.py. Keep the two in step when an endpoint changes;
+tests/gateway/test_openapi.py fails when a route of gateway/app.py's ROUTES has no operation here.
 """
 
 from __future__ import annotations
