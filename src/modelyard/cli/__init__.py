@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from modelyard import __version__
+from modelyard._version import __version__
 from modelyard.cli import (
     account,
     apikey,

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
-from modelyard import __version__
+from modelyard._version import __version__
 from modelyard.console import (
     routes_auth,
     routes_models,

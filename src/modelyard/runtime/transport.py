@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from modelyard import __version__
+from modelyard._version import __version__
 from modelyard.errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeoutError
 from modelyard.protocols.base import Multipart, UpstreamRequest
 from modelyard.protocols.eventstream import EventStreamDecoder, EventStreamError
