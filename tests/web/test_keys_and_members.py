@@ -79,3 +79,36 @@ async def test_a_bad_email_for_a_new_member_is_flagged_next_to_the_email_field(p
 
     await expect(form.locator('[data-field="email"] .field-error')).not_to_be_empty()
     await expect(form.get_by_label("Email")).to_be_focused()
+
+
+async def test_members_added_in_a_row_each_get_the_member_role_unless_another_is_chosen(page, site):
+    await sign_in(page)
+    await page.goto("/#/members")
+    form = page.locator("form.add-member")
+    role = form.get_by_label("Role")
+    await expect(role).to_have_value("member")
+    await role.select_option("admin")
+    for email in ("first@example.com", "second@example.com"):
+        await form.get_by_label("Email").fill(email)
+        await form.get_by_label("Password").fill("another long password")
+        await form.get_by_role("button", name="Add member").click()
+        await expect(page.locator(f'#member-list tr[data-email="{email}"]')).to_have_count(1)
+        await expect(role).to_have_value("member")  # reset to the declared default, not to the first option
+
+    members = {m.email: m.role for m in await site.services.accounts.members(workspace_id=site.workspace_id)}
+    assert members == {"owner@example.com": "owner", "first@example.com": "admin", "second@example.com": "member"}
+
+
+async def test_an_api_key_without_a_name_is_refused_next_to_the_name_field(page, site):
+    await sign_in(page)
+    await page.goto("/#/keys")
+    form = page.locator("form.create-key")
+    name = form.get_by_label("Key name")
+    await expect(name).to_have_attribute("required", "")
+    await name.fill("   ")
+
+    await form.get_by_role("button", name="Create key").click()
+
+    await expect(form.locator('[data-field="name"] .field-error')).to_have_text("Key name is required")
+    await expect(name).to_be_focused()
+    assert await site.services.api_keys.list(workspace_id=site.workspace_id) == []

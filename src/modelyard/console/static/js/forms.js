@@ -36,6 +36,7 @@ export function field({ name, label, control, required = false, help, legend = f
   }
   if (help) wrapper.append(h("p", { class: "help", id: helpId }, tr(help)));
   wrapper.append(h("p", { class: "field-error", id: errorId }));
+  wrapper.label = label; // the source, so a "required" message follows the language toggle
   return wrapper;
 }
 
@@ -43,8 +44,10 @@ function controlsOf(wrapper) {
   return wrapper.querySelectorAll("input, select, textarea");
 }
 
+// `value` is the declared default: set as the attribute (defaultValue), so form.reset() comes back to it.
 export function textField({ name, label, type = "text", value = "", placeholder, required, help, autocomplete }) {
-  const input = h("input", { type, name, value, autocomplete });
+  const input = h("input", { type, name, autocomplete, required });
+  input.defaultValue = value;
   if (placeholder) translateAttribute(input, "placeholder", placeholder);
   return field({ name, label, control: input, required, help });
 }
@@ -53,9 +56,12 @@ export function textField({ name, label, type = "text", value = "", placeholder,
 export function selectField({ name, label, options, value = "", required, help, onChange }) {
   const select = h(
     "select",
-    { name },
+    { name, required },
     options.map((option) => translate(h("option", { value: option.value }), option.label)),
   );
+  // Mark the declared default as the selected option, not only the current value: form.reset() goes back to
+  // the option marked so, or else to the first one (which, for a role, was Owner).
+  for (const option of select.options) option.defaultSelected = option.value === value;
   select.value = value;
   if (onChange) select.addEventListener("change", () => onChange(select.value));
   return field({ name, label, control: select, required, help });
@@ -68,6 +74,11 @@ export function form({ onSubmit, className = "", label }, ...children) {
   element.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(element);
+    const missing = blankRequired(element);
+    if (missing) {
+      showError(element, missing); // the server refuses it too; this only saves the round trip
+      return;
+    }
     const submit = event.submitter ?? element.querySelector("button[type=submit]");
     try {
       await busy(submit, () => onSubmit(element));
@@ -76,6 +87,19 @@ export function form({ onSubmit, className = "", label }, ...children) {
     }
   });
   return element;
+}
+
+/** The first shown control marked `required` (textField, selectField) left blank, as an error naming it. */
+function blankRequired(container) {
+  for (const control of container.querySelectorAll("input[required], select[required], textarea[required]")) {
+    if (control.closest("[hidden]") || control.value.trim() !== "") continue;
+    const wrapper = control.closest(".field");
+    return {
+      field: wrapper?.dataset.field,
+      message: text("{label} is required", { label: text(wrapper?.label ?? control.name) }),
+    };
+  }
+  return null;
 }
 
 export function formError() {
