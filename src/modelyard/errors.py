@@ -5,6 +5,7 @@ Every error modelyard raises on purpose:
   + CatalogError                 a provider file is invalid (raised at start-up)
   + InvalidRequestError          the caller asked for something malformed (bad parameter, empty input)
     - UnsupportedFeatureError    the model or protocol cannot do what was asked (tools, vision ...)
+    - AddressRefusedError        the upstream address policy refuses where a base URL points
   + ModelNotFoundError           not in the catalog, or not configured for the workspace
   + CredentialError              credentials missing or unusable
     - CredentialsNotConfiguredError, CredentialValidationError, DecryptionError
@@ -41,6 +42,10 @@ class InvalidRequestError(ModelyardError):
 
 class UnsupportedFeatureError(InvalidRequestError):
     """The model or its wire protocol cannot do what was asked (tools, vision, an endpoint ...)."""
+
+
+class AddressRefusedError(InvalidRequestError):
+    """The upstream address policy refuses the address a base URL points at; nothing was sent there."""
 
 
 class ModelNotFoundError(ModelyardError):
