@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -11,9 +12,8 @@ from modelyard.runtime import Runtime
 from tests import capabilities
 from tests.fakes.loopback import served
 from tests.fakes.openai import FakeOpenAI
-from tests.support import KNOWN_SECRETS
+from tests.support import KNOWN_SECRETS, SECRET, postgres_url
 
-SECRET = "sk-test-9f8e7d6c5b4a"
 CAPABILITIES_FILE = Path(__file__).resolve().parent.parent / "build" / "capabilities.json"
 
 
@@ -28,9 +28,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if capabilities.proven:
         CAPABILITIES_FILE.parent.mkdir(exist_ok=True)
-        CAPABILITIES_FILE.write_text(
-            json.dumps(sorted(capabilities.proven), indent=0)
-        )  # a recognisable fake key: tests search for it where it must never appear
+        CAPABILITIES_FILE.write_text(json.dumps(sorted(capabilities.proven), indent=0))
 
 
 @pytest.fixture(autouse=True)
@@ -61,6 +59,24 @@ async def runtime() -> AsyncIterator[Runtime]:
 def deepseek(fake_openai: FakeOpenAI) -> dict[str, str]:
     """Credentials for the deepseek provider, pointed at the fake."""
     return {"api_key": SECRET, "endpoint_url": f"{fake_openai.url}/v1"}
+
+
+@pytest.fixture
+async def database(backend: str, tmp_path: Path) -> AsyncIterator[tuple[str, str | None]]:
+    """A fresh database: a file for SQLite, a throwaway schema for PostgreSQL (`backend` comes from the folder)."""
+    if backend == "sqlite":
+        yield backend, None
+        return
+    import asyncpg
+
+    schema = f"t_{secrets.token_hex(6)}"
+    connection = await asyncpg.connect(postgres_url(driver=False))
+    await connection.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield backend, schema
+    finally:
+        await connection.execute(f"DROP SCHEMA {schema} CASCADE")
+        await connection.close()
 
 
 @pytest.fixture

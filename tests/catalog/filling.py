@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelyard.catalog.forms import check_values
 from modelyard.catalog.spec import FormField, ModelSpec, ProviderSpec
-from tests.conftest import SECRET
+from tests.support import SECRET
 
 # What a customizable provider's form is set to, so every feature's wire path is exercised.
 FEATURES_ON = {

@@ -26,8 +26,8 @@ from modelyard.types import (
 from modelyard.types.model_type import MODEL_TYPES
 from tests.capabilities import prove
 from tests.catalog.filling import configuration
-from tests.conftest import SECRET
 from tests.fakes.registry import FAKES, serving
+from tests.support import SECRET
 
 CATALOG = default_catalog()
 PROVIDERS = [spec.id for spec in CATALOG]

@@ -7,22 +7,14 @@ own event loop invokes the CLI in a thread (`await cli.in_thread(...)`).
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from modelyard import vault
-from modelyard.cli import modelyard
-from modelyard.services.context import Services
-from modelyard.settings import Settings
+from tests.support import MASTER
+from tests.support.cli import Cli
 
-MASTER = "test-master-key-0123456789abcdef0123456789"
 # serve and the other commands read or set these: each test starts without them and leaves none behind
 _SCRUBBED = (
     "MODELYARD_REDIS_URL",
@@ -49,26 +41,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-class Cli:
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-
-    def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(modelyard, list(args), input=input, catch_exceptions=False)
-
-    def json(self, *args: str, input: str | None = None) -> Any:
-        """Run with --json; the command must succeed and print exactly one JSON document on stdout."""
-        result = self(*args, "--json", input=input)
-        assert result.exit_code == 0, result.output
-        return json.loads(result.stdout)
-
-    async def in_thread(self, *args: str, input: str | None = None) -> Result:
-        return await asyncio.to_thread(self, *args, input=input)
-
-    async def json_in_thread(self, *args: str, input: str | None = None) -> Any:
-        return await asyncio.to_thread(self.json, *args, input=input)
-
-
 @pytest.fixture
 def cli() -> Cli:
     return Cli()
@@ -77,14 +49,3 @@ def cli() -> Cli:
 @pytest.fixture
 def workspace(cli: Cli) -> str:
     return str(cli.json("workspace", "create", "Acme")["id"])
-
-
-@asynccontextmanager
-async def started_services() -> AsyncIterator[Services]:
-    """Services on the same environment as the CLI, to look behind a command or to set data up."""
-    services = Services(Settings.from_env())
-    await services.start()
-    try:
-        yield services
-    finally:
-        await services.close()

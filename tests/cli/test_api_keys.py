@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 
 def test_apikey_create_shows_the_key_exactly_once(cli: Cli, workspace: str) -> None:

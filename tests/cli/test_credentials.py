@@ -8,9 +8,9 @@ import pytest
 from click.testing import Result
 
 from modelyard.vault import SECRET_MASK
-from tests.cli.conftest import Cli, started_services
-from tests.conftest import SECRET
 from tests.fakes.openai import FakeOpenAI
+from tests.support import SECRET
+from tests.support.cli import Cli, started_services
 
 
 def assert_secret_hidden(*results: Result) -> None:

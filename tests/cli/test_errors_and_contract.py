@@ -10,7 +10,7 @@ import pytest
 from modelyard.cli import modelyard
 from modelyard.errors import ModelyardError
 from modelyard.services.workspaces import WorkspaceService
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 # DESIGN §7: the commands users and scripts rely on
 DESIGNED = {

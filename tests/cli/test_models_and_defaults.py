@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from modelyard.types.model_type import MODEL_TYPES
 from modelyard.vault import SECRET_MASK
-from tests.cli.conftest import Cli
-from tests.conftest import SECRET
 from tests.fakes.openai import FakeOpenAI
+from tests.support import SECRET
+from tests.support.cli import Cli
 
 
 def configure_deepseek(cli: Cli, workspace: str) -> None:

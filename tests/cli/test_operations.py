@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 
 def test_rotate_keys_gives_the_workspace_a_new_key_and_secrets_still_open(cli: Cli, workspace: str) -> None:

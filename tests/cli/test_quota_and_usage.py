@@ -9,7 +9,7 @@ import pytest
 
 from modelyard.services.usage import UsageEvent
 from modelyard.types import Usage
-from tests.cli.conftest import Cli, started_services
+from tests.support.cli import Cli, started_services
 
 
 def test_quota_show_lists_the_hosted_trial_quota(cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

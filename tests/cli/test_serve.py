@@ -19,7 +19,7 @@ import pytest
 
 from modelyard.cli import serve as serve_module
 from modelyard.console.setup import complete_setup
-from tests.cli.conftest import Cli, started_services
+from tests.support.cli import Cli, started_services
 
 
 @pytest.fixture

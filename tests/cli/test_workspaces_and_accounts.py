@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 
 from modelyard.services.accounts import AccountView
-from tests.cli.conftest import Cli, started_services
+from tests.support.cli import Cli, started_services
 
 
 def test_workspace_create_prints_its_id_and_name(cli: Cli) -> None:

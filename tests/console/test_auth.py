@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelyard.console.setup import setup_token
-from tests.console.conftest import API, PASSWORD, Console, error_of
+from tests.support.console import API, PASSWORD, Console, error_of
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

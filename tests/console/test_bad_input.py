@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx2
 import pytest
 
-from tests.console.conftest import API, Console, Team, error_of
+from tests.support.console import API, Console, Team, error_of
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ from modelyard.catalog.spec import ModelSpec
 from modelyard.runtime.validation import silent_wav
 from tests.capabilities import prove
 from tests.catalog.filling import configuration
-from tests.console.conftest import API, Console
 from tests.fakes.registry import FAKES, aim_bindings_at, serving
+from tests.support.console import API, Console
 
 PROVIDERS = [spec.id for spec in default_catalog()]
 

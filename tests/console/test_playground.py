@@ -10,8 +10,8 @@ import orjson
 import pytest
 import uvicorn
 
-from tests.console.conftest import API, PASSWORD, Console, Team
 from tests.fakes.openai import chat_chunk, sse, usage_chunk
+from tests.support.console import API, PASSWORD, Console, Team
 
 
 def events(text: str) -> list[dict]:

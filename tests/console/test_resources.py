@@ -8,8 +8,8 @@ from pydantic import TypeAdapter
 
 from modelyard.console.views import ModelOut
 from modelyard.services.hosted import HostedConfig, HostedProvider
-from tests.conftest import SECRET
-from tests.console.conftest import API, Console, Team, error_of
+from tests.support import SECRET
+from tests.support.console import API, Console, Team, error_of
 
 MASK = "************"
 

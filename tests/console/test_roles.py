@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import SECRET
-from tests.console.conftest import API, Console, Team, error_of
+from tests.support import SECRET
+from tests.support.console import API, Console, Team, error_of
 
 ROLES = ("owner", "admin", "member", "outsider")
 

@@ -26,8 +26,8 @@ from schemathesis.python import asgi
 from modelyard.errors import UpstreamConnectionError
 from modelyard.server import ModelyardApp
 from modelyard.services.context import Services
-from tests.console.conftest import API, PASSWORD
-from tests.services.conftest import make_settings
+from tests.support import make_settings
+from tests.support.console import API, PASSWORD
 
 MAX_EXAMPLES = 10  # per operation and pass: about 1,200 requests in all
 # Revoking the test's own token, or deleting its workspace, would leave every later case a 401 or 404.

@@ -14,9 +14,8 @@ from sqlalchemy import select, update
 from modelyard.console.sessions import SignIns
 from modelyard.services.context import Services
 from modelyard.store.tables import AccessToken, ConsoleSession
-from tests.console.conftest import API, PASSWORD, Console
-from tests.services.conftest import make_settings
-from tests.support import redis_url, require_redis
+from tests.support import make_settings, redis_url, require_redis
+from tests.support.console import API, PASSWORD, Console
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

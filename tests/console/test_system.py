@@ -7,7 +7,7 @@ import re
 import pytest
 
 from modelyard.gateway.app import ROUTES
-from tests.console.conftest import API, Console, Team
+from tests.support.console import API, Console, Team
 
 
 async def test_metrics_are_prometheus_text_and_count_gateway_calls(console: Console, team: Team, deepseek) -> None:

@@ -17,8 +17,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from tests.conftest import SECRET
 from tests.fakes.openai import Recorded
+from tests.support import SECRET
 
 SOCKET_PATH = "/api-ws/v1/inference"
 AUDIO_HEADER = b"ID3\x04\x00\x00fake-mp3:"

@@ -17,7 +17,6 @@ import pytest
 from modelyard.protocols.base import Target
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.runtime.bindings import Binding
-from tests.conftest import SECRET
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.aws import FakeAWS
 from tests.fakes.baichuan import FakeBaichuan
@@ -39,6 +38,7 @@ from tests.fakes.triton import FakeTriton
 from tests.fakes.volcengine import FakeVolcengineMaaS
 from tests.fakes.wenxin import FakeWenxin
 from tests.fakes.zhipu import FakeZhipu
+from tests.support import SECRET
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ import orjson
 from aiohttp import web
 
 from modelyard.signing.spark_url import signature
-from tests.conftest import SECRET
 from tests.fakes.openai import FakeOpenAI, Recorded
+from tests.support import SECRET
 
 _ORIGIN = re.compile(
     r'api_key="([^"]*)", algorithm="hmac-sha256", headers="host date request-line", signature="([^"]*)"'

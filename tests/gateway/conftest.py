@@ -15,7 +15,7 @@ from modelyard.gateway.app import Gateway
 from modelyard.gateway.metrics import Metrics
 from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig
-from tests.services.conftest import make_settings
+from tests.support import make_settings
 
 
 @dataclass

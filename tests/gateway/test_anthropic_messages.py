@@ -12,11 +12,11 @@ import orjson
 import pytest
 
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.anthropic import SIGNATURE, stream_events, text, thinking, tool_use
 from tests.fakes.anthropic import sse as anthropic_sse
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
 from tests.fakes.registry import FAKES, serving
+from tests.support import SECRET
 
 WEATHER = {
     "name": "get_weather",

@@ -10,9 +10,9 @@ import orjson
 import pytest
 from aiohttp.test_utils import TestServer
 
-from tests.conftest import SECRET
 from tests.fakes.cohere import FakeCohere, event, sse_events
 from tests.fakes.nvidia import FakeNVIDIA
+from tests.support import SECRET
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 

@@ -15,7 +15,7 @@ def test_a_bug_is_a_plain_500_without_its_details() -> None:
         "message": "internal error",
         "type": "server_error",
         "param": None,
-        "code": None,
+        "code": "internal_error",
     }
 
 

@@ -10,9 +10,9 @@ import orjson
 import pytest
 
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.gemini import FakeGoogle, answer, call_part, service_account_info, sse, text_part, usage
 from tests.fakes.registry import FAKES, serving
+from tests.support import SECRET
 
 WEATHER = {
     "type": "function",

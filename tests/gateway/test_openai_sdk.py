@@ -10,8 +10,8 @@ import aiohttp
 import openai
 import pytest
 
-from tests.conftest import SECRET
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
+from tests.support import SECRET
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 

@@ -16,9 +16,9 @@ from modelyard.errors import ProviderQuotaExhaustedError, UpstreamRateLimitError
 from modelyard.protocols.anthropic import SignedResult
 from modelyard.types import Message
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.anthropic import SIGNATURE, sse, stream_events, text, thinking, tool_use
 from tests.fakes.registry import FAKES, serving
+from tests.support import SECRET
 
 WEATHER = {
     "name": "get_weather",

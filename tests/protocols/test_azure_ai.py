@@ -18,9 +18,9 @@ from azure.core.exceptions import ClientAuthenticationError, HttpResponseError
 from modelyard.errors import UpstreamAuthError, UpstreamRateLimitError
 from modelyard.protocols.openai import OpenAI, OpenAIQuirks
 from modelyard.types import ChatRequest, Message, RerankRequest
-from tests.conftest import SECRET
 from tests.fakes.openai import chat_chunk, sse, usage_chunk
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 AZURE = OpenAIQuirks(
     url_style="azure-inference", default_api_version="2024-05-01-preview", supports_stream_options=False

@@ -26,11 +26,11 @@ from modelyard.protocols.baichuan import WEB_SEARCH_TOOL, Baichuan, BaichuanQuir
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import ChatRequest, EmbeddingRequest, Message, ModerationRequest, Tool
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.baichuan import FakeBaichuan, baichuan_error
 from tests.fakes.loopback import served
 from tests.fakes.openai import chat_chunk
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 BASE = "https://api.baichuan-ai.com/v1"
 BAICHUAN = Baichuan()

@@ -28,9 +28,9 @@ from modelyard.errors import (
 )
 from modelyard.protocols.openai import ingress
 from modelyard.protocols.sse import SSEDecoder
-from tests.conftest import SECRET
 from tests.fakes.cohere import FakeCohere, event, sse_events, text_stream, tool_call, tool_stream
 from tests.fakes.loopback import served
+from tests.support import SECRET
 
 WEATHER = {
     "type": "function",

@@ -40,7 +40,6 @@ from modelyard.types import (
 )
 from modelyard.types.usage import UNREPORTED
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.dashscope import (
     FakeDashScope,
     error_body,
@@ -53,6 +52,7 @@ from tests.fakes.dashscope import (
 )
 from tests.fakes.loopback import served
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 dashscope = DashScope()
 ROOT = "https://dashscope.test"

@@ -21,8 +21,8 @@ from modelyard.runtime import Runtime
 from modelyard.types import ChatRequest, ImagePart, Message, ResponseFormat, TextPart, Tool, ToolCall
 from modelyard.types.chat import NamedToolChoice
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.dashscope import FakeDashScope, error_body, sse_events, text_stream, tool_stream
+from tests.support import SECRET
 
 WEATHER = {
     "type": "function",

@@ -29,9 +29,9 @@ from modelyard.protocols.dashscope import tts
 from modelyard.runtime import Runtime
 from modelyard.runtime.transport import Timeouts
 from modelyard.types import SpeechRequest
-from tests.conftest import SECRET
 from tests.fakes.dashscope_tts import AUDIO_HEADER, event
 from tests.fakes.registry import FAKES, serving
+from tests.support import SECRET
 
 CREDENTIALS = {"api_key": SECRET}
 

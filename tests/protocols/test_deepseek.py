@@ -14,9 +14,9 @@ from modelyard.errors import ProviderQuotaExhaustedError, UpstreamBadRequestErro
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.protocols.openai.requests import build_chat
 from modelyard.types import ChatRequest, Message, ToolCall
-from tests.conftest import SECRET
 from tests.fakes.openai import chat_chunk, completion, sse, tool_call, usage_chunk
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 MODEL = "deepseek-v4-pro"
 WEATHER = {

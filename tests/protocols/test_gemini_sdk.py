@@ -24,7 +24,6 @@ from google.oauth2 import service_account
 
 from modelyard.errors import ContentFilteredError, UpstreamAuthError, UpstreamRateLimitError, UpstreamUnavailableError
 from modelyard.types import ResponseFormat
-from tests.conftest import SECRET
 from tests.fakes.gemini import (
     FakeGoogle,
     answer,
@@ -38,6 +37,7 @@ from tests.fakes.gemini import (
     usage,
 )
 from tests.fakes.registry import FAKES, serving
+from tests.support import SECRET
 
 WEATHER_SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 WEATHER = {

@@ -25,10 +25,10 @@ from modelyard.types import ChatRequest, EmbeddingRequest, Message, Tool
 from modelyard.types.chat import ResponseFormat
 from modelyard.types.usage import UNREPORTED
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.huggingface import FakeHuggingFace, generated, sse_data, stream_events
 from tests.fakes.registry import FAKES, serving
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 protocol = HuggingFace()
 

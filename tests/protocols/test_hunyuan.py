@@ -28,7 +28,6 @@ from modelyard.types import ChatRequest, EmbeddingRequest, ImagePart, Message, T
 from modelyard.types.chat import NamedToolChoice
 from modelyard.types.usage import UNREPORTED
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.loopback import served
 from tests.fakes.tencent import (
     FakeTencent,
@@ -40,6 +39,7 @@ from tests.fakes.tencent import (
     tool_call,
     tool_stream,
 )
+from tests.support import SECRET
 
 NATIVE = "https://hunyuan.tencentcloudapi.com"
 SECRET_ID = "AKIDhunyuantest0001"

@@ -16,8 +16,8 @@ from modelyard.errors import (
 from modelyard.protocols.jina import Jina, JinaQuirks
 from modelyard.runtime.bindings import default_bindings
 from modelyard.types import EmbeddingRequest, RerankRequest
-from tests.conftest import SECRET
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 jina = Jina()
 QUIRKS = JinaQuirks(

@@ -26,10 +26,10 @@ from modelyard.errors import (
     UpstreamUnavailableError,
 )
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.loopback import served
 from tests.fakes.minimax import FakeMiniMax, chunk, completion, failure, stream_events
 from tests.fakes.openai import tool_call
+from tests.support import SECRET
 
 MODEL = "MiniMax-M2.7"
 GROUP = "1800000000000000001"

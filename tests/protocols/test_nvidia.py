@@ -12,10 +12,10 @@ from modelyard.errors import UpstreamAuthError, UpstreamBadRequestError, Upstrea
 from modelyard.protocols.nvidia import NVIDIA, NVIDIAQuirks, sigmoid
 from modelyard.runtime.bindings import default_bindings
 from modelyard.types import RerankRequest
-from tests.conftest import SECRET
 from tests.fakes.loopback import served
 from tests.fakes.nvidia import FakeNVIDIA, rankings
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 nvidia = NVIDIA()
 HOSTED = NVIDIAQuirks(

@@ -23,10 +23,10 @@ from modelyard.types import ChatRequest, EmbeddingRequest, ImagePart, Message, T
 from modelyard.types.chat import ResponseFormat
 from modelyard.types.usage import UNREPORTED
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.ollama import FakeOllama, chat_line, done_line, ndjson, tool_call
 from tests.fakes.registry import FAKES, serving
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 protocol = Ollama()
 WEATHER = {

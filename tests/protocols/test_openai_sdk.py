@@ -12,8 +12,8 @@ import openai
 import pytest
 
 from modelyard.types import Message
-from tests.conftest import SECRET
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
+from tests.support import SECRET
 
 WEATHER = {
     "type": "function",

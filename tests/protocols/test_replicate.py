@@ -28,10 +28,10 @@ from modelyard.runtime.transport import Timeouts
 from modelyard.types import ChatRequest, EmbeddingRequest, ImagePart, Message, TextPart, Tool
 from modelyard.types.usage import UNREPORTED
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.registry import FAKES, serving
 from tests.fakes.replicate import VERSION, FakeReplicate, stream_body
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 protocol = Replicate()
 LLAMA = "meta/meta-llama-3-8b-instruct"

@@ -21,10 +21,10 @@ from modelyard.errors import (
 from modelyard.protocols import PROTOCOLS
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import ChatRequest, Message, Tool, ToolCall
-from tests.conftest import SECRET
 from tests.fakes.openai import sse
 from tests.fakes.registry import FAKES, serving
 from tests.fakes.spark import FakeSpark, answer_frame, error_frame, usage_text
+from tests.support import SECRET
 
 SPARK = PROTOCOLS["spark"]
 WEATHER = Tool("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})

@@ -19,10 +19,10 @@ from modelyard.errors import (
 from modelyard.protocols.tei import TEI
 from modelyard.types import EmbeddingRequest, RerankRequest
 from modelyard.types.usage import UNREPORTED
-from tests.conftest import SECRET
 from tests.fakes.huggingface import FakeHuggingFace
 from tests.fakes.registry import FAKES, serving
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 protocol = TEI()
 

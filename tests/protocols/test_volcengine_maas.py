@@ -22,10 +22,10 @@ from modelyard.errors import (
 from modelyard.protocols import PROTOCOLS
 from modelyard.types import ChatRequest, ImagePart, Message, TextPart, Tool
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.loopback import served
 from tests.fakes.volcengine import FakeVolcengineMaaS, answer, error_body, function_call, piece, sse
 from tests.protocols.targets import target
+from tests.support import SECRET
 
 PROVIDER = "volcengine_maas_legacy"
 ACCESS_KEY = "AKLTfakeaccesskey0001"

@@ -27,8 +27,8 @@ from modelyard.runtime.bindings import default_bindings
 from modelyard.types import ChatRequest, Message, Tool, ToolCall
 from modelyard.types.model_type import ModelType
 from tests.capabilities import prove
-from tests.conftest import SECRET
 from tests.fakes.wenxin import FakeWenxin, error, stream_events
+from tests.support import SECRET
 
 AK, SK = "wx-ak-0a1b2c3d", "wx-sk-4e5f6a7b"
 LEGACY = {"api_style": "legacy", "api_key": AK, "secret_key": SK}

@@ -16,8 +16,8 @@ from modelyard.errors import (
 )
 from modelyard.runtime import Runtime, Timeouts
 from modelyard.types import ChatRequest, Message, ResponseFormat, ToolCall
-from tests.conftest import SECRET
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
+from tests.support import SECRET
 
 HELLO_STREAM = sse(
     chat_chunk({"role": "assistant", "content": ""}),

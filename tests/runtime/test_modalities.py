@@ -6,7 +6,7 @@ import pytest
 
 from modelyard.errors import CredentialValidationError, InvalidRequestError, UnsupportedFeatureError
 from modelyard.runtime.validation import silent_wav
-from tests.conftest import SECRET
+from tests.support import SECRET
 
 
 @pytest.fixture

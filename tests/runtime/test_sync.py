@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestServer
 
 from modelyard import SyncRuntime
-from tests.conftest import SECRET
 from tests.fakes.openai import FakeOpenAI, chat_chunk, sse
+from tests.support import SECRET
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from modelyard.errors import CredentialError, InvalidRequestError, NotFoundError
 from modelyard.services.api_keys import KEY_PATTERN, REVOKED_CHANNEL, ApiKeyIdentity
 from modelyard.services.context import Services
 from modelyard.store.tables import ApiKey, Base
-from tests.services.conftest import make_settings
-from tests.support import redis_url, require_redis
+from tests.support import make_settings, redis_url, require_redis
 
 
 @contextmanager
@@ -75,7 +74,7 @@ async def test_the_plaintext_key_is_nowhere_in_the_database(services, workspace,
 
 
 async def test_keys_are_random(services, workspace) -> None:
-    keys = {(await services.api_keys.create(workspace_id=workspace))[1] for _ in range(20)}
+    keys = {(await services.api_keys.create(workspace_id=workspace, name="tests"))[1] for _ in range(20)}
 
     assert len(keys) == 20
     assert len({key[:12] for key in keys}) == 20
@@ -83,16 +82,25 @@ async def test_keys_are_random(services, workspace) -> None:
 
 async def test_create_refuses_an_unknown_workspace_or_creator_and_a_long_name(services, workspace) -> None:
     with pytest.raises(NotFoundError):
-        await services.api_keys.create(workspace_id="ws_nope")
+        await services.api_keys.create(workspace_id="ws_nope", name="tests")
     with pytest.raises(NotFoundError):
-        await services.api_keys.create(workspace_id=workspace, created_by="acct_nope")
+        await services.api_keys.create(workspace_id=workspace, name="tests", created_by="acct_nope")
     with pytest.raises(InvalidRequestError):
         await services.api_keys.create(workspace_id=workspace, name="x" * 121)
     assert await services.api_keys.list(workspace_id=workspace) == []
 
 
+@pytest.mark.parametrize("name", ["", "   "])
+async def test_create_refuses_a_blank_name_naming_the_field(services, workspace, name: str) -> None:
+    with pytest.raises(InvalidRequestError) as refused:
+        await services.api_keys.create(workspace_id=workspace, name=name)
+
+    assert refused.value.field == "name"
+    assert str(refused.value) == "a key name is required"
+    assert await services.api_keys.list(workspace_id=workspace) == []
+
 async def test_authenticate_resolves_a_key_to_its_workspace(services, workspace) -> None:
-    view, key = await services.api_keys.create(workspace_id=workspace)
+    view, key = await services.api_keys.create(workspace_id=workspace, name="tests")
 
     assert await services.api_keys.authenticate(key) == ApiKeyIdentity(view.id, workspace)
 
@@ -103,14 +111,14 @@ async def test_authenticate_resolves_a_key_to_its_workspace(services, workspace)
     ids=["empty", "prefix", "foreign", "short", "long", "unknown"],
 )
 async def test_authenticate_refuses_what_is_not_a_key_of_ours(services, workspace, presented: str) -> None:
-    await services.api_keys.create(workspace_id=workspace)
+    await services.api_keys.create(workspace_id=workspace, name="tests")
 
     with pytest.raises(CredentialError, match=r"^invalid API key$"):
         await services.api_keys.authenticate(presented)
 
 
 async def test_authenticate_reads_the_database_once_then_answers_from_memory(services, workspace) -> None:
-    _, key = await services.api_keys.create(workspace_id=workspace)
+    _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
 
     with statements(services) as first:
         await services.api_keys.authenticate(key)
@@ -137,7 +145,7 @@ async def test_an_unknown_key_is_remembered_so_repeats_do_not_reach_the_database
 
 
 async def test_simultaneous_first_uses_of_a_key_read_the_database_once(services, workspace) -> None:
-    view, key = await services.api_keys.create(workspace_id=workspace)
+    view, key = await services.api_keys.create(workspace_id=workspace, name="tests")
 
     with statements(services) as seen:
         identities = await asyncio.gather(*(services.api_keys.authenticate(key) for _ in range(50)))
@@ -147,7 +155,7 @@ async def test_simultaneous_first_uses_of_a_key_read_the_database_once(services,
 
 
 async def test_cached_entries_expire_after_their_ttl(services, workspace) -> None:
-    _, key = await services.api_keys.create(workspace_id=workspace)
+    _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
     now = [1000.0]
     services.api_keys._clock = lambda: now[0]
     await services.api_keys.authenticate(key)
@@ -164,7 +172,7 @@ async def test_cached_entries_expire_after_their_ttl(services, workspace) -> Non
 
 
 async def test_an_answer_read_while_a_revocation_arrives_is_not_cached(services, workspace) -> None:
-    _, key = await services.api_keys.create(workspace_id=workspace)
+    _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
     key_hash = hashlib.sha256(key.encode()).hexdigest()
 
     def revocation_arrives(*_: object) -> None:  # the broadcast lands while the row, still valid, is being read
@@ -183,7 +191,7 @@ async def test_an_answer_read_while_a_revocation_arrives_is_not_cached(services,
 
 async def test_the_cache_is_bounded_and_a_flood_of_bad_keys_does_not_evict_good_ones(services, workspace) -> None:
     services.api_keys.CACHE_MAX = 4
-    _, good = await services.api_keys.create(workspace_id=workspace)
+    _, good = await services.api_keys.create(workspace_id=workspace, name="tests")
     await services.api_keys.authenticate(good)
     bad = [f"my-{i:043d}" for i in range(10)]
     for key in bad:
@@ -201,7 +209,7 @@ async def test_the_cache_is_bounded_and_a_flood_of_bad_keys_does_not_evict_good_
 
 
 async def test_revoke_takes_effect_at_once_on_a_cached_key(services, workspace) -> None:
-    view, key = await services.api_keys.create(workspace_id=workspace)
+    view, key = await services.api_keys.create(workspace_id=workspace, name="tests")
     await services.api_keys.authenticate(key)
 
     revoked = await services.api_keys.revoke(workspace_id=workspace, key_id=view.id)
@@ -218,8 +226,8 @@ async def test_revoke_takes_effect_at_once_on_a_cached_key(services, workspace) 
 
 
 async def test_revoking_one_key_leaves_the_others_working(services, workspace) -> None:
-    first, first_key = await services.api_keys.create(workspace_id=workspace)
-    _, second_key = await services.api_keys.create(workspace_id=workspace)
+    first, first_key = await services.api_keys.create(workspace_id=workspace, name="tests")
+    _, second_key = await services.api_keys.create(workspace_id=workspace, name="tests")
 
     await services.api_keys.revoke(workspace_id=workspace, key_id=first.id)
 
@@ -244,7 +252,7 @@ async def test_one_workspace_can_neither_see_nor_revoke_anothers_keys(services, 
 
 
 async def test_last_used_is_kept_in_memory_and_written_in_one_batch_on_flush(services, workspace) -> None:
-    created = [await services.api_keys.create(workspace_id=workspace) for _ in range(4)]
+    created = [await services.api_keys.create(workspace_id=workspace, name="tests") for _ in range(4)]
     used, unused = created[:3], created[3][0]
     before = datetime.now(UTC).replace(microsecond=0)
 
@@ -276,7 +284,7 @@ async def test_close_writes_the_last_used_times_it_still_holds(database, tmp_pat
     first = Services(make_settings(tmp_path, backend, schema), runtime=runtime, hosted=hosted)
     await first.start()
     workspace = (await first.workspaces.create("Acme")).id
-    view, key = await first.api_keys.create(workspace_id=workspace)
+    view, key = await first.api_keys.create(workspace_id=workspace, name="tests")
     await first.api_keys.authenticate(key)
     await first.close()
 
@@ -298,7 +306,7 @@ async def test_revocation_reaches_another_replica_through_redis(database, tmp_pa
     here, there = replicas
     try:
         workspace = (await here.workspaces.create("Acme")).id
-        view, key = await here.api_keys.create(workspace_id=workspace)
+        view, key = await here.api_keys.create(workspace_id=workspace, name="tests")
         await there.api_keys.authenticate(key)
         with statements(there) as seen:
             await there.api_keys.authenticate(key)
@@ -323,7 +331,7 @@ async def test_revocation_reaches_another_replica_through_redis(database, tmp_pa
 
 async def test_a_revocation_broadcast_without_redis_reaches_this_process(services, workspace) -> None:
     assert not services.cache.is_shared
-    view, key = await services.api_keys.create(workspace_id=workspace)
+    view, key = await services.api_keys.create(workspace_id=workspace, name="tests")
     await services.api_keys.authenticate(key)
     async with services.db.begin() as session:  # as if another process revoked it and broadcast the hash
         await session.execute(text("UPDATE api_keys SET revoked_at = created_at WHERE id = :id"), {"id": view.id})

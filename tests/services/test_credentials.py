@@ -8,8 +8,7 @@ from modelyard.errors import ConflictError, CredentialValidationError, Decryptio
 from modelyard.services.context import Services
 from modelyard.store.tables import ProviderCredential
 from modelyard.vault import SECRET_MASK, MasterKeyError
-from tests.conftest import SECRET
-from tests.services.conftest import make_settings
+from tests.support import SECRET, make_settings
 
 
 async def test_saving_checks_the_key_live_and_stores_it_sealed(services, workspace, fake_openai, deepseek) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from modelyard.catalog import default_catalog
 from modelyard.services.hosted import HostedConfigError, load_hosted_config
-from tests.conftest import SECRET
+from tests.support import SECRET
 
 ENV = {"OPENAI_API_KEY": SECRET}
 

@@ -7,8 +7,8 @@ import pytest
 from modelyard.errors import HostedQuotaExceededError, UpstreamRateLimitError
 from modelyard.services.hosted import HostedConfig, HostedProvider
 from modelyard.types import ChatRequest, EmbeddingRequest, Message
-from tests.conftest import SECRET
 from tests.fakes.openai import chat_chunk, sse, usage_chunk
+from tests.support import SECRET
 
 HOSTED_KEY = "sk-hosted-0011223344556677"
 HI = ChatRequest(messages=(Message.user("Hi"),))

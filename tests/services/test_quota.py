@@ -20,9 +20,7 @@ from modelyard.services.hosted import HostedConfig, HostedProvider
 from modelyard.services.quota import Reservation
 from modelyard.services.workspaces import WorkspaceView
 from modelyard.store.tables import HostedQuota
-from tests.conftest import SECRET
-from tests.services.conftest import make_settings
-from tests.support import redis_url, require_redis
+from tests.support import SECRET, make_settings, redis_url, require_redis
 
 LIMIT = 200
 

@@ -13,8 +13,8 @@ from modelyard.errors import CredentialsNotConfiguredError, UpstreamAuthError, U
 from modelyard.protocols.base import JSON_HEADERS, UpstreamRequest
 from modelyard.signing import SIGNING_SCHEMES
 from modelyard.signing.baidu_token import MAX_LIFETIME_S, BaiduAccessToken, BaiduTokenParams
-from tests.conftest import SECRET
 from tests.fakes.wenxin import FakeWenxin
+from tests.support import SECRET
 
 NOW = 1_795_000_000.0
 AK, SK = "wx-ak-0a1b2c3d", "wx-sk-4e5f6a7b"

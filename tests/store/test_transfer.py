@@ -9,8 +9,7 @@ from modelyard import vault
 from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig
 from modelyard.store.transfer import TransferError, copy_database
-from tests.services.conftest import make_settings
-from tests.support import postgres_url, require_postgres
+from tests.support import make_settings, postgres_url, require_postgres
 
 
 @pytest.fixture(autouse=True)

@@ -3,28 +3,19 @@ driven by Debian's headless Chromium through Playwright's async API (it shares t
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from modelyard import vault
 from modelyard.server import ModelyardApp
 from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig, HostedProvider
-from tests.conftest import SECRET
 from tests.fakes.openai import FakeOpenAI
-from tests.services.conftest import make_settings
-from tests.support import CHROMIUM, require_chromium
-
-try:
-    from playwright.async_api import expect
-except ImportError:  # collect anyway: the `browser` fixture skips (or, when services are required, fails) with why
-    expect = None
+from tests.support import CHROMIUM, SECRET, make_settings, require_chromium
+from tests.support.web import OWNER_EMAIL, OWNER_PASSWORD, TIMEOUT_MS, VIEWPORT, Site, serve
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -35,20 +26,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-VIEWPORT = {"width": 1280, "height": 900}
-ARTIFACTS = Path(__file__).parent / "artifacts"  # screenshots, kept for a person to look at (gitignored)
-OWNER_EMAIL = "owner@example.com"
-OWNER_PASSWORD = "correct horse battery staple"
-TIMEOUT_MS = 15_000
-
-
-@dataclass
-class Site:
-    url: str
-    services: Services
-    workspace_id: str
-    account_id: str
-    fake: FakeOpenAI
 
 
 @pytest.fixture(autouse=True)
@@ -80,18 +57,6 @@ async def browser() -> AsyncIterator[Any]:
             yield browser
         finally:
             await browser.close()
-
-
-async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises what stopped the server
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -132,21 +97,3 @@ async def page(browser: Any, site: Site) -> AsyncIterator[Any]:
     finally:
         await context.close()
     assert not errors, f"uncaught errors in the page: {errors}"
-
-
-async def sign_in(page: Any, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD) -> None:
-    """Sign in through the form, with the keyboard, and wait for the providers page."""
-    await page.goto("/#/login")
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(password)
-    await page.keyboard.press("Enter")
-    await page.locator("article.card").first.wait_for()
-
-
-async def add_deepseek(site: Site, **overrides: str) -> str:
-    """DeepSeek credentials pointed at the fake, stored without a test call; returns the credential id."""
-    values = {"api_key": SECRET, "endpoint_url": f"{site.fake.url}/v1", **overrides}
-    credential = await site.services.credentials.create(
-        workspace_id=site.workspace_id, provider="deepseek", values=values, validate=False
-    )
-    return credential.id

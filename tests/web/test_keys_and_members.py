@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from modelyard.errors import CredentialError
-from tests.web.conftest import expect, sign_in
+from tests.support.web import expect, sign_in
 
 
 async def test_an_api_key_is_shown_once_copied_listed_by_prefix_and_revoked(page, site):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from tests.web.conftest import add_deepseek, expect, sign_in
+from tests.support.web import add_deepseek, expect, sign_in
 
 
 @asynccontextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.fakes.openai import chat_chunk, sse, usage_chunk
-from tests.web.conftest import add_deepseek, expect, sign_in
+from tests.support.web import add_deepseek, expect, sign_in
 
 ANSWER = "Hello, streaming world!"
 WATCH_ANSWER = """() => {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import statistics
 
-from tests.conftest import SECRET
-from tests.web.conftest import ARTIFACTS, VIEWPORT, add_deepseek, expect, sign_in
+from tests.support import SECRET
+from tests.support.web import ARTIFACTS, VIEWPORT, add_deepseek, expect, sign_in
 from tests.web.png import read_png
 
 

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.web.conftest import expect, sign_in
+from tests.support.web import expect, sign_in
 
 SCHEMA = [
     {

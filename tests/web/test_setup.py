@@ -9,7 +9,7 @@ import pytest
 
 from modelyard.console.setup import setup_token
 from modelyard.server import ModelyardApp
-from tests.web.conftest import TIMEOUT_MS, VIEWPORT, expect, serve
+from tests.support.web import TIMEOUT_MS, VIEWPORT, expect, serve
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.conftest import SECRET
 from tests.fakes.aws import FakeAWS
 from tests.fakes.registry import FAKES, aim_bindings_at, serving
 from tests.fakes.tencent import FakeTencent
-from tests.web.conftest import expect, sign_in
+from tests.support import SECRET
+from tests.support.web import expect, sign_in
 
 MODEL = "bedrock/global.amazon.nova-2-lite-v1:0"
 

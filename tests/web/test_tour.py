@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.web.conftest import ARTIFACTS, add_deepseek, expect, sign_in
+from tests.support.web import ARTIFACTS, add_deepseek, expect, sign_in
 
 PAGES = [
     ("providers/deepseek", "DeepSeek"),

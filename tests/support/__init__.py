@@ -1,7 +1,9 @@
-"""System components the suite uses for real: PostgreSQL, Redis, Chromium.
+"""Helpers the tests share (conftest files hold only fixtures): the fake secret, settings, and the system components
+the suite uses for real, PostgreSQL, Redis and Chromium.
 
-Where one is absent (a laptop), its tests skip with the reason; `.ci/run` sets MODELYARD_REQUIRE_SERVICES=1,
-which turns those skips into failures.
+Where a component is absent (a laptop), its tests skip with the reason; `.ci/run` sets MODELYARD_REQUIRE_SERVICES=1,
+which turns those skips into failures. Helpers of one face live beside this module: `tests.support.console`,
+`tests.support.cli`, `tests.support.web`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from modelyard.settings import Settings
+
+SECRET = "sk-test-9f8e7d6c5b4a"  # the fake upstream key: recognisable, so tests search for it where it must not be
+MASTER = "test-master-key-0123456789abcdef0123456789"  # the master key of every test's vault
+
 # Every plaintext secret the suite hands to modelyard; the secret guard looks for each in databases and logs.
 KNOWN_SECRETS: set[str] = {
-    "sk-test-9f8e7d6c5b4a",
+    SECRET,
     "sk-hosted-0011223344556677",
     "xi-key-0011223344556677",
     "xi-secret-445566778899",
@@ -45,6 +52,23 @@ def postgres_url(*, driver: bool = True) -> str:
 
 def redis_url() -> str:
     return os.environ.get("MODELYARD_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def make_settings(home: Path, backend: str, schema: str | None, **overrides: object) -> Settings:
+    """Settings for services on SQLite under `home`, or on the test PostgreSQL in `schema`."""
+    url = f"sqlite+aiosqlite:///{home / 'modelyard.db'}" if backend == "sqlite" else postgres_url()
+    values = dict(
+        home=home,
+        database_url=url,
+        database_schema=schema,
+        redis_url=None,
+        secret_key=MASTER,
+        host="127.0.0.1",
+        port=0,
+        hosted_config=None,
+    )
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
 
 
 @functools.cache
