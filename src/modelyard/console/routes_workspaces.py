@@ -9,7 +9,7 @@ from modelyard.console.auth import Manager, Member, Owner, Reader, SignedIn, Sta
 from modelyard.console.schemas import ApiKeyBody, MemberBody, RoleBody, WorkspaceBody
 from modelyard.console.views import ApiKeyCreatedOut, ApiKeyOut, MemberOut, WorkspaceOut
 from modelyard.errors import NotFoundError, PermissionDeniedError
-from modelyard.services.accounts import AccountView
+from modelyard.services.accounts import AccountView, valid_email
 from modelyard.services.context import Services
 from modelyard.store.tables import Account
 
@@ -103,8 +103,9 @@ def _check_may_grant(member: Member, role: str, current: str | None = None) -> N
 
 async def _account_by_email(services: Services, email: str) -> AccountView:
     # The account service finds accounts by id only; a console-side lookup by the unique email column.
+    # A blank or malformed email is bad input (400 naming it), not an account that happens not to exist.
     async with services.db() as session:
-        account_id = await session.scalar(select(Account.id).where(Account.email == email.strip().lower()))
+        account_id = await session.scalar(select(Account.id).where(Account.email == valid_email(email)))
     if account_id is None:
         raise NotFoundError(f"no account has the email {email!r}; give a password to create it")
     return await services.accounts.get(account_id)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchem
 from modelyard.types.model_type import ModelType
 
 Name = Annotated[str, Field(max_length=120)]
+RequiredName = Annotated[str, Field(min_length=1, max_length=120)]  # the services also refuse one of only spaces
 Email = Annotated[str, Field(min_length=3, max_length=320)]
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 ProviderId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -61,7 +62,7 @@ class SetupBody(Body):
 
 
 class WorkspaceBody(Body):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: RequiredName
 
 
 class PreferredTypeBody(Body):
@@ -69,12 +70,12 @@ class PreferredTypeBody(Body):
 
 
 class CredentialBody(Checked):
-    name: Name | None = None  # default: "<Provider> <n>"
+    name: RequiredName | None = None  # default: "<Provider> <n>"
     values: Values
 
 
 class CredentialUpdateBody(Checked):
-    name: Name | None = None
+    name: RequiredName | None = None
     values: Values | None = None  # sending a secret's mask back keeps the stored secret
 
 
@@ -105,21 +106,21 @@ class PoolEntryBody(Checked):
     provider: ProviderId
     model: ModelName
     model_type: ModelType
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: RequiredName
     weight: Weight = 1
     values: Values | None = None  # either its own values ...
     credential_id: Annotated[str, Field(max_length=64)] | None = None  # ... or one of the provider's credentials
 
 
 class PoolEntryUpdateBody(Checked):
-    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    name: RequiredName | None = None
     weight: Weight | None = None
     enabled: bool | None = None
     values: Values | None = None
 
 
 class ApiKeyBody(Body):
-    name: Name = ""
+    name: RequiredName
 
 
 class MemberBody(Body):

@@ -80,7 +80,7 @@ class AccountService:
         self._dummy_hash: str | None = None
 
     async def create(self, *, email: str, password: str, name: str = "") -> AccountView:
-        email = _valid_email(email)
+        email = valid_email(email)
         _check_password(password)
         name = _valid_name(name)
         password_hash = await self._hash(password)
@@ -268,7 +268,8 @@ async def _refuse_last_owner(session: AsyncSession, workspace_id: str, action: s
         raise ConflictError(f"cannot {action} the last owner of a workspace; make another member owner first")
 
 
-def _valid_email(email: str) -> str:
+def valid_email(email: str) -> str:
+    """The email as stored (trimmed, lower case); InvalidRequestError naming `email` when it is not one."""
     email = email.strip().lower()
     if len(email) > 320 or not _EMAIL_SHAPE.fullmatch(email):
         raise InvalidRequestError(f"{email!r} is not an email address", field="email")

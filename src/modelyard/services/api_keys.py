@@ -107,11 +107,14 @@ class ApiKeyService:
         except Exception:  # last-used times are a convenience: losing them must not stop a shutdown
             log.warning("could not record API key last-used times at shutdown", exc_info=True)
 
-    async def create(
-        self, *, workspace_id: str, name: str = "", created_by: str | None = None
-    ) -> tuple[ApiKeyView, str]:
-        """A new key and its plaintext: the only time the plaintext is available."""
+    async def create(self, *, workspace_id: str, name: str, created_by: str | None = None) -> tuple[ApiKeyView, str]:
+        """A new key and its plaintext: the only time the plaintext is available.
+
+        The name is required: it is all a list shows to tell keys apart before one is revoked.
+        """
         name = name.strip()
+        if not name:
+            raise InvalidRequestError("a key name is required", field="name")
         if len(name) > 120:
             raise InvalidRequestError("a key name is at most 120 characters", field="name")
         plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
