@@ -13,7 +13,7 @@ def test_apikey_create_shows_the_key_exactly_once(cli: Cli, workspace: str) -> N
 
 
 def test_apikey_create_json_is_the_id_and_the_key(cli: Cli, workspace: str) -> None:
-    created = cli.json("apikey", "create", "--workspace", workspace)
+    created = cli.json("apikey", "create", "--workspace", workspace, "--name", "ci")
 
     assert set(created) == {"id", "key"}
     assert created["key"].startswith("my-")
@@ -32,7 +32,7 @@ def test_apikey_list_never_shows_a_key(cli: Cli, workspace: str) -> None:
 
 
 def test_apikey_revoke_marks_the_key_revoked(cli: Cli, workspace: str) -> None:
-    created = cli.json("apikey", "create", "--workspace", workspace)
+    created = cli.json("apikey", "create", "--workspace", workspace, "--name", "ci")
 
     revoked = cli.json("apikey", "revoke", "--workspace", workspace, created["id"])
 
@@ -42,7 +42,7 @@ def test_apikey_revoke_marks_the_key_revoked(cli: Cli, workspace: str) -> None:
 
 def test_apikey_revoke_of_another_workspaces_key_is_not_found(cli: Cli, workspace: str) -> None:
     other = cli.json("workspace", "create", "Other")["id"]
-    created = cli.json("apikey", "create", "--workspace", other)
+    created = cli.json("apikey", "create", "--workspace", other, "--name", "ci")
 
     result = cli("apikey", "revoke", "--workspace", workspace, created["id"])
 

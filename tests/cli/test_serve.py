@@ -128,7 +128,7 @@ def get(url: str) -> tuple[int, bytes]:
 
 def test_serve_runs_the_service_until_terminated_and_stops_gracefully(cli: Cli, home: Path) -> None:
     workspace = cli.json("workspace", "create", "Served")["id"]
-    key = cli.json("apikey", "create", "--workspace", workspace)["key"]
+    key = cli.json("apikey", "create", "--workspace", workspace, "--name", "ci")["key"]
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "modelyard.cli", "serve", "--port", str(port)],
