@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from modelyard.errors import ModelyardError
+from modelyard.runtime.address_policy import MODES, AddressRules, Mode, UpstreamPolicy
 
 
 class SettingsError(ModelyardError):
@@ -25,6 +26,9 @@ class Settings:
     port: int
     hosted_config: Path | None
     migrate_on_start: bool = True  # `modelyard serve` migrates once, then tells its workers not to
+    upstream_mode: Mode = "default"  # the upstream address policy: see runtime/address_policy.py
+    upstream_allow: AddressRules = field(default_factory=AddressRules)
+    upstream_deny: AddressRules = field(default_factory=AddressRules)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,8 +48,32 @@ class Settings:
             port=int(port_text),
             hosted_config=Path(hosted).expanduser() if hosted else None,
             migrate_on_start=env.get("MODELYARD_MIGRATE_ON_START", "1") not in ("0", "false", "no"),
+            upstream_mode=_upstream_mode(env.get("MODELYARD_UPSTREAM_POLICY") or "default"),
+            upstream_allow=_address_rules(env, "MODELYARD_UPSTREAM_ALLOW"),
+            upstream_deny=_address_rules(env, "MODELYARD_UPSTREAM_DENY"),
+        )
+
+    @property
+    def upstream_policy(self) -> UpstreamPolicy:
+        """Where upstream calls may connect: the operator's lists, and never this service's own port."""
+        return UpstreamPolicy(
+            mode=self.upstream_mode, allow=self.upstream_allow, deny=self.upstream_deny, own_port=self.port or None
         )
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def _upstream_mode(text: str) -> Mode:
+    for mode in MODES:
+        if text.strip().lower() == mode:
+            return mode
+    raise SettingsError(f"MODELYARD_UPSTREAM_POLICY must be one of {', '.join(MODES)}, got {text!r}")
+
+
+def _address_rules(env: Mapping[str, str], name: str) -> AddressRules:
+    try:
+        return AddressRules.parse(env.get(name) or "")
+    except ValueError as exc:
+        raise SettingsError(f"{name}: {exc}") from None

@@ -23,6 +23,7 @@ from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest, WebSo
 from modelyard.protocols.openai import ingress
 from modelyard.runtime import tokenizer, websocket
 from modelyard.runtime.access_tokens import TokenCache
+from modelyard.runtime.address_policy import UpstreamPolicy
 from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
 from modelyard.runtime.pricing import priced
 from modelyard.runtime.stream import ChatStream
@@ -57,16 +58,23 @@ class Runtime:
     """Invokes models: `chat`, `embed`, `rerank`, `transcribe`, `speak`, `moderate`.
 
     One instance per process: it owns the pooled HTTP session. Use it as an async context manager, or call
-    `close()` at shutdown.
+    `close()` at shutdown. `upstream_policy` says which addresses it may connect to (see `UpstreamPolicy`; by
+    default everything but link-local and cloud metadata addresses).
 
         async with Runtime() as runtime:
             result = await runtime.chat(provider="deepseek", model="deepseek-chat",
                                         credentials={"api_key": key}, messages=[{"role": "user", "content": "Hi"}])
     """
 
-    def __init__(self, catalog: Catalog | None = None, *, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        *,
+        timeouts: Timeouts | None = None,
+        upstream_policy: UpstreamPolicy | None = None,
+    ) -> None:
         self.bindings = bind_catalog(catalog) if catalog is not None else default_bindings()
-        self.transport = Transport(timeouts)
+        self.transport = Transport(timeouts, policy=upstream_policy)
         self.tokens = TokenCache(self.transport)
 
     async def __aenter__(self) -> Runtime:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from modelyard.catalog.loader import Catalog
 from modelyard.protocols.base import RemoteModel
+from modelyard.runtime.address_policy import UpstreamPolicy
 from modelyard.runtime.invoke import Runtime
 from modelyard.runtime.stream import ChatStream
 from modelyard.runtime.transport import Timeouts
@@ -33,11 +34,17 @@ class SyncRuntime:
             print(chunk.content, end="")
     """
 
-    def __init__(self, catalog: Catalog | None = None, *, timeouts: Timeouts | None = None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        *,
+        timeouts: Timeouts | None = None,
+        upstream_policy: UpstreamPolicy | None = None,
+    ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="modelyard-runtime", daemon=True)
         self._thread.start()
-        self.runtime = Runtime(catalog, timeouts=timeouts)
+        self.runtime = Runtime(catalog, timeouts=timeouts, upstream_policy=upstream_policy)
 
     def __enter__(self) -> SyncRuntime:
         return self

@@ -43,7 +43,7 @@ class Services:
     ) -> None:
         self.settings = settings
         self.catalog = catalog or default_catalog()
-        self.runtime = runtime or Runtime(catalog)
+        self.runtime = runtime or Runtime(catalog, upstream_policy=settings.upstream_policy)
         self.engine = create_engine(settings.database_url, schema=settings.database_schema)
         self.db = session_factory(self.engine)
         self.cache = cache_for(settings.redis_url)
