@@ -12,6 +12,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from modelyard.store.scripts import LuaScript
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.client import PubSub
@@ -130,6 +132,10 @@ class RedisCache(Cache):
 
     async def publish(self, channel: str, message: str) -> None:
         await self.client.publish(f"{self.CHANNEL_PREFIX}{channel}", message)
+
+    def script(self, source: str) -> LuaScript:
+        """A Lua script to run on this Redis; its keys must share one hash tag (one Redis Cluster slot)."""
+        return LuaScript(self.client, source)
 
 
 def cache_for(redis_url: str | None) -> Cache:

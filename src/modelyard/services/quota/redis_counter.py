@@ -1,0 +1,133 @@
+"""Redis as the quota counter, shared by replicas: Lua scripts decide; the database learns from the batch writer.
+
+The hot path writes nothing to the database: the ledger rows and their `used` changes reach it in batches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from modelyard.errors import NotFoundError
+from modelyard.services.quota.ledger import LedgerWriter, closing_row, reserve_row
+from modelyard.services.quota.sql_counter import quota_of
+from modelyard.services.quota.values import LedgerKind, Reservation, exhausted
+from modelyard.store.cache import RedisCache
+from modelyard.store.tables import HostedQuota
+
+RESERVATION_TTL_S = 24 * 3600  # a reservation not closed within a day stays spent
+IDEMPOTENCY_TTL_S = 24 * 3600  # how long a repeated Idempotency-Key is recognised
+QUOTA_TTL_S = 7 * 24 * 3600  # an idle counter expires; the database has long caught up by then
+
+# KEYS: quota hash, idempotency key, reservation key.
+# ARGV: amount, replay record, has idempotency key (1|0), reservation ttl, idempotency ttl, quota ttl.
+_RESERVE = """
+if ARGV[3] == '1' then
+  local first = redis.call('GET', KEYS[2])
+  if first then return {'replay', first} end
+end
+local quota = redis.call('HMGET', KEYS[1], 'used', 'limit', 'type', 'unit')
+if not quota[1] then return {'missing'} end
+local amount, limit = tonumber(ARGV[1]), tonumber(quota[2])
+if limit >= 0 and tonumber(quota[1]) + amount > limit then return {'exhausted', quota[3], quota[2], quota[4]} end
+redis.call('HINCRBY', KEYS[1], 'used', amount)
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
+if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[5]) end
+return {'ok'}
+"""
+
+# KEYS: quota hash, reservation key. ARGV: 'release', or the actual amount ('' = as reserved).
+# Returns the change to `used`, or nil when the reservation was closed already.
+_CLOSE = """
+local reserved = redis.call('GET', KEYS[2])
+if not reserved then return nil end
+redis.call('DEL', KEYS[2])
+reserved = tonumber(reserved)
+local delta = 0
+if ARGV[1] == 'release' then delta = -reserved elseif ARGV[1] ~= '' then delta = tonumber(ARGV[1]) - reserved end
+if delta ~= 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'used', delta) end
+return delta
+"""
+
+# KEYS: quota hash. ARGV: used, limit, type, unit, ttl. Sets the counter only if no one did (SETNX-like).
+_LOAD = """
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'used', ARGV[1], 'limit', ARGV[2], 'type', ARGV[3], 'unit', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
+return 1
+"""
+
+
+class RedisCounter:
+    """Redis is the counter, shared by replicas; the database learns of every step from the batch writer."""
+
+    PREFIX = "modelyard:quota:"
+
+    def __init__(self, cache: RedisCache, db: async_sessionmaker[AsyncSession], writer: LedgerWriter) -> None:
+        self._client = cache.client
+        self._db = db
+        self._writer = writer
+        self._reserve = cache.script(_RESERVE)
+        self._close = cache.script(_CLOSE)
+        self._load = cache.script(_LOAD)
+
+    def quota_key(self, workspace_id: str, provider: str) -> str:
+        # The hash tag keeps a quota's keys in one Redis Cluster slot, as a script's keys must be.
+        return f"{self.PREFIX}{{{workspace_id}:{provider}}}"
+
+    async def reserve(self, reservation: Reservation) -> Reservation:
+        quota_key = self.quota_key(reservation.workspace_id, reservation.provider)
+        record = orjson.dumps({"id": reservation.id, "model": reservation.model, "amount": reservation.amount})
+        keyed = reservation.idempotency_key is not None
+        for _ in range(2):
+            outcome = await self._reserve(
+                keys=[
+                    quota_key,
+                    f"{quota_key}:idem:{reservation.idempotency_key or ''}",
+                    f"{quota_key}:rsv:{reservation.id}",
+                ],
+                args=[reservation.amount, record, int(keyed), RESERVATION_TTL_S, IDEMPOTENCY_TTL_S, QUOTA_TTL_S],
+            )
+            match outcome:
+                case ["ok"]:
+                    self._writer.add(reserve_row(reservation))
+                    return reservation
+                case ["replay", first]:
+                    earlier = orjson.loads(first)
+                    return replace(
+                        reservation, id=earlier["id"], model=earlier["model"], amount=earlier["amount"], is_replay=True
+                    )
+                case ["exhausted", quota_type, limit, unit]:
+                    raise exhausted(reservation.provider, quota_type, int(limit), unit)
+                case _:
+                    await self._load_from_database(reservation.workspace_id, reservation.provider)
+        raise NotFoundError(f"no hosted {reservation.provider} quota for workspace {reservation.workspace_id!r}")
+
+    async def close(self, reservation: Reservation, kind: LedgerKind, actual: int | None) -> None:
+        quota_key = self.quota_key(reservation.workspace_id, reservation.provider)
+        argument = "release" if kind == "release" else ("" if actual is None else str(actual))
+        delta = await self._close(keys=[quota_key, f"{quota_key}:rsv:{reservation.id}"], args=[argument])
+        if delta is not None:  # None: closed already, here or by another replica
+            self._writer.add(closing_row(reservation, kind, int(delta)))
+
+    async def used(self, rows: list[HostedQuota]) -> list[int]:
+        async with self._client.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.hget(self.quota_key(row.workspace_id, row.provider), "used")
+            counted = await pipe.execute()
+        return [row.used if value is None else int(value) for row, value in zip(rows, counted, strict=True)]
+
+    async def _load_from_database(self, workspace_id: str, provider: str) -> None:
+        """Start the Redis counter from the quota row, plus what this process has not written yet."""
+        quota_key = self.quota_key(workspace_id, provider)
+        async with self._writer.paused():  # so a batch is counted once: in the row, or in what is queued
+            if await self._client.exists(quota_key):
+                return  # a concurrent call loaded it
+            async with self._db() as session:
+                row = await quota_of(session, workspace_id, provider)
+            used = row.used + self._writer.queued_delta(workspace_id, provider)
+            await self._load(keys=[quota_key], args=[used, row.quota_limit, row.quota_type, row.unit, QUOTA_TTL_S])
