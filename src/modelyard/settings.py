@@ -29,6 +29,7 @@ class Settings:
     upstream_mode: Mode = "default"  # the upstream address policy: see runtime/address_policy.py
     upstream_allow: AddressRules = field(default_factory=AddressRules)
     upstream_deny: AddressRules = field(default_factory=AddressRules)
+    metrics_token: str | None = None  # set: /metrics answers only `Authorization: Bearer <token>`
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +52,7 @@ class Settings:
             upstream_mode=_upstream_mode(env.get("MODELYARD_UPSTREAM_POLICY") or "default"),
             upstream_allow=_address_rules(env, "MODELYARD_UPSTREAM_ALLOW"),
             upstream_deny=_address_rules(env, "MODELYARD_UPSTREAM_DENY"),
+            metrics_token=env.get("MODELYARD_METRICS_TOKEN") or None,
         )
 
     @property

@@ -6,7 +6,7 @@ import asyncio
 import os
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -15,6 +15,7 @@ from sqlalchemy import text
 from starlette.responses import Response
 
 from modelyard.console.auth import State
+from modelyard.console.metrics_auth import metrics_reader
 from modelyard.console.views import HealthOut
 from modelyard.store.cache import RedisCache
 
@@ -26,7 +27,13 @@ _NO_CONSOLE = """<!doctype html><meta charset="utf-8"><title>modelyard</title>
 <p>The web console is not installed in this build. The API is described at <a href="/docs">/docs</a>.</p>"""
 
 
-@router.get("/metrics", tags=["system"], response_class=Response, summary="Prometheus metrics")
+@router.get(
+    "/metrics",
+    tags=["system"],
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    summary="Prometheus metrics (with MODELYARD_METRICS_TOKEN set: send it as a bearer token)",
+)
 async def metrics(state: State) -> Response:
     registry = state.metrics.registry
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N`: add up what every worker wrote

@@ -1,4 +1,9 @@
-"""Prometheus metrics for the gateway: requests, errors by class, latency, time to first token, tokens, quota."""
+"""Prometheus metrics for the gateway: requests, errors by class, latency, time to first token, tokens, quota.
+
+Every label takes a bounded set of values, whatever the tenants do: routes are the gateway's own, error classes
+are modelyard's, providers come from the catalog, and a model is named only when the catalog lists it for its
+provider. A workspace's custom model names (anything it typed) all count under `model="custom"`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from modelyard.catalog.loader import Catalog, default_catalog
 from modelyard.types import Usage
+
+CUSTOM_MODEL_LABEL = "custom"
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -14,9 +22,11 @@ _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 class Metrics:
     """One set of metrics per registry; the app exposes `registry` at /metrics."""
 
-    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, registry: CollectorRegistry | None = None, *, catalog: Catalog | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self.catalog = catalog or default_catalog()
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
+        self._catalog_models: dict[str, frozenset[str]] = {}  # provider -> its catalog model ids, filled on use
         self.requests = Counter(
             "modelyard_requests", "Gateway requests answered", ["route", "status"], registry=self.registry
         )
@@ -62,6 +72,8 @@ class Metrics:
 
     def usage(self, provider: str, model: str, usage: Usage | None, provider_type: str) -> None:
         if usage is not None:
+            if usage.prompt_tokens or usage.completion_tokens:
+                model = self.model_label(provider, model)
             if usage.prompt_tokens:
                 self.tokens.labels(provider, model, "prompt").inc(usage.prompt_tokens)
             if usage.completion_tokens:
@@ -70,3 +82,13 @@ class Metrics:
                 self.first_token.labels(provider).observe(usage.time_to_first_token_s)
         if provider_type == "system":
             self.quota_spent.labels(provider).inc()
+
+    def model_label(self, provider: str, model: str) -> str:
+        """The model as a label: its id when the catalog lists it for `provider`, else `custom`."""
+        known = self._catalog_models.get(provider)
+        if known is None:
+            spec = self.catalog.get(provider) if provider in self.catalog else None
+            known = frozenset(m.id for m in spec.models) if spec is not None else frozenset()
+            if spec is not None:  # keyed by catalog providers only, so this table stays bounded too
+                self._catalog_models[provider] = known
+        return model if model in known else CUSTOM_MODEL_LABEL
