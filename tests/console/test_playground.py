@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
 import orjson
 import pytest
-import uvicorn
 
 from tests.fakes.openai import chat_chunk, sse, usage_chunk
+from tests.support import eventually, serve
 from tests.support.console import API, PASSWORD, Console, Team
 
 
@@ -80,13 +79,9 @@ async def test_an_unknown_model_is_an_error_event(team: Team, chat_url: str) -> 
 @pytest.fixture
 async def served(console: Console) -> AsyncIterator[str]:
     """The app on a real loopback socket: in-process transports cannot show a client going away."""
-    server = uvicorn.Server(uvicorn.Config(console.app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110  (uvicorn offers no event to wait on)
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server, task, url = await serve(console.app)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.should_exit = True
         await task
@@ -108,8 +103,5 @@ async def test_a_client_that_disconnects_closes_the_upstream_stream(
         first = await response.content.readline()
         assert first.startswith(b"data: ")
         response.close()
-    for _ in range(100):
-        if fake_openai.disconnects:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: fake_openai.disconnects, "the upstream stream to be closed")
     assert fake_openai.disconnects == 1

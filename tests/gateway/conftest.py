@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from modelyard import vault
 from modelyard.gateway.app import Gateway
 from modelyard.gateway.metrics import Metrics
 from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig
-from tests.support import make_settings
+from tests.support import make_settings, serve
 
 
 @dataclass
@@ -45,15 +43,9 @@ async def gateway(tmp_path: Path, runtime, hosted, fake_openai, deepseek) -> Asy
     await services.credentials.create(workspace_id=workspace, provider="deepseek", values=deepseek, validate=False)
     _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
     metrics = Metrics()
-    server = uvicorn.Server(
-        uvicorn.Config(Gateway(services, metrics), host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
+    server, task, url = await serve(Gateway(services, metrics))
     try:
-        yield Running(f"http://127.0.0.1:{port}", services, workspace, key, metrics)
+        yield Running(url, services, workspace, key, metrics)
     finally:
         server.should_exit = True
         await task

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 from collections.abc import AsyncIterator
 
@@ -11,7 +10,7 @@ import openai
 import pytest
 
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
-from tests.support import SECRET
+from tests.support import SECRET, eventually
 
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 
@@ -229,10 +228,7 @@ async def test_a_client_that_disconnects_cancels_the_upstream_call(gateway, fake
         )
         await response.content.readline()
         response.close()
-    for _ in range(50):
-        if fake_openai.disconnects:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: fake_openai.disconnects, "the upstream call to be cancelled")
     assert fake_openai.disconnects == 1
 
 

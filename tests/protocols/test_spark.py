@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -24,7 +23,7 @@ from modelyard.types import ChatRequest, Message, Tool, ToolCall
 from tests.fakes.openai import sse
 from tests.fakes.registry import FAKES, serving
 from tests.fakes.spark import FakeSpark, answer_frame, error_frame, usage_text
-from tests.support import SECRET
+from tests.support import SECRET, eventually
 
 SPARK = PROTOCOLS["spark"]
 WEATHER = Tool("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
@@ -309,10 +308,7 @@ async def test_closing_a_socket_stream_early_closes_the_upstream_socket(runtime,
     stream = await runtime.invoke_chat(socket_target(runtime, fake), ChatRequest.user_text("Hi"), stream=True)
     assert (await anext(aiter(stream))).content == "piece 0 "
     await stream.aclose()
-    for _ in range(40):
-        if fake.sockets_closed_early:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: fake.sockets_closed_early, "the upstream socket to be closed")
     assert fake.sockets_closed_early == 1
 
 

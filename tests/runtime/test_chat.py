@@ -17,7 +17,7 @@ from modelyard.errors import (
 from modelyard.runtime import Runtime, Timeouts
 from modelyard.types import ChatRequest, Message, ResponseFormat, ToolCall
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
-from tests.support import SECRET
+from tests.support import SECRET, eventually
 
 HELLO_STREAM = sse(
     chat_chunk({"role": "assistant", "content": ""}),
@@ -255,7 +255,7 @@ async def test_closing_a_stream_early_closes_the_upstream_connection(runtime, fa
     )
     await anext(aiter(stream))
     await stream.aclose()
-    await asyncio.sleep(0.3)
+    await eventually(lambda: fake_openai.disconnects, "the upstream connection to be closed")
     assert fake_openai.disconnects == 1
 
 
@@ -279,7 +279,7 @@ async def test_cancelling_the_caller_closes_the_upstream_connection(runtime, fak
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.3)
+    await eventually(lambda: fake_openai.disconnects, "the upstream connection to be closed")
     assert fake_openai.disconnects == 1
 
 

@@ -22,6 +22,7 @@ from modelyard.protocols.sse import ServerSentEvent
 from modelyard.runtime import websocket
 from modelyard.runtime.transport import Timeouts, Transport
 from modelyard.types import ChatChunk
+from tests.support import eventually
 
 Handler = Callable[[web.WebSocketResponse], Awaitable[None]]
 
@@ -208,12 +209,14 @@ async def test_cancelling_the_reader_closes_the_socket(transport, upstream) -> N
     try:
         events = await websocket.open_chat(await connect(slow, upstream), Lines())
 
+        read: list[object] = []
+
         async def read_all() -> None:
-            async for _ in events:
-                pass
+            async for event in events:
+                read.append(event)
 
         reader = asyncio.create_task(read_all())
-        await asyncio.sleep(0.1)  # the reader now waits for a frame that never comes
+        await eventually(lambda: read, "the reader to take the first frame")  # then it waits for one that never comes
         reader.cancel()
         with pytest.raises(asyncio.CancelledError):
             await reader

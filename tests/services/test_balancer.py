@@ -21,7 +21,7 @@ from modelyard.errors import (
 )
 from modelyard.services.balancer import EntryState, LoadBalancer, PoolEntry
 from modelyard.store.cache import Cache, RedisCache
-from tests.support import redis_url, require_redis
+from tests.support import eventually, redis_url, require_redis
 
 POOL = "ws_1/openai/gpt-5/llm"
 A, B, C = PoolEntry("lb_a", 5), PoolEntry("lb_b", 1), PoolEntry("lb_c", 1)
@@ -275,14 +275,6 @@ def test_choose_reads_no_clock_while_nothing_in_the_pool_cools_down() -> None:
 # --- shared through Redis -----------------------------------------------------------------------------------
 
 
-async def eventually(condition: Callable[[], bool], *, within_s: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while not condition():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
 @pytest.fixture
 async def replicas() -> AsyncIterator[Callable[[], Awaitable[LoadBalancer]]]:
     """Start balancers as separate replicas would: each on its own Redis connection, under this test's prefix."""
@@ -324,7 +316,7 @@ async def test_a_cool_down_reported_on_one_replica_is_seen_by_another(replicas) 
 
     await one.report_failure(pool, first.id, rate_limited(retry_after_s=30))
 
-    await eventually(lambda: status(two, first, pool).status == "cooling")
+    await eventually(lambda: status(two, first, pool).status == "cooling", "replica two to see the key cooling")
     assert two.choose(pool, [first, second]) == [second]
     assert 0 < status(two, first, pool).cooldown_remaining_s <= 30
     assert "rate limited" in (status(two, first, pool).reason or "")
@@ -335,10 +327,10 @@ async def test_disable_and_enable_reach_every_replica(replicas) -> None:
     one, two = await replicas(), await replicas()
 
     await one.report_failure(pool, first.id, UpstreamAuthError("refused", provider="ollama"))
-    await eventually(lambda: status(two, first, pool).status == "disabled")
+    await eventually(lambda: status(two, first, pool).status == "disabled", "replica two to see the key disabled")
     await two.enable(first.id)
 
-    await eventually(lambda: status(one, first, pool).status == "available")
+    await eventually(lambda: status(one, first, pool).status == "available", "replica one to see the key available")
     assert status(two, first, pool).status == "available"
 
 
@@ -360,11 +352,11 @@ async def test_a_brief_cool_down_ended_by_a_success_ends_everywhere(replicas) ->
     pool, first, _ = unique_pool()
     one, two = await replicas(), await replicas()
     await one.report_failure(pool, first.id, UpstreamUnavailableError("down", provider="ollama"))
-    await eventually(lambda: status(two, first, pool).status == "cooling")
+    await eventually(lambda: status(two, first, pool).status == "cooling", "replica two to see the key cooling")
 
     await two.report_success(pool, first.id)
 
-    await eventually(lambda: status(one, first, pool).status == "available")
+    await eventually(lambda: status(one, first, pool).status == "available", "replica one to see the key available")
     await two.close()
     assert [s.status for s in (await replicas()).state(pool, [first])] == ["available"]
 
@@ -377,7 +369,7 @@ async def test_a_malformed_broadcast_is_ignored_and_sharing_goes_on(replicas) ->
     await one._cache.publish("lb", '{"op": "cool"}')
     await one.report_failure(pool, first.id, rate_limited(30))
 
-    await eventually(lambda: status(two, first, pool).status == "cooling")
+    await eventually(lambda: status(two, first, pool).status == "cooling", "replica two to see the key cooling")
 
 
 async def test_a_failing_redis_never_fails_the_report_and_local_state_still_counts(replicas, caplog) -> None:

@@ -15,6 +15,7 @@ from modelyard.errors import InvalidRequestError
 from modelyard.services.usage import UsageEvent, UsageRecorder
 from modelyard.store.tables import UsageRecord
 from modelyard.types import Usage
+from tests.support import eventually
 
 NOON = datetime(2026, 11, 3, 12, 0, tzinfo=UTC)
 _ids = itertools.count()
@@ -95,21 +96,6 @@ def fail_usage_inserts(services, times: int) -> Callable[[], int]:
     return lambda: failures["left"]
 
 
-async def eventually(condition: Callable[[], object], *, within_s: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within_s
-    while not await _check(condition):
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
-
-
-async def _check(condition: Callable[[], object]) -> bool:
-    result = condition()
-    if asyncio.iscoroutine(result):
-        result = await result
-    return bool(result)
-
-
 # --- buffering and writing -------------------------------------------------------------------------------------
 
 
@@ -168,7 +154,7 @@ async def test_a_full_batch_is_written_without_waiting_for_the_interval(services
     try:
         for _ in range(10):
             recorder.record(usage_event(workspace))
-        await eventually(lambda: _count(services, workspace, 10))
+        await eventually(lambda: _count(services, workspace, 10), "10 usage records to be written")
     finally:
         await recorder.close()
 
@@ -182,7 +168,7 @@ async def test_the_writer_writes_on_its_interval(services, workspace) -> None:
     await recorder.start()
     try:
         recorder.record(usage_event(workspace))
-        await eventually(lambda: _count(services, workspace, 1))
+        await eventually(lambda: _count(services, workspace, 1), "1 usage record to be written")
     finally:
         await recorder.close()
 
@@ -229,7 +215,7 @@ async def test_the_writer_retries_a_failed_batch_by_itself(services, workspace) 
     try:
         for _ in range(30):
             recorder.record(usage_event(workspace))
-        await eventually(lambda: _count(services, workspace, 30))
+        await eventually(lambda: _count(services, workspace, 30), "30 usage records to be written")
         assert failures_left() == 0
     finally:
         await recorder.close()

@@ -2,19 +2,25 @@
 the suite uses for real, PostgreSQL, Redis and Chromium.
 
 Where a component is absent (a laptop), its tests skip with the reason; `.ci/run` sets MODELYARD_REQUIRE_SERVICES=1,
-which turns those skips into failures. Helpers of one face live beside this module: `tests.support.console`,
+which turns those skips into failures. A test that waits for a background effect polls with `eventually()`, never
+a fixed sleep. Helpers of one face live beside this module: `tests.support.console`,
 `tests.support.cli`, `tests.support.web`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import importlib.util
+import inspect
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+import uvicorn
 
 from modelyard.settings import Settings
 
@@ -108,3 +114,37 @@ def require_chromium() -> None:
     if os.environ.get("MODELYARD_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{problem}, and MODELYARD_REQUIRE_SERVICES=1 says it must be")
     pytest.skip(problem)
+
+
+async def eventually(condition: Callable[[], object], awaited: str, *, within_s: float = 10.0) -> None:
+    """Poll `condition` (a plain or an async callable) until it is true; after `within_s`, fail saying what was awaited.
+
+    For every wait on a background effect (a connection closed, a batch written, a broadcast received): a fixed
+    sleep is either too short on a busy machine or wastes time on an idle one.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
+    while True:
+        outcome = condition()
+        if inspect.isawaitable(outcome):
+            outcome = await outcome
+        if outcome:
+            return
+        if loop.time() >= deadline:
+            pytest.fail(f"waited {within_s:g} s for {awaited}", pytrace=False)
+        await asyncio.sleep(0.01)
+
+
+async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """Serve an ASGI app on a free loopback port; returns the server, its task and its URL once it listens."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+
+    def listening() -> bool:
+        if task.done():
+            task.result()  # raises what stopped the server
+        return bool(server.started)
+
+    await eventually(listening, "uvicorn to listen")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, task, f"http://127.0.0.1:{port}"

@@ -1,13 +1,10 @@
-"""Driving the web console in Chromium: the page's settings, serving an app on loopback, signing in, and data set-up."""
+"""Driving the web console in Chromium: the page's settings, signing in, and data set-up."""
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import uvicorn
 
 from modelyard.services.context import Services
 from tests.fakes.openai import FakeOpenAI
@@ -32,18 +29,6 @@ class Site:
     workspace_id: str
     account_id: str
     fake: FakeOpenAI
-
-
-async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()  # raises what stopped the server
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    return server, task, f"http://127.0.0.1:{port}"
 
 
 async def sign_in(page: Any, email: str = OWNER_EMAIL, password: str = OWNER_PASSWORD) -> None:

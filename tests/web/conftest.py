@@ -14,8 +14,8 @@ from modelyard.server import ModelyardApp
 from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig, HostedProvider
 from tests.fakes.openai import FakeOpenAI
-from tests.support import CHROMIUM, SECRET, make_settings, require_chromium
-from tests.support.web import OWNER_EMAIL, OWNER_PASSWORD, TIMEOUT_MS, VIEWPORT, Site, serve
+from tests.support import CHROMIUM, SECRET, make_settings, require_chromium, serve
+from tests.support.web import OWNER_EMAIL, OWNER_PASSWORD, TIMEOUT_MS, VIEWPORT, Site
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -9,7 +9,8 @@ import pytest
 
 from modelyard.console.setup import setup_token
 from modelyard.server import ModelyardApp
-from tests.support.web import TIMEOUT_MS, VIEWPORT, expect, serve
+from tests.support import serve
+from tests.support.web import TIMEOUT_MS, VIEWPORT, expect
 
 
 @pytest.fixture
