@@ -13,6 +13,7 @@ from modelyard.errors import (
     UpstreamConnectionError,
     UpstreamRateLimitError,
     UpstreamTimeoutError,
+    UpstreamUnavailableError,
 )
 from modelyard.runtime import Runtime, Timeouts
 from modelyard.types import ChatRequest, Message, ResponseFormat, ToolCall
@@ -206,7 +207,7 @@ async def test_an_error_event_mid_stream_raises_while_iterating(runtime, fake_op
         provider="deepseek", model="deepseek-flash", credentials=deepseek, messages=[Message.user("Hi")], stream=True
     )
     received = []
-    with pytest.raises(Exception, match="overloaded"):
+    with pytest.raises(UpstreamUnavailableError, match="overloaded"):
         async for chunk in stream:
             received.append(chunk.content)
     assert received == ["Hel"]

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from modelyard.errors import HostedQuotaExceededError, UpstreamRateLimitError
+from modelyard.errors import (
+    HostedQuotaExceededError,
+    UpstreamBadRequestError,
+    UpstreamRateLimitError,
+    UpstreamUnavailableError,
+)
 from modelyard.services.hosted import HostedConfig, HostedProvider
+from modelyard.services.invoke import NoCredentialAvailableError
 from modelyard.types import ChatRequest, EmbeddingRequest, Message
 from tests.fakes.openai import chat_chunk, sse, usage_chunk
 from tests.support import SECRET
@@ -58,7 +64,7 @@ async def test_exhausted_hosted_quota_falls_back_to_the_workspaces_own_key(
 
 async def test_a_failed_call_gives_its_reservation_back(services, workspace, fake_openai) -> None:
     fake_openai.fail(500, "boom")
-    with pytest.raises(Exception, match="boom"):
+    with pytest.raises(UpstreamUnavailableError, match="boom"):
         await chat(services, workspace)
     await services.invoker.drain()
     await services.quota.flush()
@@ -84,7 +90,7 @@ async def test_usage_is_recorded_off_the_hot_path_and_aggregated(services, works
     async for _ in invocation.result:
         pass
     fake_openai.fail(400, "bad")
-    with pytest.raises(Exception, match="bad"):
+    with pytest.raises(UpstreamBadRequestError, match="bad"):
         await chat(services, workspace)
     assert await services.usage.records(workspace_id=workspace) == []  # buffered, not yet written
     await services.usage.flush()
@@ -132,7 +138,7 @@ async def test_when_every_pool_entry_cools_down_the_error_says_so(services, work
     fake_openai.fail(429, "slow down", code="rate_limit_exceeded", headers={"Retry-After": "30"})
     with pytest.raises(UpstreamRateLimitError):
         await chat(services, workspace)
-    with pytest.raises(Exception, match="cooling down"):
+    with pytest.raises(NoCredentialAvailableError, match="cooling down"):
         await chat(services, workspace)
 
 
