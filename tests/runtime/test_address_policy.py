@@ -230,6 +230,19 @@ async def test_a_metadata_address_is_refused_before_any_connection() -> None:
             )
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["http://[fd00:ec2::254]/latest/meta-data", "http://[::ffff:169.254.169.254]/", "https://169.254.169.254:8443/"],
+)
+async def test_literal_addresses_are_checked_though_aiohttp_resolves_no_literal(url: str) -> None:
+    transport = Transport()
+    try:
+        with pytest.raises(AddressRefusedError, match="a link-local or cloud metadata address"):
+            await get(transport, url)
+    finally:
+        await transport.close()
+
+
 async def test_the_default_policy_lets_a_self_hosted_upstream_on_loopback_through(fake: FakeOpenAI) -> None:
     fake.reply_chat("hello from loopback")
     async with Runtime() as runtime:
