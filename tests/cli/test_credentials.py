@@ -123,6 +123,48 @@ def test_credential_set_with_an_existing_name_updates_that_credential(cli: Cli, 
     assert stored_deepseek_values(workspace)["api_key"] == SECRET
 
 
+def test_credential_set_without_a_name_updates_the_active_credential_in_place(cli: Cli, workspace: str) -> None:
+    first = cli.json(
+        "credential", "set", "--workspace", workspace, "deepseek", "api_key=old-key",
+        "endpoint_url=https://first.example/v1", "--no-validate",
+    )  # fmt: skip
+
+    again = cli("credential", "set", "--workspace", workspace, "deepseek", f"api_key={SECRET}", "--no-validate")
+
+    assert again.stdout == f"Updated deepseek credential {first['name']!r} (unverified): {first['id']}\n"
+    assert [(c["id"], c["is_active"]) for c in cli.json("credential", "list", "--workspace", workspace)] == [
+        (first["id"], True)
+    ]
+    stored = stored_deepseek_values(workspace)
+    assert stored["api_key"] == SECRET
+    assert stored["endpoint_url"] == "https://first.example/v1"  # a field not given again keeps its value
+
+
+def test_credential_set_keeps_a_secret_that_is_not_sent_again(cli: Cli, workspace: str) -> None:
+    cli.json("credential", "set", "--workspace", workspace, "deepseek", f"api_key={SECRET}", "--no-validate")
+
+    cli.json(
+        "credential", "set", "--workspace", workspace, "deepseek", "endpoint_url=https://second.example/v1",
+        "--no-validate",
+    )  # fmt: skip
+
+    assert stored_deepseek_values(workspace) == {"api_key": SECRET, "endpoint_url": "https://second.example/v1"}
+
+
+def test_credential_set_with_a_new_name_adds_one_beside_the_active_credential(cli: Cli, workspace: str) -> None:
+    active = cli.json("credential", "set", "--workspace", workspace, "deepseek", "api_key=old-key", "--no-validate")
+
+    added = cli.json(
+        "credential", "set", "--workspace", workspace, "deepseek", f"api_key={SECRET}", "--no-validate",
+        "--name", "backup",
+    )  # fmt: skip
+
+    assert added["id"] != active["id"] and not added["is_active"]
+    listed = cli.json("credential", "list", "--workspace", workspace)
+    assert [(c["name"], c["is_active"]) for c in listed] == [(active["name"], True), ("backup", False)]
+    assert stored_deepseek_values(workspace)["api_key"] == "old-key"  # calls still use the active credential
+
+
 def test_credential_set_never_echoes_a_malformed_argument(cli: Cli, workspace: str) -> None:
     result = cli("credential", "set", "--workspace", workspace, "deepseek", SECRET, "--no-validate")
 

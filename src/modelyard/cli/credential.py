@@ -24,7 +24,11 @@ def credential() -> None:
 @click.argument("provider_id", metavar="PROVIDER")
 @fields_argument
 @workspace_option
-@click.option("--name", default=None, help="A name for this credential; an existing one of that name is updated.")
+@click.option(
+    "--name",
+    default=None,
+    help="Update the credential of this name, or add one so named.  [default: the active credential]",
+)
 @click.option("--no-validate", is_flag=True, help="Store as unverified, without a test call upstream.")
 @from_env_option
 @json_option
@@ -39,6 +43,11 @@ def credential_set(
 ) -> None:
     """Store credentials for a provider in a workspace, after one test call.
 
+    Without --name, this updates the provider's active credential in place, or adds the first one. With
+    --name N, it updates the credential named N, or adds one named N beside the others (the first credential of
+    a provider is its active one). An update changes only the fields given: the others, secrets included, keep
+    their stored values.
+
     Keep keys out of shell history: FIELD=- reads that field from stdin (or asks for it, hidden, on a
     terminal), and --from-env FIELD=VAR reads it from an environment variable.
 
@@ -49,14 +58,16 @@ def credential_set(
     values = credential_values(fields, from_env)
 
     async def save(services: Services) -> tuple[CredentialView, bool]:
-        if name is not None:
-            existing = await services.credentials.list(workspace_id=workspace_id, provider=provider_id)
-            same = next((c for c in existing if c.name == name.strip()), None)
-            if same is not None:
-                updated = await services.credentials.update(
-                    workspace_id=workspace_id, credential_id=same.id, values=values, validate=not no_validate
-                )
-                return updated, False
+        existing = await services.credentials.list(workspace_id=workspace_id, provider=provider_id)
+        if name is None:
+            target = next((c for c in existing if c.is_active), None)
+        else:
+            target = next((c for c in existing if c.name == name.strip()), None)
+        if target is not None:
+            updated = await services.credentials.update(
+                workspace_id=workspace_id, credential_id=target.id, values=values, validate=not no_validate
+            )
+            return updated, False
         created = await services.credentials.create(
             workspace_id=workspace_id, provider=provider_id, values=values, name=name, validate=not no_validate
         )
