@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.support.cli import Cli
 
 
@@ -40,12 +42,12 @@ def test_apikey_revoke_marks_the_key_revoked(cli: Cli, workspace: str) -> None:
     assert cli.json("apikey", "list", "--workspace", workspace)[0]["revoked_at"] == revoked["revoked_at"]
 
 
-def test_apikey_revoke_of_another_workspaces_key_is_not_found(cli: Cli, workspace: str) -> None:
+def test_apikey_revoke_of_another_workspaces_key_is_not_found(cli: Cli, workspace: str, home: Path) -> None:
     other = cli.json("workspace", "create", "Other")["id"]
     created = cli.json("apikey", "create", "--workspace", other, "--name", "ci")
 
     result = cli("apikey", "revoke", "--workspace", workspace, created["id"])
 
     assert result.exit_code == 1
-    assert result.stderr == f"Error: API key {created['id']!r} does not exist\n"
+    assert result.stderr == f"Error: API key {created['id']!r} does not exist (looked in {home / 'modelyard.db'})\n"
     assert cli.json("apikey", "list", "--workspace", other)[0]["revoked_at"] is None

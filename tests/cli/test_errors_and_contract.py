@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
@@ -12,6 +14,12 @@ from modelyard.errors import ModelyardError
 from modelyard.services.workspaces import WorkspaceService
 from tests.support.cli import Cli
 
+ERROR_CODES = {
+    "BadParameter": "bad_parameter",
+    "MissingParameter": "missing_parameter",
+    "NoSuchCommand": "no_such_command",
+    "NoSuchOption": "no_such_option",
+}
 # DESIGN §7: the commands users and scripts rely on
 DESIGNED = {
     "serve", "migrate", "workspace create", "workspace list", "account create", "apikey create", "apikey list",
@@ -37,15 +45,63 @@ def test_every_designed_command_exists_and_takes_json() -> None:
         assert any(p.opts == ["--json"] for p in command.params), f"`{name}` has no --json"
 
 
-def test_a_modelyard_error_is_one_line_on_stderr_with_exit_code_1(cli: Cli) -> None:
+def test_a_modelyard_error_is_one_line_on_stderr_with_exit_code_1(cli: Cli, workspace: str, home: Path) -> None:
+    result = cli("apikey", "list", "--workspace", "ws_missing")
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: workspace 'ws_missing' does not exist (looked in {home / 'modelyard.db'})\n"
+
+
+def test_with_json_an_error_is_one_json_document_on_stderr_with_exit_code_1(
+    cli: Cli, workspace: str, home: Path
+) -> None:
     result = cli("apikey", "list", "--workspace", "ws_missing", "--json")
 
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == "Error: workspace 'ws_missing' does not exist\n"
+    assert json.loads(result.stderr) == {
+        "error": {
+            "message": f"workspace 'ws_missing' does not exist (looked in {home / 'modelyard.db'})",
+            "type": "NotFoundError",
+            "code": "not_found",
+        }
+    }
 
 
-def test_a_multi_line_error_message_is_joined_into_one_line(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("args", "kind"),
+    [
+        (["model", "list", "--workspace", "ws_1", "--type", "chat", "--json"], "BadParameter"),
+        (["model", "list", "--json", "--workspace", "ws_1", "--type", "chat"], "BadParameter"),
+        (["apikey", "create", "--json"], "MissingParameter"),
+        (["workspace", "list", "--json", "--colour"], "NoSuchOption"),
+        (["workspace", "frobnicate", "--json"], "NoSuchCommand"),
+        (["--json"], "NoSuchOption"),
+    ],
+    ids=["bad-choice", "json-first", "missing-option", "unknown-option", "unknown-command", "json-on-the-group"],
+)
+def test_with_json_a_bad_argument_is_one_json_document_with_exit_code_2(cli: Cli, args: list[str], kind: str) -> None:
+    result = cli(*args)
+
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    error = json.loads(result.stderr)["error"]
+    assert (error["type"], error["code"]) == (kind, ERROR_CODES[kind])
+    assert error["message"] and "\n" not in error["message"]
+
+
+def test_with_json_a_declined_confirmation_is_a_json_document_too(cli: Cli, workspace: str) -> None:
+    result = cli("workspace", "delete", workspace, "--json", input="n\n")
+
+    assert result.exit_code == 1
+    assert result.stdout.startswith("Delete the workspace")  # click asks on stdout; the answer is on stderr
+    assert json.loads(result.stderr) == {"error": {"message": "aborted", "type": "Abort", "code": "abort"}}
+
+
+def test_a_multi_line_error_message_is_joined_into_one_line(
+    cli: Cli, workspace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async def fail(self: WorkspaceService, **_: object) -> None:
         raise ModelyardError("the first line\n  and the second\n")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from modelyard.types.model_type import MODEL_TYPES
 from modelyard.vault import SECRET_MASK
 from tests.fakes.openai import FakeOpenAI
@@ -81,11 +83,13 @@ def test_model_disable_and_enable_switch_a_model(cli: Cli, workspace: str) -> No
     assert cli.json("model", "list", "--workspace", workspace, "--available")[0]["is_enabled"] is True
 
 
-def test_model_disable_of_an_unknown_model_fails_in_one_line(cli: Cli, workspace: str) -> None:
+def test_model_disable_of_an_unknown_model_fails_in_one_line(cli: Cli, workspace: str, home: Path) -> None:
     result = cli("model", "disable", "--workspace", workspace, "deepseek", "no-such-model", "--type", "llm")
 
     assert result.exit_code == 1
-    assert result.stderr == "Error: [deepseek] has no llm model 'no-such-model' in this workspace\n"
+    assert result.stderr == (
+        f"Error: [deepseek] has no llm model 'no-such-model' in this workspace (looked in {home / 'modelyard.db'})\n"
+    )
 
 
 async def test_model_remote_lists_what_the_provider_offers(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from modelyard.services.accounts import AccountView
 from tests.support.cli import Cli, started_services
@@ -59,14 +60,14 @@ def test_account_create_reads_the_password_from_stdin_and_joins_the_workspace(cl
     assert (account.id, role) == (created["id"], "admin")
 
 
-def test_account_create_in_an_unknown_workspace_creates_no_account(cli: Cli) -> None:
+def test_account_create_in_an_unknown_workspace_creates_no_account(cli: Cli, workspace: str, home: Path) -> None:
     result = cli(
         "account", "create", "--email", "ada@example.com", "--password-stdin", "--workspace", "ws_missing",
         input="long enough password\n",
     )  # fmt: skip
 
     assert result.exit_code == 1
-    assert result.stderr == "Error: workspace 'ws_missing' does not exist\n"
+    assert result.stderr == f"Error: workspace 'ws_missing' does not exist (looked in {home / 'modelyard.db'})\n"
     assert cli.json("account", "create", "--email", "ada@example.com", "--password-stdin", input="another pw!")["id"]
 
 
@@ -93,9 +94,13 @@ def test_account_create_with_a_short_password_fails_in_one_line(cli: Cli) -> Non
     assert result.stdout == ""
 
 
-def test_migrate_reports_the_schema_revision_and_is_repeatable(cli: Cli) -> None:
+def test_migrate_reports_the_schema_revision_and_is_repeatable(cli: Cli, home: Path) -> None:
     first = cli.json("migrate")
     again = cli.json("migrate")
 
     assert first["from_revision"] is None and first["revision"]
-    assert again == {"from_revision": first["revision"], "revision": first["revision"]}
+    assert again == {
+        "database": str(home / "modelyard.db"),
+        "from_revision": first["revision"],
+        "revision": first["revision"],
+    }

@@ -1,12 +1,13 @@
 """The `modelyard` command: serve the API and console, and administer workspaces from a shell.
 
 Every command reads the same environment as `serve` (MODELYARD_HOME, MODELYARD_DATABASE_URL, MODELYARD_SECRET_KEY,
-...) and takes `--json`, which prints exactly one JSON document on stdout.
+...) and takes `--json`, which prints exactly one JSON document on stdout, or for a failure one on stderr.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NoReturn
 
 import click
 
@@ -25,19 +26,60 @@ from modelyard.cli import (
     usage,
     workspace,
 )
-from modelyard.cli.output import one_line
-from modelyard.errors import ModelyardError
+from modelyard.cli.output import JSON_ERRORS, CommandError, CommandUsageError, one_line
+from modelyard.errors import ModelNotFoundError, ModelyardError, NotFoundError
 
 __all__ = ["main", "modelyard"]
 
 
 class ModelyardGroup(click.Group):
+    """Shows every deliberate failure on stderr in one line (or one JSON document with --json), never a traceback."""
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
+    ) -> click.Context:
+        as_json = _asks_for_json(args)  # until the command's own --json is parsed, which then decides
+        try:
+            ctx = super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            _reraise(exc, as_json)
+        ctx.meta[JSON_ERRORS] = as_json
+        return ctx
+
     def invoke(self, ctx: click.Context) -> Any:
-        """Show a deliberate modelyard error as one line on stderr with exit code 1, never as a traceback."""
         try:
             return super().invoke(ctx)
-        except ModelyardError as exc:
-            raise click.ClickException(one_line(exc)) from exc
+        except (ModelyardError, click.ClickException, click.Abort) as exc:
+            _reraise(exc, bool(ctx.meta.get(JSON_ERRORS)))
+
+
+def _reraise(error: ModelyardError | click.ClickException | click.Abort, as_json: bool) -> NoReturn:
+    shown = _failure(error, as_json)
+    if shown is error:
+        raise error
+    raise shown from error
+
+
+def _failure(error: ModelyardError | click.ClickException | click.Abort, as_json: bool) -> Exception:
+    if isinstance(error, ModelyardError):
+        message = one_line(error)
+        if isinstance(error, NotFoundError | ModelNotFoundError):
+            from modelyard.cli.home import describe_database
+            from modelyard.settings import Settings
+
+            message += f" (looked in {describe_database(Settings.from_env())})"
+        return CommandError(message, kind=type(error).__name__, as_json=as_json)
+    if not as_json or isinstance(error, CommandError):
+        return error  # click shows its own: a usage error with the command's usage line, an abort as "Aborted!"
+    if isinstance(error, click.Abort):
+        return CommandError("aborted", kind="Abort", as_json=True)
+    shown_as = CommandUsageError if isinstance(error, click.UsageError) else CommandError
+    return shown_as(error.format_message(), kind=type(error).__name__, as_json=True)
+
+
+def _asks_for_json(args: Sequence[str]) -> bool:
+    end = args.index("--") if "--" in args else len(args)
+    return "--json" in args[:end]
 
 
 @click.group(cls=ModelyardGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -56,7 +56,7 @@ def account_create(
         )
         return created, member
 
-    created, member = run(create)
+    created, member = run(create, may_create=workspace_id is None)  # a first account may start a new home
     data = {
         "id": created.id,
         "email": created.email,

@@ -1,10 +1,15 @@
-"""What every command prints: one JSON document with `--json`, short human text without it."""
+"""What every command prints: one JSON document with `--json`, short human text without it.
+
+A failure goes to stderr with a non-zero exit code: `Error: ...` on one line, or with `--json` one JSON document,
+`{"error": {"message": ..., "type": ..., "code": ...}}`, so stdout only ever holds a command's result.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import click
 import msgspec
@@ -15,8 +20,45 @@ _Command = TypeVar("_Command", bound=Callable[..., Any])
 _JSON_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 
+JSON_ERRORS = "modelyard.json_errors"  # in click's Context.meta, shared by a command and its parent groups
+
+
 def json_option(command: _Command) -> _Command:
-    return click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,  # read before the other options, so an error in one of them is already shown as JSON
+        callback=_remember_json,
+        help="Print one JSON document on stdout (an error: one on stderr).",
+    )(command)
+
+
+class CommandError(click.ClickException):
+    """A failure shown on stderr as `Error: message`, or as one JSON document when the command was given --json."""
+
+    def __init__(self, message: str, *, kind: str, as_json: bool) -> None:
+        super().__init__(message)
+        self.kind = kind  # the error's class name, as in modelyard.errors: NotFoundError, CredentialValidationError ...
+        self.as_json = as_json
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        if not self.as_json:
+            super().show(file)
+            return
+        document = {"error": {"message": self.message, "type": self.kind, "code": error_code(self.kind)}}
+        click.echo(orjson.dumps(document).decode(), file=file, err=True)
+
+
+class CommandUsageError(CommandError):
+    """A bad command line (unknown option, bad value ...) shown as JSON: click's exit code 2, as without --json."""
+
+    exit_code = 2
+
+
+def error_code(kind: str) -> str:
+    """A stable snake_case code from an error's class name: NotFoundError → not_found, BadParameter → bad_parameter."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind.removesuffix("Error") or kind).lower()
 
 
 def emit(data: object, as_json: bool, *, text: str | Callable[[], str]) -> None:
@@ -40,6 +82,11 @@ def one_line(error: BaseException) -> str:
     """An error's message on one line, for a terminal."""
     message = " ".join(part.strip() for part in str(error).splitlines() if part.strip())
     return message or type(error).__name__
+
+
+def _remember_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    ctx.meta[JSON_ERRORS] = value
+    return value
 
 
 def _cell(value: object) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from modelyard.cli.home import check_database, prepare_home, require_existing
 from modelyard.settings import Settings
 
 if TYPE_CHECKING:
@@ -27,20 +28,28 @@ def workspace_option(command: _Command) -> _Command:
     )(command)
 
 
-def run(work: Callable[[Services], Awaitable[T]], *, workspace_id: str | None = None) -> T:
+def run(work: Callable[[Services], Awaitable[T]], *, workspace_id: str | None = None, may_create: bool = False) -> T:
     """Run `work` with started Services in a fresh event loop and close them after, whatever happens.
 
     Closing flushes what the services write in the background (usage records, API key last-used times, quota
     ledger rows), so a command that ends a second after its write loses nothing. With `workspace_id`, an
-    unknown workspace is refused first, so a mistyped id says so instead of listing nothing.
+    unknown workspace is refused first, so a mistyped id says so instead of listing nothing. Only a command
+    that can do its job on a new, empty database (`may_create`: workspace create, ...) may create the home, the
+    database and the master key; any other refuses, saying where it looked, when they are not there.
     """
-    return asyncio.run(_run(work, workspace_id))
+    return asyncio.run(_run(work, workspace_id, may_create))
 
 
-async def _run(work: Callable[[Services], Awaitable[T]], workspace_id: str | None) -> T:
+async def _run(work: Callable[[Services], Awaitable[T]], workspace_id: str | None, may_create: bool) -> T:
     from modelyard.services.context import Services  # here, not above: `--help` need not load the services
 
-    services = Services(Settings.from_env())
+    settings = Settings.from_env()
+    if may_create:
+        prepare_home(settings)
+        await check_database(settings)
+    else:
+        await require_existing(settings)
+    services = Services(settings)
     try:
         await services.start()
         if workspace_id is not None:

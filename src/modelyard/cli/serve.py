@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from modelyard.cli.home import check_database
 from modelyard.cli.output import emit, json_option
 from modelyard.settings import Settings
 
@@ -91,6 +92,7 @@ async def _prepare(settings: Settings, owner_email: str | None, owner_password: 
     from modelyard.console.setup import complete_setup, setup_token
     from modelyard.services.context import Services
 
+    await check_database(settings)  # unreachable, or a PostgreSQL schema missing: one line, not a traceback
     services = Services(settings)
     try:
         await services.start()

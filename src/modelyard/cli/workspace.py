@@ -22,7 +22,7 @@ def workspace_create(name: str, as_json: bool) -> None:
     \b
         modelyard workspace create "Acme"
     """
-    created = run(lambda services: services.workspaces.create(name))
+    created = run(lambda services: services.workspaces.create(name), may_create=True)
     emit({"id": created.id, "name": created.name}, as_json, text=f"Created workspace {created.name!r}: {created.id}")
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from modelyard.settings import SettingsError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -47,7 +49,26 @@ async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
         await connection.run_sync(_upgrade, revision)
 
 
+def require_schema(connection: Connection) -> None:
+    """Refuse, in one line, a PostgreSQL search_path that names no existing schema.
+
+    That is MODELYARD_DATABASE_SCHEMA misspelt or not created yet: PostgreSQL accepts the setting, and the first
+    CREATE TABLE then fails three tracebacks deep ("no schema has been selected to create in").
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    if connection.exec_driver_sql("SELECT current_schema()").scalar() is not None:
+        return
+    search_path = connection.exec_driver_sql("SHOW search_path").scalar()
+    database = connection.engine.url.render_as_string(hide_password=True)
+    raise SettingsError(
+        f"the PostgreSQL schema {search_path} (MODELYARD_DATABASE_SCHEMA) does not exist in {database}; "
+        "create it with `modelyard migrate`, or CREATE SCHEMA as a user allowed to"
+    )
+
+
 def _upgrade(connection: Connection, revision: str) -> None:
+    require_schema(connection)
     from alembic import command  # here: only start-up migrates, and Alembic costs memory for the process's life
     from alembic.config import Config
 
