@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 
 from modelyard.errors import ModelyardError
 from modelyard.runtime.address_policy import MODES, AddressRules, Mode, UpstreamPolicy
+
+IPNetwork = IPv4Network | IPv6Network
 
 
 class SettingsError(ModelyardError):
@@ -30,6 +33,7 @@ class Settings:
     upstream_allow: AddressRules = field(default_factory=AddressRules)
     upstream_deny: AddressRules = field(default_factory=AddressRules)
     metrics_token: str | None = None  # set: /metrics answers only `Authorization: Bearer <token>`
+    trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose X-Forwarded-For / Forwarded names the client
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +57,7 @@ class Settings:
             upstream_allow=_address_rules(env, "MODELYARD_UPSTREAM_ALLOW"),
             upstream_deny=_address_rules(env, "MODELYARD_UPSTREAM_DENY"),
             metrics_token=env.get("MODELYARD_METRICS_TOKEN") or None,
+            trusted_proxies=_networks(env, "MODELYARD_TRUSTED_PROXIES"),
         )
 
     @property
@@ -79,3 +84,14 @@ def _address_rules(env: Mapping[str, str], name: str) -> AddressRules:
         return AddressRules.parse(env.get(name) or "")
     except ValueError as exc:
         raise SettingsError(f"{name}: {exc}") from None
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
+    """Addresses and CIDR blocks, separated by commas or spaces: `10.0.0.0/8, 192.0.2.7, fd00::/8`."""
+    networks = []
+    for entry in (env.get(name) or "").replace(",", " ").split():
+        try:
+            networks.append(ip_network(entry))
+        except ValueError as exc:
+            raise SettingsError(f"{name}: {exc}") from None
+    return tuple(networks)

@@ -83,33 +83,33 @@ async def test_requests_without_credentials_get_401(console: Console) -> None:
     assert error_of(response)["code"] == "not_signed_in"
 
 
-async def test_sign_in_is_rate_limited_per_email_with_retry_after(console: Console) -> None:
+async def test_sign_in_backs_off_per_client_and_email_with_retry_after(console: Console) -> None:
     await console.account("ada@example.com")
     client = console.client()
     attempt = {"email": "ada@example.com", "password": "wrong-password"}
-    for _ in range(10):
+    for _ in range(5):
         assert (await client.post(f"{API}/auth/login", json=attempt)).status_code == 401
 
     limited = await client.post(f"{API}/auth/login", json={"email": "ada@example.com", "password": PASSWORD})
 
-    assert limited.status_code == 429  # even with the right password: the window is spent
-    assert 1 <= int(limited.headers["retry-after"]) <= 300
+    assert limited.status_code == 429  # even with the right password: this client waits out its backoff
+    assert 1 <= int(limited.headers["retry-after"]) <= 900
     assert error_of(limited)["code"] == "rate_limited"
 
 
-async def test_sign_in_is_rate_limited_per_client_ip_across_emails(console: Console) -> None:
+async def test_one_clients_guesses_at_several_emails_are_counted_per_email(console: Console) -> None:
     client = console.client()
     statuses = [
         (await client.post(f"{API}/auth/login", json={"email": f"u{i}@example.com", "password": "x"})).status_code
         for i in range(11)
     ]
 
-    assert statuses == [401] * 10 + [429]
+    assert statuses == [401] * 11  # far below the client's own ceiling (tests/console/test_ratelimit.py)
 
 
 async def test_token_creation_is_rate_limited_like_login(console: Console) -> None:
     client = console.client()
-    for _ in range(10):
+    for _ in range(5):
         await client.post(f"{API}/auth/tokens", json={"email": "a@example.com", "password": "x"})
 
     limited = await client.post(f"{API}/auth/tokens", json={"email": "a@example.com", "password": "x"})

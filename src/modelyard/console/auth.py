@@ -109,11 +109,6 @@ Manager = Annotated[Member, Depends(manager)]  # owner or admin: every change
 Owner = Annotated[Member, Depends(owner)]
 
 
-def client_ip(request: Request) -> str:
-    # The socket's peer: behind a reverse proxy this is the proxy, so the limits then apply to it as a whole.
-    return request.client.host if request.client else "unknown"
-
-
 def set_session_cookie(response: Response, request: Request, token: str, *, max_age_s: int) -> None:
     response.set_cookie(
         COOKIE,

@@ -10,10 +10,10 @@ from modelyard.console.auth import (
     SignedIn,
     State,
     clear_session_cookie,
-    client_ip,
     identify,
     set_session_cookie,
 )
+from modelyard.console.client_address import client_address
 from modelyard.console.errors import ApiError
 from modelyard.console.schemas import SetupBody, SignInBody, TokenBody
 from modelyard.console.sessions import SignIns
@@ -34,8 +34,8 @@ SESSION_MAX_AGE_S = int(SignIns.SESSION_TTL.total_seconds())
 
 @router.post("/login", summary="Sign in; sets the session cookie")
 async def login(body: SignInBody, request: Request, response: Response, state: State) -> SignedInOut:
-    await state.limiter.attempt(client_ip=client_ip(request), email=body.email)
-    account = await state.services.accounts.authenticate(email=body.email, password=body.password)
+    async with state.limiter.attempt(client=_client(request, state), email=body.email):
+        account = await state.services.accounts.authenticate(email=body.email, password=body.password)
     token, principal = await state.sign_ins.open_session(account)
     set_session_cookie(response, request, token, max_age_s=SESSION_MAX_AGE_S)
     return SignedInOut(account=AccountOut.of(account), csrf_token=principal.csrf_token or "")
@@ -67,8 +67,8 @@ async def me(principal: SignedIn, request: Request, response: Response, state: S
 
 @router.post("/tokens", status_code=201, summary="Create a personal access token (shown once)")
 async def create_token(body: TokenBody, request: Request, state: State) -> TokenOut:
-    await state.limiter.attempt(client_ip=client_ip(request), email=body.email)
-    account = await state.services.accounts.authenticate(email=body.email, password=body.password)
+    async with state.limiter.attempt(client=_client(request, state), email=body.email):
+        account = await state.services.accounts.authenticate(email=body.email, password=body.password)
     return TokenOut(token=await state.sign_ins.issue_token(account, name=body.name))
 
 
@@ -88,10 +88,10 @@ async def setup_state(state: State) -> SetupStateOut:
 
 @router.post("/setup", status_code=201, summary="Create the first owner with the one-time setup token")
 async def setup(body: SetupBody, request: Request, response: Response, state: State) -> SetupDoneOut:
-    await state.limiter.attempt(client_ip=client_ip(request))
-    account, workspace = await complete_setup(
-        state.services, token=body.token, email=body.email, password=body.password, name=body.name
-    )
+    async with state.limiter.attempt(client=_client(request, state)):  # guesses at the setup token
+        account, workspace = await complete_setup(
+            state.services, token=body.token, email=body.email, password=body.password, name=body.name
+        )
     token, principal = await state.sign_ins.open_session(account)
     set_session_cookie(response, request, token, max_age_s=SESSION_MAX_AGE_S)
     return SetupDoneOut(
@@ -99,3 +99,7 @@ async def setup(body: SetupBody, request: Request, response: Response, state: St
         csrf_token=principal.csrf_token or "",
         workspace=WorkspaceOut(id=workspace.id, name=workspace.name, role="owner"),
     )
+
+
+def _client(request: Request, state: State) -> str:
+    return client_address(request, state.services.settings.trusted_proxies)
