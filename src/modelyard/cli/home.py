@@ -21,6 +21,7 @@ from modelyard.vault import KEY_FILE, MasterKeyError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 _AS_SERVE = "as `modelyard serve` has them"
 
@@ -62,18 +63,13 @@ def prepare_home(settings: Settings) -> None:
         settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
-async def require_existing(settings: Settings) -> None:
-    """Refuse in one line, before anything creates them, a missing database, its tables, or the master key."""
+def require_files(settings: Settings) -> None:
+    """Refuse in one line, before anything opens (and so creates) them, a missing SQLite file or master key file."""
     path = sqlite_path(settings)
     if path is not None and not path.exists():
         raise DatabaseNotFoundError(
             f"no modelyard database at {path} ({_origin()}); set MODELYARD_HOME or MODELYARD_DATABASE_URL "
             f"{_AS_SERVE}, or create it with `modelyard migrate` (or `make run`)"
-        )
-    if not await check_database(settings, needs_tables=True):
-        raise DatabaseNotFoundError(
-            f"no modelyard tables in {describe_database(settings)}; set MODELYARD_DATABASE_URL and "
-            f"MODELYARD_DATABASE_SCHEMA {_AS_SERVE}, or create them with `modelyard migrate`"
         )
     key_file = (settings.home / KEY_FILE).resolve()
     if settings.secret_key is None and not key_file.exists():
@@ -83,20 +79,19 @@ async def require_existing(settings: Settings) -> None:
         )
 
 
-async def check_database(settings: Settings, *, needs_tables: bool = False) -> bool:
-    """Open the database once: unreachable or without its PostgreSQL schema is a one-line error.
+async def check_database(engine: AsyncEngine, settings: Settings, *, needs_tables: bool = False) -> None:
+    """Open the database once before migrating it: unreachable, or no PostgreSQL schema, is a one-line error.
 
-    Returns whether modelyard's tables are there (checked only with `needs_tables`; True otherwise).
+    With `needs_tables`, so is a database never migrated. The connection goes back to the pool for what follows.
     """
-    from modelyard.store.database import create_engine
-
-    engine = create_engine(settings.database_url, schema=settings.database_schema)
-    try:
-        with unreachable_in_one_line(settings):
-            async with engine.connect() as connection:
-                return await connection.run_sync(_has_tables if needs_tables else _schema_only)
-    finally:
-        await engine.dispose()
+    with unreachable_in_one_line(settings):
+        async with engine.connect() as connection:
+            has_tables = await connection.run_sync(_has_tables if needs_tables else _schema_only)
+    if not has_tables:
+        raise DatabaseNotFoundError(
+            f"no modelyard tables in {describe_database(settings)}; set MODELYARD_DATABASE_URL and "
+            f"MODELYARD_DATABASE_SCHEMA {_AS_SERVE}, or create them with `modelyard migrate`"
+        )
 
 
 @contextmanager

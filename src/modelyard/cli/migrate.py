@@ -44,9 +44,9 @@ async def _migrate(settings: Settings) -> tuple[str | None, str | None]:
 
     if settings.database_schema and not settings.is_sqlite:
         await _create_schema(settings.database_schema, settings)
-    await check_database(settings)  # unreachable: one line, not a traceback
     engine = create_engine(settings.database_url, schema=settings.database_schema)
     try:
+        await check_database(engine, settings)  # unreachable: one line, not a traceback
         before = await _revision(engine)
         await migrate(engine)
         return before, await _revision(engine)

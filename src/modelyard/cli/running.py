@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from modelyard.cli.home import check_database, prepare_home, require_existing
+from modelyard.cli.home import check_database, prepare_home, require_files
 from modelyard.settings import Settings
 
 if TYPE_CHECKING:
@@ -46,11 +46,11 @@ async def _run(work: Callable[[Services], Awaitable[T]], workspace_id: str | Non
     settings = Settings.from_env()
     if may_create:
         prepare_home(settings)
-        await check_database(settings)
     else:
-        await require_existing(settings)
+        require_files(settings)
     services = Services(settings)
     try:
+        await check_database(services.engine, settings, needs_tables=not may_create)
         await services.start()
         if workspace_id is not None:
             await services.workspaces.get(workspace_id)

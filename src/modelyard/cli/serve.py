@@ -92,9 +92,9 @@ async def _prepare(settings: Settings, owner_email: str | None, owner_password: 
     from modelyard.console.setup import complete_setup, setup_token
     from modelyard.services.context import Services
 
-    await check_database(settings)  # unreachable, or a PostgreSQL schema missing: one line, not a traceback
     services = Services(settings)
     try:
+        await check_database(services.engine, settings)  # unreachable, or no PostgreSQL schema: one line
         await services.start()
         token = await setup_token(services)  # None once an account exists
         if token is None:
