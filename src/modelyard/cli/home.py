@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import click
 
 from modelyard.settings import Settings
-from modelyard.vault import KEY_FILE, MasterKeyError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -71,6 +70,8 @@ def require_files(settings: Settings) -> None:
             f"no modelyard database at {path} ({_origin()}); set MODELYARD_HOME or MODELYARD_DATABASE_URL "
             f"{_AS_SERVE}, or create it with `modelyard migrate` (or `make run`)"
         )
+    from modelyard.vault import KEY_FILE, MasterKeyError  # here: `--help` need not load the cryptography
+
     key_file = (settings.home / KEY_FILE).resolve()
     if settings.secret_key is None and not key_file.exists():
         raise MasterKeyError(
