@@ -12,7 +12,7 @@ def test_a_bug_is_a_plain_500_without_its_details() -> None:
     status, body, _ = error_body(KeyError("secret internals"))
     assert status == 500
     assert orjson.loads(body)["error"] == {
-        "message": "internal error",
+        "message": "internal error; the server log has the details",
         "type": "server_error",
         "param": None,
         "code": "internal_error",

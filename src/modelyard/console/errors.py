@@ -1,10 +1,13 @@
-"""Errors to the console's JSON shape, `{"error": {"message", "type", "code", "field"}}`, in one table."""
+"""The console's face of the error contract: `{"error": {"message", "type", "code", "field"}}`.
+
+Domain errors take status, code and headers from `modelyard.error_contract`; `ApiError` and the framework's own
+errors (no route, bad JSON) are answers of the HTTP edge, in the same shape.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -13,37 +16,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from modelyard.errors import (
-    ConflictError,
-    CredentialError,
-    CredentialsNotConfiguredError,
-    CredentialValidationError,
-    DecryptionError,
-    HostedQuotaExceededError,
-    InvalidRequestError,
-    ModelDisabledError,
-    ModelNotFoundError,
-    ModelyardError,
-    NotFoundError,
-    PermissionDeniedError,
-    ProviderQuotaExhaustedError,
-    UpstreamAuthError,
-    UpstreamBadRequestError,
-    UpstreamConnectionError,
-    UpstreamError,
-    UpstreamRateLimitError,
-    UpstreamTimeoutError,
-    UpstreamUnavailableError,
-)
+from modelyard.error_contract import ErrorAnswer, Kind, answer_for
+from modelyard.errors import ModelyardError, UpstreamError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorShape:
-    status: int
-    type: str
-    code: str | None = None
 
 
 class ApiError(Exception):
@@ -73,43 +49,31 @@ def not_signed_in() -> ApiError:
     return ApiError(401, message, type="authentication", code="not_signed_in")
 
 
-_SHAPES: dict[type[BaseException], ErrorShape] = {
-    InvalidRequestError: ErrorShape(400, "invalid_request"),
-    CredentialValidationError: ErrorShape(400, "invalid_request", "credentials_rejected"),
-    CredentialsNotConfiguredError: ErrorShape(400, "invalid_request", "not_configured"),
-    CredentialError: ErrorShape(401, "authentication"),  # a failed sign-in
-    DecryptionError: ErrorShape(500, "server_error", "decryption_failed"),
-    PermissionDeniedError: ErrorShape(403, "permission"),
-    ModelDisabledError: ErrorShape(403, "permission", "model_disabled"),
-    NotFoundError: ErrorShape(404, "not_found"),
-    ModelNotFoundError: ErrorShape(404, "not_found"),
-    ConflictError: ErrorShape(409, "conflict"),
-    HostedQuotaExceededError: ErrorShape(429, "quota", "insufficient_quota"),
-    UpstreamRateLimitError: ErrorShape(429, "upstream", "upstream_rate_limited"),
-    ProviderQuotaExhaustedError: ErrorShape(402, "upstream", "provider_quota_exhausted"),
-    UpstreamBadRequestError: ErrorShape(400, "upstream", "upstream_bad_request"),
-    UpstreamAuthError: ErrorShape(502, "upstream", "upstream_auth_error"),  # our stored key, not the caller's
-    UpstreamTimeoutError: ErrorShape(504, "upstream", "upstream_timeout"),
-    UpstreamUnavailableError: ErrorShape(503, "upstream", "upstream_unavailable"),
-    UpstreamConnectionError: ErrorShape(502, "upstream", "upstream_connection_error"),
-    UpstreamError: ErrorShape(502, "upstream"),
-    ModelyardError: ErrorShape(500, "server_error"),
+# The console's type words: one per kind of the error contract (`modelyard.error_contract`).
+_CONSOLE_TYPES = {
+    Kind.INVALID_REQUEST: "invalid_request",
+    Kind.TOO_LARGE: "payload_too_large",
+    Kind.AUTHENTICATION: "authentication",
+    Kind.PERMISSION: "permission",
+    Kind.NOT_FOUND: "not_found",
+    Kind.CONFLICT: "conflict",
+    Kind.QUOTA: "quota",
+    Kind.RATE_LIMITED: "upstream",
+    Kind.UPSTREAM_REFUSED: "upstream",
+    Kind.UPSTREAM: "upstream",
+    Kind.SERVER: "server_error",
 }
 _HTTP_TYPES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 
 
-def shape_of(error: ModelyardError) -> ErrorShape:
-    return next(_SHAPES[kind] for kind in type(error).__mro__ if kind in _SHAPES)
+def error_payload(error: BaseException) -> dict[str, Any]:
+    """The `error` object for an error the console answers with: also what the playground sends as an event."""
+    return _payload(answer_for(error))
 
 
-def error_payload(error: ModelyardError) -> dict[str, Any]:
-    """The `error` object for a domain error: also what the playground sends as an event."""
-    shape = shape_of(error)
-    message = str(error)
-    if isinstance(error, DecryptionError):
-        message = "stored credentials could not be decrypted; an operator must check the master key"
-    return {"message": message, "type": shape.type, "code": shape.code, "field": getattr(error, "field", None)}
+def _payload(answer: ErrorAnswer) -> dict[str, Any]:
+    return {"message": answer.message, "type": _CONSOLE_TYPES[answer.kind], "code": answer.code, "field": answer.field}
 
 
 def error_response(
@@ -127,23 +91,28 @@ def error_response(
 
 async def on_modelyard_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ModelyardError)  # registered for ModelyardError only
-    shape = shape_of(exc)
-    if shape.status >= 500 and not isinstance(exc, UpstreamError):
+    answer = answer_for(exc)
+    if answer.status >= 500 and not isinstance(exc, UpstreamError):
         log.error("console: %s on %s %s: %s", type(exc).__name__, request.method, request.url.path, exc)
-    headers = {}
-    if isinstance(exc, UpstreamRateLimitError) and exc.retry_after_s is not None:
-        headers["retry-after"] = str(max(1, round(exc.retry_after_s)))
-    payload = error_payload(exc)
-    return error_response(
-        shape.status, payload["message"], type=shape.type, code=shape.code, field=payload["field"], headers=headers
-    )
+    return _respond(answer)
 
 
 async def on_store_unavailable(request: Request, exc: Exception) -> Response:
     """The database pool ran dry or the database is away: 503, so a client can retry, not a 500."""
     log.warning("console: database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-    message = "the service's database is busy or unreachable; try again shortly"
-    return error_response(503, message, type="server_error", code="store_unavailable", headers={"retry-after": "1"})
+    return _respond(answer_for(exc))
+
+
+def answer_response(error: BaseException) -> Response:
+    """Any error in the console's shape, as the contract has it: the error boundary's last resort too."""
+    return _respond(answer_for(error))
+
+
+def _respond(answer: ErrorAnswer) -> Response:
+    body = {"error": _payload(answer)}
+    return Response(
+        orjson.dumps(body), status_code=answer.status, media_type="application/json", headers=dict(answer.headers)
+    )
 
 
 async def on_api_error(request: Request, exc: Exception) -> Response:

@@ -6,7 +6,7 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.console.errors import error_response
+from modelyard.console.errors import answer_response, error_response
 
 log = logging.getLogger(__name__)
 
@@ -88,9 +88,9 @@ class ErrorBoundary:
 
         try:
             await self.app(scope, receive, send_with_headers)
-        except Exception:
+        except Exception as exc:
             log.exception("console error on %s %s", scope.get("method"), scope.get("path"))
             if started:
                 return  # the status is sent; all that is left is to end the connection
-            response = error_response(500, "internal error; the server log has the details", type="server_error")
+            response = answer_response(exc)
             await response(scope, receive, send_with_headers)

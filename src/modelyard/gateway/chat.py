@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from modelyard.error_contract import answer_for
 from modelyard.errors import InvalidRequestError, ModelyardError
-from modelyard.gateway.errors import error_body
-from modelyard.gateway.exchange import EVENT_STREAM, Exchange, stream_until_disconnect
+from modelyard.gateway.errors import openai_error
+from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
 from modelyard.protocols.openai import egress, ingress
 from modelyard.runtime.stream import ChatStream
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
     from modelyard.services.api_keys import ApiKeyIdentity
     from modelyard.services.context import Services
 
+log = logging.getLogger(__name__)
 ROUTE = "/v1/chat/completions"
 JSON_LIMIT = 32 * 1024 * 1024  # inline images make chat bodies large
 _DONE = b"data: [DONE]\n\n"
@@ -97,9 +100,13 @@ async def _stream(
                         usage = egress.usage_chunk(chunk.usage, response_id=response_id, model=model, created=created)
                         events.append(b"data: " + orjson.dumps(usage) + b"\n\n")
                 await exchange.write(b"".join(events))
-        except ModelyardError as exc:  # after the first byte an error can only be an event in the stream
+        except ClientDisconnectedError:
+            raise
+        except Exception as exc:  # after the first byte an error can only be an event in the stream
+            if not isinstance(exc, ModelyardError):
+                log.exception("gateway error in a stream on %s", ROUTE)
             metrics.error(ROUTE, exc)
-            await exchange.write(b"data: " + error_body(exc)[1] + b"\n\n")
+            await exchange.write(b"data: " + openai_error(answer_for(exc)) + b"\n\n")
         await exchange.end(_DONE)
 
     try:

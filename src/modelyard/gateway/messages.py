@@ -1,7 +1,7 @@
 """POST /v1/messages: Anthropic's shape in and out, streamed or not, for any configured model of any family.
 
 Errors on this route answer in Anthropic's shape too (`{"type": "error", "error": {...}}`), so the `anthropic`
-SDK raises its own error classes; the status and message are the ones the OpenAI-shaped routes give.
+SDK raises its own error classes; status, message and headers come from the one error contract, as on every face.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from modelyard.error_contract import answer_for
 from modelyard.errors import ModelyardError
 from modelyard.gateway.chat import JSON_LIMIT, invocation_headers, model_name
-from modelyard.gateway.errors import error_body
+from modelyard.gateway.errors import encoded_headers
 from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
 from modelyard.protocols import anthropic_ingress
@@ -45,10 +46,10 @@ async def messages(services: Services, exchange: Exchange, identity: ApiKeyIdent
 
 
 def anthropic_error(error: BaseException, request_id: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
-    """The OpenAI-shaped routes' status, message and headers, in Anthropic's error shape."""
-    status, openai_body, headers = error_body(error)
-    text = orjson.loads(openai_body)["error"]["message"]
-    return status, anthropic_ingress.error_body(status, text, request_id=request_id), headers
+    """Status, Anthropic-shaped JSON body and extra headers for an error this route answers with."""
+    answer = answer_for(error)
+    body = anthropic_ingress.error_body(answer.status, answer.message, request_id=request_id)
+    return answer.status, body, [*encoded_headers(answer), (b"request-id", request_id.encode())]
 
 
 async def _messages(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
@@ -86,10 +87,14 @@ async def _stream(exchange: Exchange, invocation: Invocation[Any], stream: ChatS
         try:
             async for batch in stream.batches():
                 await exchange.write(b"".join(events.chunk(chunk) for chunk in batch))
-        except ModelyardError as exc:  # after the first byte an error can only be an event in the stream
+        except ClientDisconnectedError:
+            raise
+        except Exception as exc:  # after the first byte an error can only be an event in the stream
+            if not isinstance(exc, ModelyardError):
+                log.exception("gateway error in a stream on %s", ROUTE)
             metrics.error(ROUTE, exc)
-            status, openai_body, _ = error_body(exc)
-            await exchange.end(events.error(status, orjson.loads(openai_body)["error"]["message"]))
+            answer = answer_for(exc)
+            await exchange.end(events.error(answer.status, answer.message))
             return
         await exchange.end()
 

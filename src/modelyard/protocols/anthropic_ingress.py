@@ -34,6 +34,8 @@ from modelyard.types import (
 from modelyard.types.chat import NamedToolChoice, ToolChoice
 
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+# Anthropic's error types by status (docs.claude.com/en/api/errors, 2026-12; billing_error and timeout_error are in
+# the SDK's ErrorType); other 4xx are invalid_request_error, other 5xx api_error, as that page says.
 _ERROR_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
