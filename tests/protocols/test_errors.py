@@ -13,8 +13,10 @@ from modelyard.errors import (
     UpstreamTimeoutError,
     UpstreamUnavailableError,
 )
-from modelyard.protocols.errors import redact, retry_after_s
+from modelyard.protocols.anthropic import Anthropic, AnthropicQuirks
+from modelyard.protocols.errors import error_for_status, redact, retry_after_s
 from modelyard.protocols.openai import OpenAI
+from modelyard.protocols.sse import ServerSentEvent
 from tests.fakes.openai import error_body
 from tests.protocols.targets import target
 
@@ -83,3 +85,41 @@ def test_a_key_echoed_by_the_vendor_never_reaches_the_message() -> None:
 
 def test_redact_masks_given_secrets_even_when_they_do_not_look_like_keys() -> None:
     assert redact("token hunter2secret leaked", ["hunter2secret"]) == "token **** leaked"
+
+
+# --- failures reported inside an HTTP 200 -------------------------------------------------------------------------
+
+
+def test_an_error_event_in_a_200_stream_quotes_the_vendor_not_a_status_it_never_sent() -> None:
+    parser = openai.chat_stream_parser(target())
+    event = ServerSentEvent(orjson.dumps(error_body("upstream fell over", type="server_error", code="server_error")))
+
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        parser.feed(event)
+
+    assert str(caught.value) == "[acme] upstream stream error: upstream fell over (server_error)"
+    assert caught.value.status_code == 502  # what the code amounts to: it still classifies the error
+
+
+def test_an_anthropic_error_event_keeps_its_class_and_says_what_anthropic_said() -> None:
+    parser = Anthropic().chat_stream_parser(target(protocol="anthropic", quirks=AnthropicQuirks()))
+    data = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+    with pytest.raises(UpstreamUnavailableError) as caught:
+        parser.feed(ServerSentEvent(orjson.dumps(data), event="error"))
+
+    assert str(caught.value) == "[acme] upstream stream error: Overloaded (overloaded_error)"
+
+
+def test_an_error_in_place_of_a_200_answer_says_so() -> None:
+    body = orjson.dumps(error_body("slow down", type="requests", code="rate_limit_exceeded"))
+
+    with pytest.raises(UpstreamRateLimitError) as caught:
+        openai.parse_chat(target(), body)
+
+    assert str(caught.value) == "[acme] upstream error in a 200 answer: slow down (rate_limit_exceeded)"
+
+
+def test_an_http_failure_still_quotes_its_status() -> None:
+    error = error_for_status(provider="acme", status=503, message="down for maintenance", code="unavailable")
+    assert str(error) == "[acme] provider unavailable: down for maintenance (HTTP 503)"

@@ -22,7 +22,7 @@ from modelyard.errors import (
     UpstreamUnavailableError,
 )
 from modelyard.protocols.base import Target
-from modelyard.protocols.errors import error_for_status, redact, retry_after_s
+from modelyard.protocols.errors import Where, error_for_status, redact, retry_after_s, upstream_message
 from modelyard.protocols.sse import ServerSentEvent
 
 
@@ -89,24 +89,33 @@ STREAM_EXCEPTION_STATUS: Mapping[str, int] = {
 
 
 def aws_error(
-    target: Target, status: int, code: str | None, message: str, headers: Mapping[str, str] | None = None
+    target: Target,
+    status: int,
+    code: str | None,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    *,
+    where: Where = "status",
 ) -> UpstreamError:
     """The error for an AWS exception, by its name first where the name says more than the status."""
     provider = target.provider.id
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(message, secrets)
-    detail = f"{code}: {message} (HTTP {status})" if code else f"{message} (HTTP {status})"
+
+    def text(what: str) -> str:
+        if where == "status":
+            return f"{what}: {code}: {message} (HTTP {status})" if code else f"{what}: {message} (HTTP {status})"
+        return upstream_message(what, message, status, code, where=where)
+
     if code in _UNAVAILABLE:
         return UpstreamUnavailableError(
-            f"the model failed: {detail}", provider=provider, status_code=status, vendor_code=code
+            text("the model failed"), provider=provider, status_code=status, vendor_code=code
         )
     if code in _AUTH:
-        return UpstreamAuthError(
-            f"credentials refused: {detail}", provider=provider, status_code=status, vendor_code=code
-        )
+        return UpstreamAuthError(text("credentials refused"), provider=provider, status_code=status, vendor_code=code)
     if code in _RATE_LIMITED:
         return UpstreamRateLimitError(
-            f"rate limited: {detail}",
+            text("rate limited"),
             provider=provider,
             status_code=status,
             vendor_code=code,
@@ -114,9 +123,9 @@ def aws_error(
         )
     if code in _TIMED_OUT:
         return UpstreamTimeoutError(
-            f"the model timed out: {detail}", provider=provider, status_code=status, vendor_code=code
+            text("the model timed out"), provider=provider, status_code=status, vendor_code=code
         )
-    return error_for_status(provider=provider, status=status, message=message, code=code, headers=headers)
+    return error_for_status(provider=provider, status=status, message=message, code=code, headers=headers, where=where)
 
 
 def parse_error(target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
@@ -139,7 +148,7 @@ def stream_exception(target: Target, event: ServerSentEvent) -> UpstreamError:
     message = str(data.get("message") or data.get("Message") or event.data[:300].decode("utf-8", "replace"))
     if data.get("ErrorCode"):  # SageMaker ModelStreamError: ModelInvocationTimeExceeded, StreamBroken
         message = f"{data['ErrorCode']}: {message}"
-    return aws_error(target, STREAM_EXCEPTION_STATUS.get(code, 502), code, message)
+    return aws_error(target, STREAM_EXCEPTION_STATUS.get(code, 502), code, message, where="stream")
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

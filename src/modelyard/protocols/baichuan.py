@@ -21,7 +21,7 @@ from modelyard.errors import (
     UpstreamUnavailableError,
 )
 from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest
-from modelyard.protocols.errors import error_for_status, redact, retry_after_s
+from modelyard.protocols.errors import error_for_status, redact, retry_after_s, upstream_message, where_reported
 from modelyard.protocols.openai import OpenAIQuirks, requests, responses
 from modelyard.protocols.openai.stream import OpenAIChatStream
 from modelyard.protocols.openai.subset import ChatAndEmbeddings, error_object
@@ -76,17 +76,17 @@ class BaichuanChatStream(OpenAIChatStream):
 
     def feed(self, event: ServerSentEvent) -> ChatChunk | None:
         if b'"error"' in event.data:  # an error after the stream started arrives as a data event
-            _raise_body_error(self._target, event.data)
+            _raise_body_error(self._target, event.data, in_stream=True)
         return super().feed(event)
 
 
-def _raise_body_error(target: Target, body: bytes) -> None:
+def _raise_body_error(target: Target, body: bytes, *, in_stream: bool = False) -> None:
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return  # the OpenAI parser reports it as unreadable
     if isinstance(data, dict) and data.get("error"):
-        raise baichuan_error(target, 200, {}, data)
+        raise baichuan_error(target, 200, {}, data, in_stream=in_stream)
 
 
 _AUTH = frozenset({"invalid_api_key", "api_key_empty", "invalid_authentication"})
@@ -107,7 +107,9 @@ def _classify(name: str) -> tuple[type[UpstreamError], str] | None:
     return None
 
 
-def baichuan_error(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def baichuan_error(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """`{"error": {"type" | "code": ..., "message": ...}}` to our error: by Baichuan's name for it, else by status."""
     error = data.get("error")
     error = error if isinstance(error, Mapping) else {"message": error or data.get("message") or ""}
@@ -116,6 +118,7 @@ def baichuan_error(target: Target, status: int, headers: Mapping[str, str], data
     message = redact(str(error.get("message") or ""), secrets)
     provider = target.provider.id
     known = _classify(name)
+    where = where_reported(status, in_stream=in_stream)
     if known is None or (known[0] is UpstreamBadRequestError and status > 400):  # 401, 404 ... say more
         return error_for_status(
             provider=provider,
@@ -123,10 +126,14 @@ def baichuan_error(target: Target, status: int, headers: Mapping[str, str], data
             message=message,
             code=name or None,
             headers=headers,
+            where=where,
         )
     kind, what = known
     shown = status if status != 200 else None  # an error in a 200 body or a stream has no status of its own
-    detail = f"{what}: {message} (HTTP {status}, {name})"
+    if where == "status":
+        detail = f"{what}: {message} (HTTP {status}, {name})"
+    else:
+        detail = upstream_message(what, message, status, name, where=where)
     if kind is UpstreamRateLimitError:
         return UpstreamRateLimitError(
             detail, provider=provider, status_code=shown, vendor_code=name, retry_after_s=retry_after_s(headers)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from typing import Literal
 
 from modelyard.errors import (
     ContentFilteredError,
@@ -38,6 +39,27 @@ def redact(message: str, secrets: Collection[str] = ()) -> str:
     return _KEY_LIKE.sub("****", message)
 
 
+# Where the provider reported a failure: in the HTTP status of its answer, or inside an HTTP 200, in place of the
+# answer or as an event of its stream. Inside a 200 only its own message and code say what happened.
+Where = Literal["status", "answer", "stream"]
+
+
+def where_reported(status: int, *, in_stream: bool = False) -> Where:
+    """`status` is what the answer came with: 200 means the failure was reported inside it."""
+    if in_stream:
+        return "stream"
+    return "answer" if status == 200 else "status"
+
+
+def upstream_message(what: str, message: str, status: int, code: str | None = None, *, where: Where = "status") -> str:
+    """`what: message (HTTP status)`; for a failure reported inside an HTTP 200, what the provider said there and
+    no status it never sent: `upstream stream error: message (code)`."""
+    if where == "status":
+        return f"{what}: {message} (HTTP {status})" if message else f"{what}: HTTP {status}"
+    lead = "upstream stream error" if where == "stream" else "upstream error in a 200 answer"
+    return f"{lead}: {message or 'no message'}" + (f" ({code})" if code else "")
+
+
 def retry_after_s(headers: Mapping[str, str]) -> float | None:
     """Retry-After in seconds, from `retry-after-ms` (OpenAI) or `retry-after` (seconds only)."""
     lowered = {k.lower(): v for k, v in headers.items() if k.lower().startswith("retry-after")}
@@ -59,18 +81,25 @@ def error_for_status(
     code: str | None = None,
     headers: Mapping[str, str] | None = None,
     context_length_codes: Collection[str] = CONTEXT_LENGTH_CODES,
+    where: Where = "status",
 ) -> UpstreamError:
-    """The error for an upstream HTTP failure; `code` is the vendor's error code or type, when it gave one."""
-    detail = f"{message} (HTTP {status})" if message else f"HTTP {status}"
+    """The error for an upstream failure; `code` is the vendor's error code or type, when it gave one.
+
+    For a failure reported inside an HTTP 200 (`where` is not "status"), `status` is the one its code stands for:
+    it classifies the error, and the message quotes the code instead.
+    """
+
+    def text(what: str) -> str:
+        return upstream_message(what, message, status, code, where=where)
 
     def error(kind: type[UpstreamError], what: str) -> UpstreamError:
-        return kind(f"{what}: {detail}", provider=provider, status_code=status, vendor_code=code)
+        return kind(text(what), provider=provider, status_code=status, vendor_code=code)
 
     if code in QUOTA_CODES or status == 402:
         return error(ProviderQuotaExhaustedError, "provider quota or balance exhausted")
     if status == 429:
         return UpstreamRateLimitError(
-            f"rate limited: {detail}", provider=provider, vendor_code=code, retry_after_s=retry_after_s(headers or {})
+            text("rate limited"), provider=provider, vendor_code=code, retry_after_s=retry_after_s(headers or {})
         )
     if status in (401, 403):
         return error(UpstreamAuthError, "credentials refused")

@@ -171,7 +171,7 @@ class TGIChatStream(ChatStreamParser):
         with reading(self._target, "chat stream"):
             data = orjson.loads(event.data)
             if data.get("error"):
-                raise hf_error_in_answer(self._target, data)
+                raise hf_error_in_answer(self._target, data, in_stream=True)
             token = data.get("token") or {}
             text = "" if token.get("special") else token.get("text") or ""
             details = data.get("details")

@@ -18,7 +18,7 @@ from msgspec.structs import replace
 
 from modelyard.errors import ContentFilteredError, CredentialsNotConfiguredError, UnsupportedFeatureError, UpstreamError
 from modelyard.protocols.base import JSON_HEADERS, ChatStreamParser, Target, UpstreamRequest, WireProtocol
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import Where, error_for_status, redact, where_reported
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.protocols.openai import requests as openai_requests
 from modelyard.protocols.openai import responses as openai_responses
@@ -119,7 +119,7 @@ class _MiniMaxChatStream(ChatStreamParser):
         if event.data and event.data != b"[DONE]":
             with reading(self._target, "chat stream"):
                 data: dict[str, Any] = orjson.loads(event.data)
-                _raise_for_base_resp(self._target, data)
+                _raise_for_base_resp(self._target, data, in_stream=True)
                 if data.get("object") == "chat.completion":  # the repeat: its text and calls were streamed already
                     choices = data.get("choices") or [{}]
                     finish = choices[0].get("finish_reason")
@@ -132,13 +132,16 @@ class _MiniMaxChatStream(ChatStreamParser):
         return chunk
 
 
-def _raise_for_base_resp(target: Target, data: Any) -> None:
+def _raise_for_base_resp(target: Target, data: Any, *, in_stream: bool = False) -> None:
     base = data.get("base_resp") if isinstance(data, dict) else None
     if isinstance(base, Mapping) and base.get("status_code"):
-        raise _error(target, int(base["status_code"]), str(base.get("status_msg") or ""), 200, {})
+        where = where_reported(200, in_stream=in_stream)
+        raise _error(target, int(base["status_code"]), str(base.get("status_msg") or ""), 200, {}, where=where)
 
 
-def _error(target: Target, code: int, message: str, status: int, headers: Mapping[str, str]) -> UpstreamError:
+def _error(
+    target: Target, code: int, message: str, status: int, headers: Mapping[str, str], *, where: Where = "status"
+) -> UpstreamError:
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(message, secrets)
     if code in _CONTENT_FILTER:
@@ -152,5 +155,5 @@ def _error(target: Target, code: int, message: str, status: int, headers: Mappin
     if mapped is None:
         mapped = status if status != 200 else (400 if 2000 <= code < 3000 else 502)
     return error_for_status(
-        provider=target.provider.id, status=mapped, message=message, code=str(code), headers=headers
+        provider=target.provider.id, status=mapped, message=message, code=str(code), headers=headers, where=where
     )

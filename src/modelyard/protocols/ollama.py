@@ -158,7 +158,7 @@ class OllamaChatStream(ChatStreamParser):
         if not event.data:
             return None
         with reading(self._target, "chat stream"):
-            data = _object(self._target, event.data)
+            data = _object(self._target, event.data, in_stream=True)
             message = data.get("message") or {}
             deltas = []
             for call in message.get("tool_calls") or ():
@@ -295,12 +295,12 @@ def _think(effort: str | None) -> bool | str | None:
 # --- responses --------------------------------------------------------------------------------------------------
 
 
-def _object(target: Target, body: bytes) -> dict[str, Any]:
+def _object(target: Target, body: bytes, *, in_stream: bool = False) -> dict[str, Any]:
     data = orjson.loads(body)
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     if data.get("error"):  # after HTTP 200: a stream line, or a load failure the server reports in-band
-        raise error_from_data(target, 200, {}, data)
+        raise error_from_data(target, 200, {}, data, in_stream=in_stream)
     return data
 
 

@@ -11,7 +11,7 @@ import orjson
 
 from modelyard.errors import UnsupportedFeatureError, UpstreamError, UpstreamUnavailableError
 from modelyard.protocols.base import Target
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import error_for_status, redact, upstream_message, where_reported
 from modelyard.types import ChatRequest, Message, TextPart
 
 _ROLE_LABELS = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool"}
@@ -66,14 +66,16 @@ def error_from_data(
     *,
     status_of_code: Mapping[str, int] | None = None,
     failing_statuses: Collection[int] = (),
+    in_stream: bool = False,
 ) -> UpstreamError:
     message, code = error_message(data)
+    where = where_reported(status, in_stream=in_stream)
     if status == 200:  # inside a stream or a successful answer: the code says what it would have been
         status = (status_of_code or {}).get((code or "").lower(), 502)
     if status in failing_statuses:
         detail = redact(message, secrets_of(target))
         return UpstreamUnavailableError(
-            f"provider unavailable: {detail} (HTTP {status})",
+            upstream_message("provider unavailable", detail, status, code, where=where),
             provider=target.provider.id,
             status_code=status,
             vendor_code=code,
@@ -84,6 +86,7 @@ def error_from_data(
         message=redact(message, secrets_of(target)),
         code=code,
         headers=headers,
+        where=where,
     )
 
 

@@ -184,7 +184,7 @@ class PayloadStream(ChatStreamParser):
             if "choices" in data or isinstance(data.get("error"), dict):
                 return self._openai.feed(ServerSentEvent(line))
             if data.get("error"):  # TGI: {"error": "...", "error_type": "..."}
-                raise openai_responses.error_from_body(self._target, 200, {}, data)
+                raise openai_responses.error_from_body(self._target, 200, {}, data, in_stream=True)
             token = data.get("token") or {}
             details = data.get("details")
             text = "" if token.get("special") else token.get("text") or ""

@@ -38,9 +38,11 @@ def hf_error(target: Target, status: int, headers: Mapping[str, str], body: byte
     return body_error(target, status, headers, body, status_of_code=HF_STATUS_OF_ERROR_TYPE, failing_statuses=(424,))
 
 
-def hf_error_in_answer(target: Target, data: Any) -> UpstreamError:
+def hf_error_in_answer(target: Target, data: Any, *, in_stream: bool = False) -> UpstreamError:
     """An error object inside an HTTP 200 answer or stream; its `error_type` says what kind."""
-    return error_from_data(target, 200, {}, data, status_of_code=HF_STATUS_OF_ERROR_TYPE, failing_statuses=(424,))
+    return error_from_data(
+        target, 200, {}, data, status_of_code=HF_STATUS_OF_ERROR_TYPE, failing_statuses=(424,), in_stream=in_stream
+    )
 
 
 def vectors_of(target: Target, data: Any) -> tuple[list[float], ...]:

@@ -85,12 +85,12 @@ def model_url(target: Target) -> str:
     return f"{url}/versions/{quote(version, safe='')}" if version else url
 
 
-def _object(target: Target, body: bytes) -> dict[str, Any]:
+def _object(target: Target, body: bytes, *, in_stream: bool = False) -> dict[str, Any]:
     data = orjson.loads(body)
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     if data.get("error"):
-        raise error_from_data(target, 200, {}, data)
+        raise error_from_data(target, 200, {}, data, in_stream=in_stream)
     return data
 
 
@@ -112,7 +112,7 @@ class TritonChatStream(ChatStreamParser):
         if not event.data:
             return None
         with reading(self._target, "generate stream"):
-            text = str(_object(self._target, event.data).get("text_output") or "")
+            text = str(_object(self._target, event.data, in_stream=True).get("text_output") or "")
         if self._cumulative:
             text, self._seen = (text[len(self._seen) :] if text.startswith(self._seen) else text), text
         return ChatChunk(content=text) if text else None

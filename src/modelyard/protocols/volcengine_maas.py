@@ -15,7 +15,7 @@ import orjson
 
 from modelyard.errors import ContentFilteredError, UnsupportedFeatureError, UpstreamError
 from modelyard.protocols.base import JSON_HEADERS, ChatStreamParser, Target, UpstreamRequest, WireProtocol
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import Where, error_for_status, redact, upstream_message, where_reported
 from modelyard.protocols.openai.responses import FINISH_REASONS, arguments_text, parse_usage, reading
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import (
@@ -156,7 +156,7 @@ class _ChatStream(ChatStreamParser):
         if not event.data:
             return None
         with reading(self._target, "chat stream"):
-            data = _load(self._target, event.data)
+            data = _load(self._target, event.data, in_stream=True)
             usage = parse_usage(data["usage"]) if data.get("usage") else None
             choices = data.get("choices") or ([data["choice"]] if data.get("choice") else [])
             if not choices:
@@ -220,25 +220,26 @@ def _first_choice(data: Mapping[str, Any]) -> dict[str, Any]:
     return choice
 
 
-def _load(target: Target, body: bytes) -> dict[str, Any]:
+def _load(target: Target, body: bytes, *, in_stream: bool = False) -> dict[str, Any]:
     data = orjson.loads(body)
     if not isinstance(data, dict):
         raise TypeError(f"expected a JSON object, got {type(data).__name__}")
     error = data.get("error")
     if isinstance(error, Mapping) and (error.get("code_n") or error.get("code")):
-        raise _error(target, 200, error, {})
+        raise _error(target, 200, error, {}, where=where_reported(200, in_stream=in_stream))
     return data
 
 
-def _error(target: Target, status: int, error: Mapping[str, Any], headers: Mapping[str, str]) -> UpstreamError:
+def _error(
+    target: Target, status: int, error: Mapping[str, Any], headers: Mapping[str, str], *, where: Where = "status"
+) -> UpstreamError:
     code = str(error.get("code") or "") or None
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(str(error.get("message") or ""), secrets)
     vendor_code = f"{code} ({error.get('code_n')})" if code and error.get("code_n") else code
     if code in _CONTENT_RISK:
-        detail = f"{message} (HTTP {status})" if message else f"HTTP {status}"
         return ContentFilteredError(
-            f"blocked by the provider's content filter: {detail}",
+            upstream_message("blocked by the provider's content filter", message, status, vendor_code, where=where),
             provider=target.provider.id,
             status_code=status,
             vendor_code=vendor_code,
@@ -247,5 +248,5 @@ def _error(target: Target, status: int, error: Mapping[str, Any], headers: Mappi
     if mapped is None:
         mapped = status if status != 200 else 502
     return error_for_status(
-        provider=target.provider.id, status=mapped, message=message, code=vendor_code, headers=headers
+        provider=target.provider.id, status=mapped, message=message, code=vendor_code, headers=headers, where=where
     )

@@ -25,7 +25,7 @@ from modelyard.errors import (
     UpstreamUnavailableError,
 )
 from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest
-from modelyard.protocols.errors import error_for_status, redact, retry_after_s
+from modelyard.protocols.errors import error_for_status, redact, retry_after_s, upstream_message, where_reported
 from modelyard.protocols.openai import OpenAIQuirks, requests, responses
 from modelyard.protocols.openai.responses import reading
 from modelyard.protocols.openai.stream import OpenAIChatStream
@@ -138,7 +138,7 @@ class ZhipuChatStream(OpenAIChatStream):
     def feed(self, event: ServerSentEvent) -> ChatChunk | None:
         data = event.data
         if b'"error"' in data:  # an error after the stream started arrives as a data event
-            _raise_body_error(self._target, data)
+            _raise_body_error(self._target, data, in_stream=True)
         chunk = super().feed(event)
         if chunk is None or chunk.finish_reason is not None or b'"finish_reason"' not in data:
             return chunk
@@ -153,14 +153,14 @@ def _zhipu_finish_reason(target: Target, body: bytes) -> FinishReason | None:
         return _FINISH_REASONS.get(choices[0].get("finish_reason") or "")
 
 
-def _raise_body_error(target: Target, body: bytes) -> None:
+def _raise_body_error(target: Target, body: bytes, *, in_stream: bool = False) -> None:
     """Raises Zhipu's error when the body is one (HTTP 200 or a stream event); anything else is left to the parser."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         return  # the OpenAI parser reports it as unreadable
     if isinstance(data, dict) and data.get("error"):
-        raise zhipu_error(target, 200, {}, data)
+        raise zhipu_error(target, 200, {}, data, in_stream=in_stream)
 
 
 # Business codes (docs.bigmodel.cn/cn/api/api-code, 2026) -> the error, and the HTTP status it would have had.
@@ -184,7 +184,9 @@ _WHAT: Mapping[type[UpstreamError], str] = {
 }
 
 
-def zhipu_error(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def zhipu_error(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """`{"error": {"code": "1302", "message": ...}}` to our error: by business code, else by HTTP status."""
     error = data.get("error")
     error = error if isinstance(error, Mapping) else {"message": error or data.get("message") or ""}
@@ -192,6 +194,7 @@ def zhipu_error(target: Target, status: int, headers: Mapping[str, str], data: M
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(str(error.get("message") or ""), secrets)
     known = _BY_CODE.get(code or "")
+    where = where_reported(status, in_stream=in_stream)
     if known is None:
         return error_for_status(
             provider=target.provider.id,
@@ -200,16 +203,22 @@ def zhipu_error(target: Target, status: int, headers: Mapping[str, str], data: M
             code=code,
             headers=headers,
             context_length_codes=("1261",),
+            where=where,
         )
     kind, usual_status = known
     status = status if status != 200 else usual_status  # a stream's error has no status of its own
-    detail = f"{message} (HTTP {status}, code {code})"
+
+    def text(what: str) -> str:
+        if where == "status":
+            return f"{what}: {message} (HTTP {status}, code {code})"
+        return upstream_message(what, message, status, code, where=where)
+
     if kind is UpstreamRateLimitError:
         return UpstreamRateLimitError(
-            f"rate limited: {detail}",
+            text("rate limited"),
             provider=target.provider.id,
             status_code=status,
             vendor_code=code,
             retry_after_s=retry_after_s(headers),
         )
-    return kind(f"{_WHAT[kind]}: {detail}", provider=target.provider.id, status_code=status, vendor_code=code)
+    return kind(text(_WHAT[kind]), provider=target.provider.id, status_code=status, vendor_code=code)

@@ -10,7 +10,7 @@ import orjson
 from modelyard.errors import ProviderQuotaExhaustedError, UpstreamError
 from modelyard.protocols.anthropic.thinking import ReasoningBlock, SignedResult
 from modelyard.protocols.base import RemoteModel, Target
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import error_for_status, redact, upstream_message, where_reported
 from modelyard.protocols.openai.responses import reading
 from modelyard.types import ChatResult, ToolCall, Usage
 from modelyard.types.chat import FinishReason
@@ -111,20 +111,23 @@ def parse_error(target: Target, status: int, headers: Mapping[str, str], body: b
     return error_from_body(target, status, headers, data if isinstance(data, dict) else {})
 
 
-def error_from_body(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def error_from_body(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """`{"type": "error", "error": {"type", "message", "details": {"error_code"}}}`, as a status or in a stream."""
     error = data.get("error")
     error = error if isinstance(error, Mapping) else {}
     kind = error.get("type")
     details = error.get("details")
     code = details.get("error_code") if isinstance(details, Mapping) else None
+    where = where_reported(status, in_stream=in_stream)
     if status == 200:  # an error event inside a stream: the type says what the status would have been
         status = _STATUS_OF_TYPE.get(str(kind), 502)
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(str(error.get("message") or ""), secrets)
     if code in _SPEND_LIMIT_CODES:
         return ProviderQuotaExhaustedError(
-            f"spend limit reached: {message} (HTTP {status})",
+            upstream_message("spend limit reached", message, status, str(code), where=where),
             provider=target.provider.id,
             status_code=status,
             vendor_code=str(code),
@@ -135,4 +138,5 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
         message=message,
         code=str(code or kind) if (code or kind) else None,
         headers=headers,
+        where=where,
     )

@@ -52,7 +52,7 @@ class AnthropicChatStream(ChatStreamParser):
                 self.finished = True
                 return None
             if kind == "error":  # the stream began with 200, then failed (overloaded, mostly)
-                raise error_from_body(self._target, 200, {}, data)
+                raise error_from_body(self._target, 200, {}, data, in_stream=True)
             return None  # ping, and event types added after this was written
 
     def _start(self, index: int, block: dict[str, Any]) -> ChatChunk | None:

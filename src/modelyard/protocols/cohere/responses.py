@@ -9,7 +9,7 @@ import orjson
 
 from modelyard.errors import UpstreamAuthError, UpstreamBadRequestError, UpstreamConnectionError, UpstreamError
 from modelyard.protocols.base import Target
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import error_for_status, redact, upstream_message, where_reported
 from modelyard.protocols.openai.responses import reading
 from modelyard.types import ChatResult, EmbeddingResult, RerankHit, RerankRequest, RerankResult, ToolCall, Usage
 from modelyard.types.chat import FinishReason
@@ -110,7 +110,9 @@ def parse_error(target: Target, status: int, headers: Mapping[str, str], body: b
     return error_from_body(target, status, headers, data if isinstance(data, dict) else {})
 
 
-def error_from_body(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def error_from_body(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """Cohere's `{"id", "message"}` (docs.cohere.com/reference/errors); a FastAPI `detail` is read too."""
     message = data.get("message") or data.get("detail") or ""
     if not isinstance(message, str):
@@ -118,12 +120,16 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(message, secrets)
     provider = target.provider.id
-    detail = f"{message} (HTTP {status})" if message else f"HTTP {status}"
+    where = where_reported(status, in_stream=in_stream)
+
+    def text(what: str) -> str:
+        return upstream_message(what, message, status, where=where)
+
     # Statuses of Cohere's own that the shared table would misread (cohere SDK 7.3.1 raises a class for each).
     if status == 498:  # InvalidTokenError
-        return UpstreamAuthError(f"credentials refused: {detail}", provider=provider, status_code=status)
+        return UpstreamAuthError(text("credentials refused"), provider=provider, status_code=status)
     if status == 499:  # ClientClosedRequestError: the request was cancelled, or the stream broke upstream
-        return UpstreamConnectionError(f"request cancelled upstream: {detail}", provider=provider, status_code=status)
+        return UpstreamConnectionError(text("request cancelled upstream"), provider=provider, status_code=status)
     if status == 501:  # NotImplementedError: a feature this model or endpoint lacks, not an outage
-        return UpstreamBadRequestError(f"request refused: {detail}", provider=provider, status_code=status)
-    return error_for_status(provider=provider, status=status, message=message, headers=headers)
+        return UpstreamBadRequestError(text("request refused"), provider=provider, status_code=status)
+    return error_for_status(provider=provider, status=status, message=message, headers=headers, where=where)

@@ -41,7 +41,7 @@ class CohereChatStream(ChatStreamParser):
             payload: dict[str, Any] = orjson.loads(data)
             kind = payload.get("type") or event.event
             if kind is None and payload.get("message"):  # an error object in place of an event
-                raise error_from_body(self._target, 502, {}, payload)
+                raise error_from_body(self._target, 502, {}, payload, in_stream=True)
             message = (payload.get("delta") or {}).get("message") or {}
             if kind in ("content-start", "content-delta"):
                 part = message.get("content") or {}
@@ -71,6 +71,6 @@ class CohereChatStream(ChatStreamParser):
         if delta.get("error"):
             # TIMEOUT is the generation's own deadline upstream; anything else failed there too (5xx-like).
             status = 504 if reason == "TIMEOUT" else 502
-            raise error_from_body(self._target, status, {}, {"message": delta["error"]})
+            raise error_from_body(self._target, status, {}, {"message": delta["error"]}, in_stream=True)
         usage = parse_usage(delta.get("usage"))
         return ChatChunk(finish_reason=FINISH_REASONS.get(reason, "stop"), usage=None if usage is UNREPORTED else usage)

@@ -20,7 +20,7 @@ from modelyard.errors import (
     UpstreamUnavailableError,
 )
 from modelyard.protocols.base import Target
-from modelyard.protocols.errors import error_for_status, redact, retry_after_s
+from modelyard.protocols.errors import error_for_status, redact, retry_after_s, upstream_message, where_reported
 from modelyard.protocols.openai.responses import FINISH_REASONS, arguments_text, reading
 from modelyard.types import ChatResult, EmbeddingResult, RerankHit, RerankRequest, RerankResult, ToolCall, Usage
 from modelyard.types.chat import FinishReason
@@ -143,7 +143,9 @@ def parse_error(target: Target, status: int, headers: Mapping[str, str], body: b
     return error_from_body(target, status, headers, data if isinstance(data, dict) else {})
 
 
-def error_from_body(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def error_from_body(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """Native `{"code", "message", "request_id"}`, or compatible-mode's `{"error": {"message", "code", ...}}`."""
     error = data.get("error")
     if isinstance(error, Mapping):
@@ -154,22 +156,22 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(str(message or ""), secrets)
     provider = target.provider.id
-    detail = f"{message} (HTTP {status})" if message else f"HTTP {status}"
+    where = where_reported(status, in_stream=in_stream)
     kind = _kind_of(code, message)
     if kind is UpstreamRateLimitError:
         return UpstreamRateLimitError(
-            f"rate limited: {detail}",
+            upstream_message("rate limited", message, status, code, where=where),
             provider=provider,
             status_code=status,
             vendor_code=code,
             retry_after_s=retry_after_s(headers),
         )
     if kind is not None:
-        what = _WHAT[kind]
-        return kind(f"{what}: {detail}", provider=provider, status_code=status, vendor_code=code)
+        text = upstream_message(_WHAT[kind], message, status, code, where=where)
+        return kind(text, provider=provider, status_code=status, vendor_code=code)
     if status == 200:  # a code we do not know, inside a 200 answer or stream: the provider failed us
         status = 502
-    return error_for_status(provider=provider, status=status, message=message, code=code, headers=headers)
+    return error_for_status(provider=provider, status=status, message=message, code=code, headers=headers, where=where)
 
 
 _WHAT: Mapping[type[UpstreamError], str] = {

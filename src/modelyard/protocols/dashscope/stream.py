@@ -114,7 +114,7 @@ class DashScopeChatStream(ChatStreamParser):
             payload: dict[str, Any] = orjson.loads(event.data)
             if event.event == "error" or (payload.get("code") and "output" not in payload):
                 self.finished = True
-                raise error_from_body(self._target, 200, {}, payload)
+                raise error_from_body(self._target, 200, {}, payload, in_stream=True)
             usage = parse_usage(payload.get("usage"))
             choices = (payload.get("output") or {}).get("choices") or ()
             if not choices:

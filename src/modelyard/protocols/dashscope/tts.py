@@ -93,7 +93,7 @@ class DashScopeSpeech(SpeechFrameParser):
             event = header["event"]
         if event == "task-failed":
             error = {"code": header.get("error_code"), "message": header.get("error_message")}
-            raise responses.error_from_body(self._target, 200, {}, error)
+            raise responses.error_from_body(self._target, 200, {}, error, in_stream=True)
         if event == "task-finished":
             self.finished = True
         elif event == "task-started" and is_duplex(self._target):

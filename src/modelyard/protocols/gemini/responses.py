@@ -17,7 +17,7 @@ from modelyard.errors import (
     UpstreamRateLimitError,
 )
 from modelyard.protocols.base import RemoteModel, Target
-from modelyard.protocols.errors import error_for_status, redact, retry_after_s
+from modelyard.protocols.errors import error_for_status, redact, retry_after_s, upstream_message, where_reported
 from modelyard.protocols.gemini.requests import SIGNATURE_MARK
 from modelyard.types import ChatResult, EmbeddingResult, ToolCall, Usage
 from modelyard.types.chat import FinishReason
@@ -184,11 +184,14 @@ def parse_error(target: Target, status: int, headers: Mapping[str, str], body: b
     return error_from_body(target, status, headers, data if isinstance(data, dict) else {})
 
 
-def error_from_body(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def error_from_body(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """A google.rpc.Status (`{"error": {code, message, status, details}}`), by HTTP status, then status name."""
     error = data.get("error")
     error = error if isinstance(error, Mapping) else {"message": str(error or "")}
     code = error.get("code")
+    where = where_reported(status, in_stream=in_stream)
     if status == 200:  # an error inside a stream carries the HTTP status it would have had
         status = code if isinstance(code, int) and 400 <= code < 600 else 502
     status_name = error.get("status")
@@ -197,16 +200,17 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
     vendor_code = str(reason or status_name) if (reason or status_name) else None
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     message = redact(str(error.get("message") or ""), secrets)
-    detail = f"{message} (HTTP {status})" if message else f"HTTP {status}"
     provider = target.provider.id
+
+    def text(what: str) -> str:
+        return upstream_message(what, message, status, vendor_code, where=where)
+
     if reason in _AUTH_REASONS:
-        return UpstreamAuthError(
-            f"credentials refused: {detail}", provider=provider, status_code=status, vendor_code=reason
-        )
+        return UpstreamAuthError(text("credentials refused"), provider=provider, status_code=status, vendor_code=reason)
     if status == 429 or status_name == "RESOURCE_EXHAUSTED":
         delay = next((d.get("retryDelay") for d in details if d.get("@type") == _RETRY_INFO), None)
         return UpstreamRateLimitError(
-            f"rate limited: {detail}",
+            text("rate limited"),
             provider=provider,
             status_code=status,
             vendor_code=vendor_code,
@@ -214,9 +218,11 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
         )
     if status == 499 or status_name == "CANCELLED":
         return UpstreamConnectionError(
-            f"the request was cancelled: {detail}", provider=provider, status_code=status, vendor_code=vendor_code
+            text("the request was cancelled"), provider=provider, status_code=status, vendor_code=vendor_code
         )
-    return error_for_status(provider=provider, status=status, message=message, code=vendor_code, headers=headers)
+    return error_for_status(
+        provider=provider, status=status, message=message, code=vendor_code, headers=headers, where=where
+    )
 
 
 def _seconds(duration: Any) -> float | None:

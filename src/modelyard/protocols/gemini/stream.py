@@ -38,7 +38,7 @@ class GeminiChatStream(ChatStreamParser):
         with reading(self._target, "chat stream"):
             data: dict[str, Any] = orjson.loads(event.data)
             if isinstance(data.get("error"), dict):  # an error after the stream started
-                raise error_from_body(self._target, 200, {}, data)
+                raise error_from_body(self._target, 200, {}, data, in_stream=True)
             check_prompt_feedback(self._target, data)
             usage = parse_usage(data["usageMetadata"]) if data.get("usageMetadata") else None
             candidate = (data.get("candidates") or [{}])[0]

@@ -12,7 +12,7 @@ import orjson
 
 from modelyard.errors import UpstreamError, UpstreamProtocolError
 from modelyard.protocols.base import RemoteModel, Target
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import error_for_status, redact, where_reported
 from modelyard.protocols.openai.requests import quirks_of
 from modelyard.types import (
     ChatResult,
@@ -190,7 +190,9 @@ def parse_error(target: Target, status: int, headers: Mapping[str, str], body: b
     return error_from_body(target, status, headers, data if isinstance(data, dict) else {})
 
 
-def error_from_body(target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any]) -> UpstreamError:
+def error_from_body(
+    target: Target, status: int, headers: Mapping[str, str], data: Mapping[str, Any], *, in_stream: bool = False
+) -> UpstreamError:
     """OpenAI's `{"error": {...}}`, a bare `{"error": "..."}`, or FastAPI's `{"detail": ...}` (vLLM, Xinference)."""
     error = data.get("error")
     if isinstance(error, Mapping):
@@ -199,7 +201,8 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
     else:
         message = str(error or data.get("detail") or data.get("message") or "")
         code = data.get("code")
-    if status == 200:  # an error inside a successful response or a stream: say what the provider said
+    where = where_reported(status, in_stream=in_stream)
+    if status == 200:  # an error inside a successful response or a stream: its code says what it amounts to
         status = _status_from_code(code)
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
     return error_for_status(
@@ -209,6 +212,7 @@ def error_from_body(target: Target, status: int, headers: Mapping[str, str], dat
         code=str(code) if code is not None else None,
         headers=headers,
         context_length_codes=quirks_of(target).context_length_codes,
+        where=where,
     )
 
 

@@ -36,7 +36,7 @@ class OpenAIChatStream(ChatStreamParser):
         with reading(self._target, "chat stream"):
             chunk: dict[str, Any] = orjson.loads(data)
             if chunk.get("error"):  # an error after the stream started arrives as a data event
-                raise error_from_body(self._target, 200, {}, chunk)
+                raise error_from_body(self._target, 200, {}, chunk, in_stream=True)
             choices = chunk.get("choices")
             usage = parse_usage(chunk["usage"]) if chunk.get("usage") else None
             if not choices:  # the include_usage chunk, or Azure's prompt-filter preamble

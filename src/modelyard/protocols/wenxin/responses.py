@@ -9,7 +9,7 @@ import orjson
 
 from modelyard.errors import UpstreamError
 from modelyard.protocols.base import Target
-from modelyard.protocols.errors import error_for_status, redact
+from modelyard.protocols.errors import error_for_status, redact, where_reported
 from modelyard.protocols.openai.responses import reading
 from modelyard.types import ChatResult, EmbeddingResult, RerankHit, RerankRequest, RerankResult, ToolCall, Usage
 from modelyard.types.chat import FinishReason
@@ -114,11 +114,17 @@ def parse_error(target: Target, status: int, headers: Mapping[str, str], body: b
 
 
 def error_from_body(
-    target: Target, status: int, data: Mapping[str, Any], headers: Mapping[str, str] | None = None
+    target: Target,
+    status: int,
+    data: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    *,
+    in_stream: bool = False,
 ) -> UpstreamError:
     """`{"error_code": int, "error_msg": str}`, classified by the code (the status is 200 for most of them)."""
     code = data.get("error_code")
     message = str(data.get("error_msg") or data.get("error_description") or data.get("error") or "")
+    where = where_reported(status, in_stream=in_stream)
     if isinstance(code, int):
         status = _status_of(code, status)
     secrets = [value for key, value in target.credentials.items() if key in target.provider.secret_variables()]
@@ -128,6 +134,7 @@ def error_from_body(
         message=redact(message, secrets),
         code=str(code) if code is not None else None,
         headers=headers,
+        where=where,
     )
 
 

@@ -43,7 +43,7 @@ class LegacyChatStream(ChatStreamParser):
         with reading(self._target, "chat stream"):
             chunk = orjson.loads(data)
             if chunk.get("error_code"):
-                raise error_from_body(self._target, 200, chunk)
+                raise error_from_body(self._target, 200, chunk, in_stream=True)
             calls = tool_calls_of(chunk)
             ended = bool(chunk.get("is_end"))
             self.finished = ended
