@@ -478,3 +478,13 @@ async def test_console_playground_error_event(faces: App, case: Case) -> None:
     error = orjson.loads(event.data)["error"]
     assert (error["type"], error["code"], error["field"]) == (case.expected.console, case.expected.code, case.field)
     _check_message(error["message"], case)
+
+
+@in_module_loop
+async def test_the_consoles_body_limit_answers_as_the_contract_says(faces: App) -> None:
+    url = f"/console/api/workspaces/{faces.workspace_id}/playground/chat"
+    response = await faces.console.post(url, content=b"x" * (1024 * 1024 + 1))
+
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert (error["type"], error["code"], error["field"]) == ("payload_too_large", "payload_too_large", "body")

@@ -19,6 +19,9 @@ Every error modelyard raises on purpose:
     - ContextLengthExceededError, ContentFilteredError, UpstreamBadRequestError
     - UpstreamUnavailableError                               5xx, overloaded
     - UpstreamProtocolError                                  a response we could not read
+
+What each class answers at the gateway and the console (status, code, retry headers) is its row in
+`error_contract.py`; a class added anywhere in modelyard needs one there, or `tests/test_error_contract.py` fails.
 """
 
 from __future__ import annotations

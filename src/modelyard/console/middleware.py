@@ -6,7 +6,8 @@ import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from modelyard.console.errors import answer_response, error_response
+from modelyard.console.errors import answer_response
+from modelyard.gateway.exchange import PayloadTooLargeError
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit_kb = self.limit_bytes // 1024
-        response = error_response(
-            413, f"the request body is larger than {limit_kb} KB", type="payload_too_large", field="body"
-        )
+        response = answer_response(PayloadTooLargeError(f"the request body is larger than {limit_kb} KB", field="body"))
         await response(scope, receive, send)
 
 
