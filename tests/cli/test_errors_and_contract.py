@@ -10,16 +10,12 @@ import click
 import pytest
 
 from modelyard.cli import modelyard
-from modelyard.errors import ModelyardError
+from modelyard.error_contract import contract_of
+from modelyard.errors import CredentialValidationError, ModelyardError
 from modelyard.services.workspaces import WorkspaceService
+from modelyard.vault import MasterKeyError
 from tests.support.cli import Cli
 
-ERROR_CODES = {
-    "BadParameter": "bad_parameter",
-    "MissingParameter": "missing_parameter",
-    "NoSuchCommand": "no_such_command",
-    "NoSuchOption": "no_such_option",
-}
 # DESIGN §7: the commands users and scripts rely on
 DESIGNED = {
     "serve", "migrate", "workspace create", "workspace list", "account create", "apikey create", "apikey list",
@@ -63,31 +59,31 @@ def test_with_json_an_error_is_one_json_document_on_stderr_with_exit_code_1(
     assert json.loads(result.stderr) == {
         "error": {
             "message": f"workspace 'ws_missing' does not exist (looked in {home / 'modelyard.db'})",
-            "type": "NotFoundError",
+            "type": "not_found",
             "code": "not_found",
         }
     }
 
 
 @pytest.mark.parametrize(
-    ("args", "kind"),
+    ("args", "code"),
     [
-        (["model", "list", "--workspace", "ws_1", "--type", "chat", "--json"], "BadParameter"),
-        (["model", "list", "--json", "--workspace", "ws_1", "--type", "chat"], "BadParameter"),
-        (["apikey", "create", "--json"], "MissingParameter"),
-        (["workspace", "list", "--json", "--colour"], "NoSuchOption"),
-        (["workspace", "frobnicate", "--json"], "NoSuchCommand"),
-        (["--json"], "NoSuchOption"),
+        (["model", "list", "--workspace", "ws_1", "--type", "chat", "--json"], "bad_parameter"),
+        (["model", "list", "--json", "--workspace", "ws_1", "--type", "chat"], "bad_parameter"),
+        (["apikey", "create", "--json"], "missing_parameter"),
+        (["workspace", "list", "--json", "--colour"], "no_such_option"),
+        (["workspace", "frobnicate", "--json"], "no_such_command"),
+        (["--json"], "no_such_option"),
     ],
     ids=["bad-choice", "json-first", "missing-option", "unknown-option", "unknown-command", "json-on-the-group"],
 )
-def test_with_json_a_bad_argument_is_one_json_document_with_exit_code_2(cli: Cli, args: list[str], kind: str) -> None:
+def test_with_json_a_bad_argument_is_one_json_document_with_exit_code_2(cli: Cli, args: list[str], code: str) -> None:
     result = cli(*args)
 
     assert result.exit_code == 2
     assert result.stdout == ""
     error = json.loads(result.stderr)["error"]
-    assert (error["type"], error["code"]) == (kind, ERROR_CODES[kind])
+    assert (error["type"], error["code"]) == ("usage", code)
     assert error["message"] and "\n" not in error["message"]
 
 
@@ -96,7 +92,23 @@ def test_with_json_a_declined_confirmation_is_a_json_document_too(cli: Cli, work
 
     assert result.exit_code == 1
     assert result.stdout.startswith("Delete the workspace")  # click asks on stdout; the answer is on stderr
-    assert json.loads(result.stderr) == {"error": {"message": "aborted", "type": "Abort", "code": "abort"}}
+    assert json.loads(result.stderr) == {"error": {"message": "aborted", "type": "aborted", "code": "aborted"}}
+
+
+@pytest.mark.parametrize("error", [CredentialValidationError("refused"), MasterKeyError("wrong key")], ids=repr)
+def test_with_json_an_error_has_the_kind_and_code_every_face_gives_it(
+    cli: Cli, workspace: str, monkeypatch: pytest.MonkeyPatch, error: ModelyardError
+) -> None:
+    async def fail(self: WorkspaceService, **_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(WorkspaceService, "list", fail)
+    row = contract_of(type(error))
+
+    result = cli("workspace", "list", "--json")
+
+    assert result.exit_code == 1
+    assert json.loads(result.stderr) == {"error": {"message": str(error), "type": row.kind.value, "code": row.code}}
 
 
 def test_a_multi_line_error_message_is_joined_into_one_line(

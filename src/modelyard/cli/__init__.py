@@ -26,7 +26,7 @@ from modelyard.cli import (
     usage,
     workspace,
 )
-from modelyard.cli.output import JSON_ERRORS, CommandError, CommandUsageError, one_line
+from modelyard.cli.output import JSON_ERRORS, CommandError, CommandUsageError, one_line, snake_case
 from modelyard.errors import ModelNotFoundError, ModelyardError, NotFoundError
 
 __all__ = ["main", "modelyard"]
@@ -62,19 +62,26 @@ def _reraise(error: ModelyardError | click.ClickException | click.Abort, as_json
 
 def _failure(error: ModelyardError | click.ClickException | click.Abort, as_json: bool) -> Exception:
     if isinstance(error, ModelyardError):
+        from modelyard.error_contract import contract_of
+
         message = one_line(error)
         if isinstance(error, NotFoundError | ModelNotFoundError):
             from modelyard.cli.home import describe_database
             from modelyard.settings import Settings
 
             message += f" (looked in {describe_database(Settings.from_env())})"
-        return CommandError(message, kind=type(error).__name__, as_json=as_json)
+        row = contract_of(type(error))
+        return CommandError(message, kind=row.kind.value, code=row.code, as_json=as_json)
     if not as_json or isinstance(error, CommandError):
         return error  # click shows its own: a usage error with the command's usage line, an abort as "Aborted!"
     if isinstance(error, click.Abort):
-        return CommandError("aborted", kind="Abort", as_json=True)
-    shown_as = CommandUsageError if isinstance(error, click.UsageError) else CommandError
-    return shown_as(error.format_message(), kind=type(error).__name__, as_json=True)
+        return CommandError("aborted", kind="aborted", code="aborted", as_json=True)
+    if isinstance(error, click.UsageError):
+        return CommandUsageError(
+            error.format_message(), kind="usage", code=snake_case(type(error).__name__), as_json=True
+        )
+    kind, code = getattr(error, "kind", "invalid_request"), getattr(error, "code", "invalid_request")
+    return CommandError(error.format_message(), kind=kind, code=code, as_json=True)
 
 
 def _asks_for_json(args: Sequence[str]) -> bool:

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import click
 
@@ -28,9 +28,15 @@ _AS_SERVE = "as `modelyard serve` has them"
 class DatabaseNotFoundError(click.ClickException):
     """There is no modelyard database where the environment points, and this command will not create one."""
 
+    kind: ClassVar[str] = "not_found"  # in the words of modelyard.error_contract, for --json
+    code: ClassVar[str] = "database_not_found"
+
 
 class DatabaseUnreachableError(click.ClickException):
     """The database the environment names cannot be opened (server down, wrong address or password)."""
+
+    kind: ClassVar[str] = "server"
+    code: ClassVar[str] = "database_unreachable"
 
 
 def describe_database(settings: Settings) -> str:

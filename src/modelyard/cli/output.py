@@ -35,18 +35,23 @@ def json_option(command: _Command) -> _Command:
 
 
 class CommandError(click.ClickException):
-    """A failure shown on stderr as `Error: message`, or as one JSON document when the command was given --json."""
+    """A failure shown on stderr as `Error: message`, or as one JSON document when the command was given --json.
 
-    def __init__(self, message: str, *, kind: str, as_json: bool) -> None:
+    `kind` and `code` are those of the error contract (`modelyard.error_contract`) that every face shares: kind
+    `not_found`, code `not_found` for a workspace that does not exist; a bad command line is kind `usage`.
+    """
+
+    def __init__(self, message: str, *, kind: str, code: str, as_json: bool) -> None:
         super().__init__(message)
-        self.kind = kind  # the error's class name, as in modelyard.errors: NotFoundError, CredentialValidationError ...
+        self.kind = kind
+        self.code = code
         self.as_json = as_json
 
     def show(self, file: IO[Any] | None = None) -> None:
         if not self.as_json:
             super().show(file)
             return
-        document = {"error": {"message": self.message, "type": self.kind, "code": error_code(self.kind)}}
+        document = {"error": {"message": self.message, "type": self.kind, "code": self.code}}
         click.echo(orjson.dumps(document).decode(), file=file, err=True)
 
 
@@ -56,9 +61,9 @@ class CommandUsageError(CommandError):
     exit_code = 2
 
 
-def error_code(kind: str) -> str:
-    """A stable snake_case code from an error's class name: NotFoundError → not_found, BadParameter → bad_parameter."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", kind.removesuffix("Error") or kind).lower()
+def snake_case(class_name: str) -> str:
+    """A code from a click error's class name: NoSuchOption → no_such_option, UsageError → usage."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", class_name.removesuffix("Error") or class_name).lower()
 
 
 def emit(data: object, as_json: bool, *, text: str | Callable[[], str]) -> None:
