@@ -13,13 +13,15 @@ import pytest
 import redis.asyncio as redis
 from sqlalchemy import event, select
 
+from modelyard.catalog import default_catalog
 from modelyard.errors import HostedQuotaExceededError, InvalidRequestError, ModelNotFoundError, NotFoundError
-from modelyard.runtime import Runtime
+from modelyard.runtime import Runtime, tokenizer
 from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig, HostedProvider
-from modelyard.services.quota import Reservation
+from modelyard.services.quota import CallEstimate, Reservation
 from modelyard.services.workspaces import WorkspaceView
 from modelyard.store.tables import HostedQuota
+from modelyard.types import ChatRequest, Message
 from tests.support import SECRET, make_settings, redis_url, require_redis
 
 LIMIT = 200
@@ -35,6 +37,15 @@ OPENAI = HostedProvider(
 DEEPSEEK = HostedProvider("deepseek", {"api_key": SECRET}, "paid", "tokens", 1000)
 MISTRAL = HostedProvider("mistralai", {"api_key": SECRET}, "trial", "credits", 10, credits={"mistral-large-latest": 3})
 GROQ = HostedProvider("groq", {"api_key": SECRET}, "free", "times", -1)
+MOONSHOT = HostedProvider("moonshot", {"api_key": SECRET}, "free", "tokens", -1)
+HI = ChatRequest(messages=(Message.user("Hi"),))
+PROMPT = tokenizer.count_prompt(HI)
+
+
+def chat_estimate(max_tokens: int | None) -> CallEstimate:
+    """A deepseek chat call saying Hi: PROMPT tokens, plus max_tokens or the model's output limit."""
+    model = next(m for m in default_catalog().get("deepseek").models if m.id == "deepseek-v4-flash")
+    return CallEstimate(model, ChatRequest(messages=HI.messages, max_tokens=max_tokens))
 
 
 @pytest.fixture
@@ -175,22 +186,39 @@ async def test_a_times_quota_spends_one_per_call_whatever_the_tokens(services: S
     ]
 
 
-async def test_a_token_quota_reserves_one_and_settles_the_real_usage(services: Services, workspace: str) -> None:
-    reservation = await reserve(services, workspace, "deepseek")
-    assert reservation.amount == 1
+async def test_a_token_quota_reserves_the_estimate_and_settles_the_real_usage(
+    services: Services, workspace: str
+) -> None:
+    reservation = await reserve(services, workspace, "deepseek", estimate=chat_estimate(300))
+    assert (reservation.amount, reservation.is_capped) == (PROMPT + 300, False)
 
     await services.quota.settle(reservation, actual=250)
 
     assert await balanced(services, workspace, "deepseek") == 250
     ledger = await services.quota.ledger(workspace_id=workspace, provider="deepseek")
-    assert [(e.kind, e.amount) for e in ledger] == [("reserve", 1), ("settle", 249)]
+    assert [(e.kind, e.amount) for e in ledger] == [("reserve", PROMPT + 300), ("settle", 250 - PROMPT - 300)]
 
 
-async def test_a_token_quota_may_overshoot_by_one_calls_usage_then_refuses(services: Services, workspace: str) -> None:
-    await services.quota.settle(await reserve(services, workspace, "deepseek"), actual=990)
+async def test_a_token_estimate_without_max_tokens_counts_the_models_output_limit(
+    services: Services, workspace: str
+) -> None:
+    estimate = chat_estimate(None)
+
+    reservation = await reserve(services, workspace, "deepseek", estimate=estimate)
+
+    assert estimate.tokens == PROMPT + 393_216  # deepseek-v4-flash's max_output_tokens
+    assert (reservation.amount, reservation.is_capped) == (1000, True)  # capped by what remains
+
+
+async def test_a_token_quota_reserves_what_remains_and_the_overshoot_is_one_calls_excess(
+    services: Services, workspace: str
+) -> None:
+    first = await reserve(services, workspace, "deepseek", estimate=chat_estimate(900))
+    await services.quota.settle(first, actual=990)  # 990 - (PROMPT + 900) beyond its reservation
     await services.quota.flush()
-    last = await reserve(services, workspace, "deepseek")  # 990 + 1 <= 1000: allowed
-    await services.quota.settle(last, actual=400)
+    last = await reserve(services, workspace, "deepseek", estimate=chat_estimate(100))
+    assert (last.amount, last.is_capped) == (10, True)  # only 10 remained
+    await services.quota.settle(last, actual=400)  # a provider that ignored the lowered max_tokens
 
     assert await balanced(services, workspace, "deepseek") == 1390
     (status,) = [s for s in await services.quota.status(workspace_id=workspace) if s.provider == "deepseek"]
@@ -218,6 +246,22 @@ async def test_a_reservation_larger_than_what_is_left_is_refused(services: Servi
     await reserve(services, workspace, "mistralai", model="mistral-small-latest")  # the last credit still fits
 
     assert await balanced(services, workspace, "mistralai") == 10
+
+
+async def test_a_token_quota_without_an_estimate_reserves_all_that_remains(
+    open_services: Any, hosted: HostedConfig
+) -> None:
+    services = await open_services(_config(*hosted.providers.values(), MOONSHOT))
+    workspace = (await services.workspaces.create("Acme")).id
+    await services.quota.settle(await reserve(services, workspace, "deepseek", amount=300))
+
+    everything = await reserve(services, workspace, "deepseek")
+    unlimited = await reserve(services, workspace, "moonshot", model="kimi-k2.6")
+
+    assert (everything.amount, everything.is_capped) == (700, True)
+    assert (unlimited.amount, unlimited.is_capped) == (1, False)  # nothing to cap: settled with the real usage
+    await services.quota.settle(unlimited, actual=5_000)
+    assert await balanced(services, workspace, "moonshot") == 5_000
 
 
 async def test_an_unlimited_quota_counts_but_never_refuses(services: Services, workspace: str) -> None:
@@ -323,6 +367,21 @@ async def test_reserve_refuses_a_provider_or_model_the_operator_does_not_host(
 # --- the race ------------------------------------------------------------------------------------------------------
 
 
+async def test_concurrent_token_estimates_fill_the_quota_exactly_and_only_the_last_is_capped(
+    services: Services, workspace: str
+) -> None:
+    estimate = chat_estimate(150 - PROMPT)  # 150 tokens: six fit in 1000, the seventh gets the last 100
+
+    outcomes = await asyncio.gather(
+        *(reserve(services, workspace, "deepseek", estimate=estimate) for _ in range(300)), return_exceptions=True
+    )
+
+    won = [o for o in outcomes if isinstance(o, Reservation)]
+    assert all(isinstance(o, Reservation | HostedQuotaExceededError) for o in outcomes), outcomes[:3]
+    assert sorted((r.amount, r.is_capped) for r in won) == [(100, True)] + [(150, False)] * 6
+    assert await balanced(services, workspace, "deepseek") == 1000
+
+
 async def test_500_concurrent_calls_on_a_trial_quota_of_200_spend_exactly_200(
     services: Services, workspace: str
 ) -> None:
@@ -360,7 +419,7 @@ async def test_concurrent_settles_releases_and_reservations_keep_the_ledger_bala
 ) -> None:
     async def call(index: int) -> None:
         try:
-            reservation = await reserve(services, workspace, "deepseek")
+            reservation = await reserve(services, workspace, "deepseek", amount=1)
         except HostedQuotaExceededError:
             return
         await asyncio.sleep(0)
@@ -398,8 +457,9 @@ async def test_a_repeated_idempotency_key_returns_the_first_reservation_without_
 async def test_a_replay_is_the_first_calls_to_close_so_settle_and_release_ignore_it(
     services: Services, workspace: str
 ) -> None:
-    first = await reserve(services, workspace, "deepseek", idempotency_key="req-1")
+    first = await reserve(services, workspace, "deepseek", estimate=chat_estimate(None), idempotency_key="req-1")
     repeat = await reserve(services, workspace, "deepseek", idempotency_key="req-1")
+    assert (repeat.id, repeat.amount, repeat.is_replay) == (first.id, 1000, True)  # what the first set aside
 
     await services.quota.release(repeat)
     await services.quota.settle(repeat, actual=999)

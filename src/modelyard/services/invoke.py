@@ -19,6 +19,7 @@ from modelyard.errors import HostedQuotaExceededError, ModelyardError, UpstreamA
 from modelyard.protocols.base import Target
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.balancer import PoolEntry
+from modelyard.services.quota.estimate import CallEstimate, within
 from modelyard.services.resolve import Resolved, Route, resolve
 from modelyard.services.snapshot import PoolMember
 from modelyard.services.usage import UsageEvent
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class NoCredentialAvailableError(UpstreamError):
@@ -85,7 +87,8 @@ class Invoker:
             _context(workspace_id, context),
             model,
             "llm",
-            lambda target: runtime.invoke_chat(target, request, stream=stream),
+            request,
+            lambda target, request: runtime.invoke_chat(target, request, stream=stream),
         )
 
     async def embed(
@@ -93,39 +96,35 @@ class Invoker:
     ) -> Invocation[EmbeddingResult]:
         runtime = self._services.runtime
         return await self._invoke(
-            _context(workspace_id, context), model, "text-embedding", lambda t: runtime.invoke_embeddings(t, request)
+            _context(workspace_id, context), model, "text-embedding", request, runtime.invoke_embeddings
         )
 
     async def rerank(
         self, *, workspace_id: str, model: str, request: RerankRequest, **context: str | None
     ) -> Invocation[RerankResult]:
         runtime = self._services.runtime
-        return await self._invoke(
-            _context(workspace_id, context), model, "rerank", lambda t: runtime.invoke_rerank(t, request)
-        )
+        return await self._invoke(_context(workspace_id, context), model, "rerank", request, runtime.invoke_rerank)
 
     async def transcribe(
         self, *, workspace_id: str, model: str, request: TranscriptionRequest, **context: str | None
     ) -> Invocation[TranscriptionResult]:
         runtime = self._services.runtime
         return await self._invoke(
-            _context(workspace_id, context), model, "speech2text", lambda t: runtime.invoke_transcription(t, request)
+            _context(workspace_id, context), model, "speech2text", request, runtime.invoke_transcription
         )
 
     async def speak(
         self, *, workspace_id: str, model: str, request: SpeechRequest, **context: str | None
     ) -> Invocation[SpeechStream]:
         runtime = self._services.runtime
-        return await self._invoke(
-            _context(workspace_id, context), model, "tts", lambda t: runtime.invoke_speech(t, request)
-        )
+        return await self._invoke(_context(workspace_id, context), model, "tts", request, runtime.invoke_speech)
 
     async def moderate(
         self, *, workspace_id: str, model: str, request: ModerationRequest, **context: str | None
     ) -> Invocation[ModerationResult]:
         runtime = self._services.runtime
         return await self._invoke(
-            _context(workspace_id, context), model, "moderation", lambda t: runtime.invoke_moderation(t, request)
+            _context(workspace_id, context), model, "moderation", request, runtime.invoke_moderation
         )
 
     async def resolve(self, *, workspace_id: str, model: str, model_type: ModelType) -> Resolved:
@@ -134,26 +133,36 @@ class Invoker:
     # --- the one path every call takes --------------------------------------------------------------------------
 
     async def _invoke(
-        self, context: CallContext, model: str, model_type: ModelType, call: Callable[[Target], Awaitable[T]]
+        self,
+        context: CallContext,
+        model: str,
+        model_type: ModelType,
+        request: R,
+        call: Callable[[Target, R], Awaitable[T]],
     ) -> Invocation[T]:
         snapshot = await self._services.snapshots.get(context.workspace_id)
         resolved = resolve(snapshot, model, model_type)
         last_error: ModelyardError | None = None
         for route in resolved.routes:
             reservation = None
+            sent = request
             if route.provider_type == "system":
+                estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
                 try:
                     reservation = await self._services.quota.reserve(
                         workspace_id=context.workspace_id,
                         provider=resolved.provider,
                         model=resolved.model.id,
+                        estimate=estimate,
                         idempotency_key=context.idempotency_key,
                     )
                 except HostedQuotaExceededError as exc:
                     last_error = exc  # the workspace's own key, if it has one, is the next route
                     continue
+                if reservation.is_capped:  # less remained than the worst case: the call must fit what did
+                    sent = within(request, estimate, reservation.amount)
             try:
-                result, member = await self._call_route(context, snapshot.memo, resolved, route, call)
+                result, member = await self._call_route(context, snapshot.memo, resolved, route, call, sent)
             except BaseException:
                 if reservation is not None:
                     self._spawn(self._services.quota.release(reservation))
@@ -169,7 +178,8 @@ class Invoker:
         memo: dict[Any, Any],
         resolved: Resolved,
         route: Route,
-        call: Callable[[Target], Awaitable[T]],
+        call: Callable[[Target, R], Awaitable[T]],
+        request: R,
     ) -> tuple[T, PoolMember]:
         members = route.members
         if route.pool_key is not None:
@@ -189,7 +199,7 @@ class Invoker:
                 binding = self._services.runtime.binding(resolved.provider)
                 target = memo[target_key] = binding.target(resolved.model, member.credentials)
             try:
-                return await call(target), member
+                return await call(target, request), member
             except UpstreamError as exc:
                 last = exc
                 if route.pool_key is not None:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from modelyard.errors import NotFoundError
 from modelyard.services.quota.ledger import LedgerWriter, closing_row, reserve_row
 from modelyard.services.quota.sql_counter import quota_of
-from modelyard.services.quota.values import LedgerKind, Reservation, exhausted
+from modelyard.services.quota.values import Demand, LedgerKind, Reservation, exhausted
 from modelyard.store.cache import RedisCache
 from modelyard.store.tables import HostedQuota
 
@@ -22,21 +22,33 @@ IDEMPOTENCY_TTL_S = 24 * 3600  # how long a repeated Idempotency-Key is recognis
 QUOTA_TTL_S = 7 * 24 * 3600  # an idle counter expires; the database has long caught up by then
 
 # KEYS: quota hash, idempotency key, reservation key.
-# ARGV: amount, replay record, has idempotency key (1|0), reservation ttl, idempotency ttl, quota ttl.
+# ARGV: amount ('' = all that remains), minimum, replay record (JSON, without the amount), has idempotency key
+# (1|0), reservation ttl, idempotency ttl, quota ttl.
+# Returns {'ok', amount set aside, 1 if less than asked}, {'replay', record}, {'exhausted', ...} or {'missing'}.
 _RESERVE = """
-if ARGV[3] == '1' then
+if ARGV[4] == '1' then
   local first = redis.call('GET', KEYS[2])
   if first then return {'replay', first} end
 end
 local quota = redis.call('HMGET', KEYS[1], 'used', 'limit', 'type', 'unit')
 if not quota[1] then return {'missing'} end
-local amount, limit = tonumber(ARGV[1]), tonumber(quota[2])
-if limit >= 0 and tonumber(quota[1]) + amount > limit then return {'exhausted', quota[3], quota[2], quota[4]} end
+local used, limit, minimum = tonumber(quota[1]), tonumber(quota[2]), tonumber(ARGV[2])
+local amount = tonumber(ARGV[1]) or minimum
+local capped = 0
+if limit >= 0 then
+  local room = limit - used
+  if room < minimum then return {'exhausted', quota[3], quota[2], quota[4]} end
+  if ARGV[1] == '' or amount > room then amount, capped = room, 1 end
+end
 redis.call('HINCRBY', KEYS[1], 'used', amount)
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-redis.call('SET', KEYS[3], ARGV[1], 'EX', ARGV[4])
-if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[2], 'NX', 'EX', ARGV[5]) end
-return {'ok'}
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('SET', KEYS[3], amount, 'EX', ARGV[5])
+if ARGV[4] == '1' then
+  local record = cjson.decode(ARGV[3])
+  record['amount'] = amount
+  redis.call('SET', KEYS[2], cjson.encode(record), 'NX', 'EX', ARGV[6])
+end
+return {'ok', amount, capped}
 """
 
 # KEYS: quota hash, reservation key. ARGV: 'release', or the actual amount ('' = as reserved).
@@ -79,10 +91,11 @@ class RedisCounter:
         # The hash tag keeps a quota's keys in one Redis Cluster slot, as a script's keys must be.
         return f"{self.PREFIX}{{{workspace_id}:{provider}}}"
 
-    async def reserve(self, reservation: Reservation) -> Reservation:
+    async def reserve(self, reservation: Reservation, demand: Demand) -> Reservation:
         quota_key = self.quota_key(reservation.workspace_id, reservation.provider)
-        record = orjson.dumps({"id": reservation.id, "model": reservation.model, "amount": reservation.amount})
+        record = orjson.dumps({"id": reservation.id, "model": reservation.model})
         keyed = reservation.idempotency_key is not None
+        asked = "" if demand.amount is None else demand.amount
         for _ in range(2):
             outcome = await self._reserve(
                 keys=[
@@ -90,10 +103,19 @@ class RedisCounter:
                     f"{quota_key}:idem:{reservation.idempotency_key or ''}",
                     f"{quota_key}:rsv:{reservation.id}",
                 ],
-                args=[reservation.amount, record, int(keyed), RESERVATION_TTL_S, IDEMPOTENCY_TTL_S, QUOTA_TTL_S],
+                args=[
+                    asked,
+                    demand.minimum,
+                    record,
+                    int(keyed),
+                    RESERVATION_TTL_S,
+                    IDEMPOTENCY_TTL_S,
+                    QUOTA_TTL_S,
+                ],
             )
             match outcome:
-                case ["ok"]:
+                case ["ok", amount, capped]:
+                    reservation = replace(reservation, amount=int(amount), is_capped=bool(capped))
                     self._writer.add(reserve_row(reservation))
                     return reservation
                 case ["replay", first]:

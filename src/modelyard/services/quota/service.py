@@ -11,12 +11,16 @@ Settlements and releases are always batched (`ledger`). In the database `used` a
 ledger's amounts: a batch changes both in one transaction. Without Redis, quota given back by a release is
 spendable again after the next flush (at most FLUSH_INTERVAL_S later).
 
-A token quota reserves 1 and settles the real usage after the call, so it can overshoot its limit by the
-usage of the calls in flight when it ran out: one call's usage when calls come one at a time.
+A token quota reserves the call's worst case (`estimate`: the prompt counted with the shipped tokenizer, plus
+max_tokens or the model's output limit), or, when less remains, what remains; the settlement replaces it with
+the real usage and gives back the rest. Calls whose usage stays within their reservation never spend past the
+limit; the overshoot is what a call uses beyond its reservation (a provider that counts more prompt tokens than
+o200k does, or that ignores max_tokens).
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BigInteger, String, exists, insert, literal, select
@@ -24,11 +28,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.errors import InvalidRequestError, ModelNotFoundError, NotFoundError
+from modelyard.runtime import tokenizer
 from modelyard.services.hosted import HostedProvider
+from modelyard.services.quota.estimate import CallEstimate
 from modelyard.services.quota.ledger import LedgerWriter, quota_table
 from modelyard.services.quota.redis_counter import RedisCounter
 from modelyard.services.quota.sql_counter import SqlCounter
-from modelyard.services.quota.values import LedgerEntry, LedgerKind, QuotaStatus, Reservation
+from modelyard.services.quota.values import Demand, LedgerEntry, LedgerKind, QuotaStatus, Reservation
 from modelyard.store.cache import RedisCache
 from modelyard.store.tables import HostedQuota, QuotaLedgerEntry, Workspace, new_id
 
@@ -49,6 +55,9 @@ class QuotaService:
 
     async def start(self) -> None:
         await self._grant_missing()
+        if any(hosted.unit == "tokens" for hosted in self._services.hosted.providers.values()):
+            # Token quotas count every prompt: load the tokenizer (≈ 0.3 s) now, not on the first call's event loop.
+            await asyncio.to_thread(tokenizer.encoding)
         self._writer.start()
 
     async def close(self) -> None:
@@ -80,35 +89,37 @@ class QuotaService:
         provider: str,
         model: str,
         amount: int | None = None,
+        estimate: CallEstimate | None = None,
         idempotency_key: str | None = None,
     ) -> Reservation:
         """Set quota aside for one call, or raise HostedQuotaExceededError.
 
-        `amount` defaults to the unit's cost of a call: 1 for times, the model's credits for credits, and 1 for
-        tokens (the real usage is settled after the call). A repeated `idempotency_key` returns the first
-        reservation, marked `is_replay`, and spends nothing.
+        The amount is in the quota's unit. `amount`, when given, is reserved whole or not at all. Otherwise the
+        unit prices the call's worst case: 1 for times, the model's credits for credits, and for tokens the
+        `estimate` (prompt plus max_tokens or the model's output limit); when less remains than a token estimate,
+        or no estimate bounds the call, what remains is reserved and the reservation `is_capped`. A repeated
+        `idempotency_key` returns the first reservation, marked `is_replay`, and spends nothing.
         """
         hosted = self._services.hosted.get(provider)
         if hosted is None:
             raise NotFoundError(f"{provider!r} is not a hosted provider")
         if not hosted.allows(model):
             raise ModelNotFoundError(f"the hosted {provider} provider does not offer {model!r}")
-        if amount is None:
-            amount = _cost_of_a_call(hosted, model)
-        elif amount < 1:
+        if amount is not None and amount < 1:
             raise InvalidRequestError("a reservation is at least 1", field="amount")
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise InvalidRequestError("an idempotency key is 1 to 255 characters", field="idempotency_key")
+        demand = Demand.exactly(amount) if amount is not None else _worst_case(hosted, model, estimate)
         reservation = Reservation(
             id=new_id("rsv"),
             workspace_id=workspace_id,
             provider=provider,
             model=model,
             unit=hosted.unit,
-            amount=amount,
+            amount=0,  # what the counter grants
             idempotency_key=idempotency_key,
         )
-        return await self._counter.reserve(reservation)
+        return await self._counter.reserve(reservation, demand)
 
     async def settle(self, reservation: Reservation, *, actual: int | None = None) -> None:
         """Close a reservation as spent; for a token quota, `actual` (the call's tokens) replaces the placeholder.
@@ -162,10 +173,14 @@ class QuotaService:
                     raise
 
 
-def _cost_of_a_call(hosted: HostedProvider, model: str) -> int:
+def _worst_case(hosted: HostedProvider, model: str, estimate: CallEstimate | None) -> Demand:
+    """The most a call can cost in the quota's unit; a token estimate may be cut to what remains."""
+    if hosted.unit == "times":
+        return Demand.exactly(1)
     if hosted.unit == "credits":
-        return hosted.credits.get(model, 1)
-    return 1  # times: one call; tokens: a placeholder, settled with the real usage
+        return Demand.exactly(hosted.credits.get(model, 1))
+    tokens = None if estimate is None else estimate.tokens
+    return Demand(None if tokens is None else max(tokens, 1), 1)
 
 
 def _quota_row(workspace_id: str, hosted: HostedProvider) -> HostedQuota:

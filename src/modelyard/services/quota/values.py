@@ -32,11 +32,28 @@ class Reservation:
     provider: str
     model: str
     unit: QuotaUnit
-    amount: int  # for tokens, a placeholder of 1 until settled with the real usage
+    amount: int  # set aside, in the quota's unit; settling a token quota replaces it with the real usage
     idempotency_key: str | None = None
+    # Less remained than the call's worst case (or nothing bounded it), so `amount` is what remained: the caller
+    # keeps the call within it (a chat call's max_tokens is lowered to fit).
+    is_capped: bool = False
     # An earlier call's reservation, returned for a repeated Idempotency-Key: nothing was spent, and it is that
     # call's to close, so settle and release ignore it.
     is_replay: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Demand:
+    """What a reservation asks for, in the quota's unit: `amount`, or, when less remains, all that remains as long
+    as that is at least `minimum`. `amount` None: nothing bounds the call, so all that remains (on an unlimited
+    quota, `minimum`, settled with the real usage)."""
+
+    amount: int | None
+    minimum: int
+
+    @classmethod
+    def exactly(cls, amount: int) -> Demand:
+        return cls(amount, amount)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,91 @@
+"""The most one call can consume, known before it runs: what a reservation sets aside (DESIGN §7b).
+
+Tokens are counted with the shipped o200k tokenizer, the way the runtime counts a call whose provider reports no
+usage: exact for OpenAI's models, an estimate for others. A chat call's output is bounded by its `max_tokens`, or
+else by the model's output limit in the catalog; an embedding, rerank or moderation call outputs no tokens. A
+transcription has no bound before it runs (its audio tokens are unknown), so it is reserved as unbounded.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TypeVar
+
+import msgspec
+
+from modelyard.catalog.spec import ModelSpec
+from modelyard.runtime import tokenizer
+from modelyard.types import (
+    ChatRequest,
+    EmbeddingRequest,
+    ModerationRequest,
+    RerankRequest,
+    SpeechRequest,
+    TranscriptionRequest,
+)
+
+R = TypeVar("R")
+
+
+class CallEstimate:
+    """One call's worst case in tokens, counted on first use: a meter that does not count tokens never pays for it."""
+
+    def __init__(self, model: ModelSpec, request: object) -> None:
+        self.model = model
+        self.request = request
+
+    @cached_property
+    def input_tokens(self) -> int:
+        request = self.request
+        if isinstance(request, ChatRequest):
+            return tokenizer.count_prompt(request)
+        if isinstance(request, EmbeddingRequest):
+            return sum(map(tokenizer.count_text, request.texts))
+        if isinstance(request, RerankRequest):  # the query is read once per document, as the runtime counts it
+            query = tokenizer.count_text(request.query)
+            return sum(query + tokenizer.count_text(document) for document in request.documents)
+        if isinstance(request, ModerationRequest):
+            return sum(map(tokenizer.count_text, request.inputs))
+        if isinstance(request, SpeechRequest):
+            return tokenizer.count_text(request.text) + tokenizer.count_text(request.instructions or "")
+        if isinstance(request, TranscriptionRequest):
+            return tokenizer.count_text(request.prompt or "")
+        raise TypeError(f"no estimate for a {type(request).__name__}")
+
+    @cached_property
+    def output_tokens(self) -> int | None:
+        """None: nothing bounds the call's tokens before it runs."""
+        if isinstance(self.request, ChatRequest):
+            return self.request.max_tokens or output_limit(self.model)
+        if isinstance(self.request, TranscriptionRequest):
+            return None
+        return 0
+
+    @property
+    def tokens(self) -> int | None:
+        output = self.output_tokens
+        return None if output is None else self.input_tokens + output
+
+
+def output_limit(model: ModelSpec) -> int | None:
+    """The most tokens the model writes in one answer, as the catalog states it (None when it states none)."""
+    if model.properties.max_output_tokens is not None:
+        return model.properties.max_output_tokens
+    for rule in model.parameter_rules:
+        if rule.name == "max_tokens" and rule.max is not None:
+            return int(rule.max)
+    return model.properties.context_size
+
+
+def within(request: R, estimate: CallEstimate, reserved: int) -> R:
+    """The request, with a chat call's `max_tokens` lowered so that its prompt and answer fit in `reserved` tokens.
+
+    Called when less remained than the estimate: the answer is cut short (finish reason `length`) instead of
+    spending past the quota. A prompt that alone fills the reservation still gets one token of answer.
+    """
+    if not isinstance(request, ChatRequest):
+        return request
+    allowance = max(reserved - estimate.input_tokens, 1)
+    if request.max_tokens is not None and request.max_tokens <= allowance:
+        return request
+    return msgspec.structs.replace(request, max_tokens=allowance)
