@@ -34,6 +34,7 @@ class Settings:
     upstream_deny: AddressRules = field(default_factory=AddressRules)
     metrics_token: str | None = None  # set: /metrics answers only `Authorization: Bearer <token>`
     trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose X-Forwarded-For / Forwarded names the client
+    workspace_cache_size: int = 10_000  # workspaces whose snapshot and keys each process keeps (LRU)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             upstream_deny=_address_rules(env, "MODELYARD_UPSTREAM_DENY"),
             metrics_token=env.get("MODELYARD_METRICS_TOKEN") or None,
             trusted_proxies=_networks(env, "MODELYARD_TRUSTED_PROXIES"),
+            workspace_cache_size=_positive_int(env, "MODELYARD_WORKSPACE_CACHE_SIZE", 10_000),
         )
 
     @property
@@ -95,3 +97,12 @@ def _networks(env: Mapping[str, str], name: str) -> tuple[IPNetwork, ...]:
         except ValueError as exc:
             raise SettingsError(f"{name}: {exc}") from None
     return tuple(networks)
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip().replace("_", "")
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise SettingsError(f"{name} must be a whole number of at least 1, got {env.get(name)!r}")
+    return int(text)
