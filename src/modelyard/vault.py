@@ -116,7 +116,7 @@ class WorkspaceVault:
         self.workspace_id = workspace_id
         self.active_key_id = active.key_id
         self._master = master
-        self._pairs = {pair.key_id: pair for pair in (active, *others)}
+        self._sealed = {pair.key_id: pair.sealed_private for pair in (active, *others)}  # until first opened
         public = serialization.load_pem_public_key(active.public_pem)
         assert isinstance(public, rsa.RSAPublicKey)
         self._public = public
@@ -151,13 +151,18 @@ class WorkspaceVault:
         cached = self._private.get(key_id)
         if cached is not None:
             return cached
-        pair = self._pairs.get(key_id)
-        if pair is None:
+        sealed = self._sealed.get(key_id)
+        if sealed is None:
+            if key_id in self._private:  # opened meanwhile by another thread (snapshot builds open off the loop)
+                return self._private[key_id]
             raise DecryptionError(f"a secret of workspace {self.workspace_id} names unknown key {key_id!r}")
-        der = self._master.open(pair.sealed_private, context=_private_context(self.workspace_id, key_id))
-        private = serialization.load_der_private_key(der, password=None)
+        der = self._master.open(sealed, context=_private_context(self.workspace_id, key_id))
+        # We generated this key and the master key's AEAD tag just proved it unaltered, so OpenSSL's consistency
+        # check (~100 ms of CPU for 3,072 bits, holding the GIL, on every workspace's first call) proves nothing.
+        private = serialization.load_der_private_key(der, password=None, unsafe_skip_rsa_key_validation=True)
         assert isinstance(private, rsa.RSAPrivateKey)
         self._private[key_id] = private
+        self._sealed.pop(key_id, None)  # opened once per process: the sealed copy is no longer needed
         return private
 
     def _aad(self, key_id: str) -> bytes:

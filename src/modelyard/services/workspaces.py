@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -9,7 +10,9 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.errors import InvalidRequestError, NotFoundError
+from modelyard.errors import DecryptionError, InvalidRequestError, NotFoundError
+from modelyard.services.change_feed import record_change
+from modelyard.services.lru import LRU
 from modelyard.store.tables import (
     CustomModel,
     LoadBalancingEntry,
@@ -42,19 +45,21 @@ async def bump_version(session: AsyncSession, *, workspace_id: str) -> None:
     await session.execute(
         update(Workspace).where(Workspace.id == workspace_id).values(config_version=Workspace.config_version + 1)
     )
+    await record_change(session, workspace_id=workspace_id)
 
 
 class WorkspaceService:
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._vaults: dict[str, WorkspaceVault] = {}
+        # Opened keys, kept across configuration changes (they change only on rotation), bounded like snapshots.
+        self._vaults: LRU[str, WorkspaceVault] = LRU(services.settings.workspace_cache_size)
 
     async def create(self, name: str) -> WorkspaceView:
         name = name.strip()
         if not name or len(name) > 120:
             raise InvalidRequestError("a workspace name is 1 to 120 characters", field="name")
         workspace_id = new_id("ws")
-        pair = new_key_pair(self._services.master, workspace_id=workspace_id, key_id=new_id("wk"))
+        pair = await self._new_key_pair(workspace_id)
         async with self._services.db.begin() as session:
             workspace = Workspace(id=workspace_id, name=name, active_key_id=pair.key_id)
             session.add(workspace)
@@ -96,7 +101,8 @@ class WorkspaceService:
             result = await session.execute(delete(Workspace).where(Workspace.id == workspace_id))
             if result.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"workspace {workspace_id!r} does not exist")
-        self._vaults.pop(workspace_id, None)
+            await record_change(session, workspace_id=workspace_id, deleted=True)  # other replicas forget it
+        self._vaults.pop(workspace_id)
         await self._services.snapshots.invalidate(workspace_id)
 
     async def version(self, session: AsyncSession, *, workspace_id: str) -> int:
@@ -106,27 +112,46 @@ class WorkspaceService:
         return version
 
     async def vault(self, session: AsyncSession, *, workspace_id: str) -> WorkspaceVault:
-        """The workspace's vault, loaded once and kept until its keys rotate."""
-        vault = self._vaults.get(workspace_id)
-        if vault is not None:
-            return vault
-        workspace = await session.get(Workspace, workspace_id)
-        if workspace is None:
+        """The workspace's vault: its keys are opened once and kept until they rotate, here or on another replica."""
+        return (await self.version_and_vault(session, workspace_id=workspace_id))[1]
+
+    async def version_and_vault(self, session: AsyncSession, *, workspace_id: str) -> tuple[int, WorkspaceVault]:
+        """The configuration version and the vault, from one read of the workspace row (its active key id tells a
+        kept vault is still current)."""
+        row = (
+            await session.execute(
+                select(Workspace.config_version, Workspace.active_key_id).where(Workspace.id == workspace_id)
+            )
+        ).first()
+        if row is None:
             raise NotFoundError(f"workspace {workspace_id!r} does not exist")
+        version, active_key_id = row
+        vault = self._vaults.get(workspace_id)
+        if vault is None or vault.active_key_id != active_key_id:
+            vault = self._vaults[workspace_id] = await self._load_vault(session, workspace_id, active_key_id or "")
+        return version, vault
+
+    async def _load_vault(self, session: AsyncSession, workspace_id: str, active_key_id: str) -> WorkspaceVault:
         rows = (await session.scalars(select(WorkspaceKey).where(WorkspaceKey.workspace_id == workspace_id))).all()
         pairs = {row.id: KeyPair(row.id, row.public_key_pem, row.sealed_private_key) for row in rows}
-        active = pairs.pop(workspace.active_key_id or "")
-        vault = WorkspaceVault(self._services.master, workspace_id, active, tuple(pairs.values()))
-        self._vaults[workspace_id] = vault
-        return vault
+        active = pairs.pop(active_key_id, None)
+        if active is None:
+            raise DecryptionError(f"workspace {workspace_id} has no key pair {active_key_id!r}: restore it from backup")
+        return WorkspaceVault(self._services.master, workspace_id, active, tuple(pairs.values()))
 
     def forget_vault(self, workspace_id: str) -> None:
-        """Drop the cached vault: another replica may have rotated the workspace's keys."""
-        self._vaults.pop(workspace_id, None)
+        """Drop the kept vault (the workspace is gone)."""
+        self._vaults.pop(workspace_id)
+
+    async def _new_key_pair(self, workspace_id: str) -> KeyPair:
+        # ~75-150 ms of RSA key generation, which releases the GIL: in a thread, the loop serves others meanwhile.
+        return await asyncio.to_thread(
+            new_key_pair, self._services.master, workspace_id=workspace_id, key_id=new_id("wk")
+        )
 
     async def rotate_keys(self, workspace_id: str) -> str:
         """Make a new key pair, re-seal every secret of the workspace with it, and drop the old keys."""
-        pair = new_key_pair(self._services.master, workspace_id=workspace_id, key_id=new_id("wk"))
+        pair = await self._new_key_pair(workspace_id)
         async with self._services.db.begin() as session:
             old = await self.vault(session, workspace_id=workspace_id)
             session.add(_key_row(workspace_id, pair))

@@ -85,6 +85,21 @@ class Workspace(Timestamped, Base):
     active_key_id: Mapped[str | None] = mapped_column(String(32))
 
 
+class ConfigChange(Base):
+    """The configuration change feed: one row per write, so a replica asks "what changed since seq N".
+
+    Written in the transaction that bumps `config_version`; pruned after an hour. No foreign key: a deleted
+    workspace's row must outlive it, to tell other replicas to forget it.
+    """
+
+    __tablename__ = "config_changes"
+    __table_args__ = ({"sqlite_autoincrement": True},)  # SQLite would otherwise reuse the numbers of pruned rows
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(String(32))
+    version: Mapped[int | None] = mapped_column(BigInteger)  # the workspace's config_version after it; None: deleted
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
 class WorkspaceKey(Timestamped, Base):
     """A workspace's RSA key pair; the private key is sealed with the master key."""
 
