@@ -8,7 +8,7 @@ export const ZH_HANS = {
   "API keys": "API 密钥",
   Members: "成员",
   "Usage & quota": "用量与配额",
-  Playground: "试用",
+  Playground: "调试",
   Settings: "设置",
   Workspace: "工作空间",
   "New workspace": "新建工作空间",
@@ -181,6 +181,14 @@ export const ZH_HANS = {
   "{model} disabled": "已停用 {model}",
   "Load balancing": "负载均衡",
   "Load balancing: on": "负载均衡：开",
+  "per {count} characters": "每 {count} 字符",
+  "per {count} s": "每 {count} 秒",
+  "deprecated, shuts down {date}": "已弃用，{date} 下线",
+  "No credentials": "无凭据",
+  "Switched off": "已关闭",
+  "Show the {count} models": "显示全部 {count} 个模型",
+  "None of these {count} models can be called until credentials are added above.":
+    "在上方添加凭据之前，这 {count} 个模型都无法调用。",
 
   // load balancing
   "Load balancing for {model}": "{model} 的负载均衡",

@@ -171,13 +171,25 @@ export function number(value) {
   return new Intl.NumberFormat(lang() === "zh_Hans" ? "zh-CN" : "en-US").format(value ?? 0);
 }
 
+/** An amount of money (a price or a cost), the same precision everywhere: at least 2 decimals, at most 6. */
+export function money(amount, currency = "") {
+  const formatted = new Intl.NumberFormat(lang() === "zh_Hans" ? "zh-CN" : "en-US", {
+    minimumFractionDigits: 2,
+    maximumFractionDigits: 6,
+  }).format(Number(amount ?? 0));
+  return currency ? `${formatted} ${currency}` : formatted;
+}
+
 export function when(iso) {
   if (!iso) return text("never");
   const date = new Date(iso);
   return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(lang() === "zh_Hans" ? "zh-CN" : "en-US");
 }
 
-/** A table with translated headers; rows are arrays of cells or ready <tr> elements. */
+/**
+ * A table with translated headers; rows are arrays of cells, ready <tr> elements, or whole <tbody> groups.
+ * Each cell carries its column's name (data-label), so on a narrow screen the rows reflow into labelled cards.
+ */
 export function table(headers, rows) {
   const head = h(
     "tr",
@@ -193,7 +205,14 @@ export function table(headers, rows) {
           row.map((cell) => h("td", {}, cell)),
         ),
   );
-  return h("div", { class: "table-wrap" }, h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
+  const bodies = body.some((node) => node.tagName === "TBODY") ? body : [h("tbody", {}, body)];
+  const element = h("table", { class: "reflow" }, h("thead", {}, head), bodies);
+  for (const tableRow of element.querySelectorAll("tbody > tr:not(.detail):not(.group)")) {
+    [...tableRow.children].forEach((cell, index) => {
+      if (headers[index]) translateAttribute(cell, "data-label", headers[index]);
+    });
+  }
+  return h("div", { class: "table-wrap" }, element);
 }
 
 export function toast(message, { bad = false } = {}) {

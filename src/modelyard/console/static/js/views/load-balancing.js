@@ -158,7 +158,8 @@ function addEntryForm(model, provider, credentials, refresh) {
   return slot;
 }
 
-export function loadBalancingPanel(model, provider) {
+/** `onModel(view)` gets the model as the server answers it after the switch, so its row can follow. */
+export function loadBalancingPanel(model, provider, onModel) {
   const list = h("div", {}, loading());
   const adding = h("div", {});
   const refresh = async () => {
@@ -189,13 +190,14 @@ export function loadBalancingPanel(model, provider) {
     disabled: !canManage(),
     onChange: async (checked, input) => {
       try {
-        await patch(wsPath("/models"), {
+        const view = await patch(wsPath("/models"), {
           provider: model.provider,
           model: model.model,
           model_type: model.model_type,
           load_balancing: checked,
         });
-        model.is_load_balanced = checked;
+        onModel?.(view);
+        await refresh();
       } catch (error) {
         input.checked = !checked;
         toast(error.message, { bad: true });

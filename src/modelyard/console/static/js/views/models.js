@@ -1,10 +1,10 @@
 // The models a workspace can call: feature badges, availability, an enable switch per model and its
-// load-balancing entries. Used on #/models (all providers) and on each provider's page.
+// load-balancing entries, grouped by model type. Used on #/models (all providers) and on each provider's page.
 
 import { get, patch, query } from "../api.js";
 import { catalog } from "../catalog.js";
 import { h, replace } from "../dom.js";
-import { text, tr, translate, translateAttribute } from "../i18n.js";
+import { lang, text, tr, translate, translateAttribute } from "../i18n.js";
 import { route } from "../router.js";
 import { canManage, wsPath } from "../session.js";
 import {
@@ -16,6 +16,7 @@ import {
   featureBadge,
   loading,
   modelTypeChip,
+  money,
   pageHead,
   panel,
   switchInput,
@@ -35,132 +36,180 @@ function tokens(count) {
   return new Intl.NumberFormat("en-US", { notation: "compact" }).format(count);
 }
 
+const PER_BASIS = { tokens: "per {count} tokens", characters: "per {count} characters", seconds: "per {count} s" };
+
 function price(pricing) {
   if (!pricing) return "—";
   const per = Math.round(1 / Number(pricing.unit || 1));
-  const amounts = [pricing.input, pricing.output].filter((v) => v !== undefined && v !== null).join(" / ");
+  const amounts = [pricing.input, pricing.output].filter((v) => v !== undefined && v !== null);
   return h(
     "span",
     {},
-    `${amounts} ${pricing.currency ?? ""}`,
-    h("div", { class: "sub" }, tr("per {count} tokens", { count: tokens(per) })),
+    `${amounts.map((amount) => money(amount)).join(" / ")} ${pricing.currency ?? ""}`,
+    h("div", { class: "sub" }, tr(PER_BASIS[pricing.basis] ?? PER_BASIS.tokens, { count: tokens(per) })),
   );
 }
 
-async function setEnabled(model, enabled, input) {
-  try {
-    await patch(wsPath("/models"), {
-      provider: model.provider,
-      model: model.model,
-      model_type: model.model_type,
-      enabled,
-    });
-    model.is_enabled = enabled;
-    toast(text(enabled ? "{model} enabled" : "{model} disabled", { model: model.model }));
-  } catch (error) {
-    input.checked = !enabled; // the switch goes back: the change did not happen
-    toast(error.message, { bad: true });
-  }
+/** "deprecated", with the vendor's shutdown date when it announced one. */
+function deprecation(model) {
+  if (!model.deprecated) return null;
+  if (!model.shutdown_date) return badge(tr("deprecated"), "muted deprecated");
+  const day = new Date(`${model.shutdown_date}T00:00:00Z`).toLocaleDateString(lang() === "zh_Hans" ? "zh-CN" : "en-US", {
+    timeZone: "UTC",
+  });
+  return badge(tr("deprecated, shuts down {date}", { date: day }), "muted deprecated");
 }
 
-function modelRow(model, providers, showProvider, columns) {
-  const features = model.features ?? [];
+// A reason every row of an unconfigured provider shares is said once above the list, not in every row.
+const SHORT_REASON = { credentials_not_configured: "No credentials", model_disabled: "Switched off" };
+
+function availability(model, { quiet = false } = {}) {
+  if (model.is_available) {
+    return h("span", { class: "pill available", dataset: { status: "available" } }, tr("Available"));
+  }
+  const short = SHORT_REASON[model.reason_code];
+  return h(
+    "span",
+    {},
+    h("span", { class: "pill warning", dataset: { status: "unavailable", reason: model.reason_code ?? "" } }, tr(
+      short && quiet ? short : "Unavailable",
+    )),
+    quiet ? null : h("div", { class: "sub reason" }, model.reason ?? ""),
+  );
+}
+
+/** One model's table row and its (hidden) load-balancing row; `show(view)` redraws them from a server answer. */
+function modelRow(initial, providers, { showProvider, columns, quiet }) {
+  let model = initial;
+  const row = h("tr", { dataset: { model: `${model.provider}/${model.model}`, modelType: model.model_type } });
+  const detail = h("tr", { class: "detail", hidden: true }, h("td", { colspan: columns }));
   const toggle = switchInput({
     checked: model.is_enabled,
     label: h("span", { class: "visually-hidden" }, tr("Enabled")),
     disabled: !canManage(),
-    onChange: (checked, input) => setEnabled(model, checked, input),
+    onChange: (checked, input) => setEnabled(checked, input),
   });
   translateAttribute(toggle.querySelector("input"), "aria-label", "Enable {model}", { model: model.model });
-  const detail = h("tr", { class: "detail", hidden: true }, h("td", { colspan: columns }));
   const balance = button(
-    model.is_load_balanced ? "Load balancing: on" : "Load balancing",
+    "Load balancing",
     () => {
       detail.hidden = !detail.hidden;
       balance.setAttribute("aria-expanded", String(!detail.hidden));
-      if (!detail.hidden && !detail.firstChild.firstChild)
-        detail.firstChild.append(loadBalancingPanel(model, providers.get(model.provider)));
+      if (!detail.hidden && !detail.firstChild.firstChild) {
+        detail.firstChild.append(loadBalancingPanel(model, providers.get(model.provider), show));
+      }
     },
     { small: true },
   );
   balance.setAttribute("aria-expanded", "false");
-  const availability = model.is_available
-    ? h("span", { class: "pill available", dataset: { status: "available" } }, tr("Available"))
-    : h(
-        "span",
-        {},
-        h("span", { class: "pill warning", dataset: { status: "unavailable" } }, tr("Unavailable")),
-        h("div", { class: "sub" }, model.reason ?? ""),
-      );
-  const cells = [
+  const status = h("td", { class: "status" });
+
+  function show(view) {
+    model = view;
+    toggle.querySelector("input").checked = view.is_enabled;
+    translate(balance, view.is_load_balanced ? "Load balancing: on" : "Load balancing");
+    replace(status, availability(view, { quiet }));
+  }
+
+  async function setEnabled(enabled, input) {
+    try {
+      const view = await patch(wsPath("/models"), {
+        provider: model.provider,
+        model: model.model,
+        model_type: model.model_type,
+        enabled,
+      });
+      show(view); // the server's answer, not a guess: availability follows the switch
+      toast(text(enabled ? "{model} enabled" : "{model} disabled", { model: model.model }));
+    } catch (error) {
+      input.checked = !enabled; // the switch goes back: the change did not happen
+      toast(error.message, { bad: true });
+    }
+  }
+
+  const provider = providers.get(model.provider);
+  row.append(
     h(
       "td",
-      {},
+      { class: "model" },
       h("div", {}, modelLabel(model)),
       h("div", { class: "sub mono" }, model.model),
-      h(
-        "div",
-        { class: "chips" },
-        model.is_custom ? badge(tr("custom"), "muted") : null,
-        model.deprecated ? badge(tr("deprecated"), "muted") : null,
-      ),
+      h("div", { class: "chips" }, model.is_custom ? badge(tr("custom"), "muted") : null, deprecation(model)),
     ),
-    showProvider
-      ? h("td", {}, providers.get(model.provider) ? tr(providers.get(model.provider).label) : model.provider)
-      : null,
-    h("td", {}, modelTypeChip(model.model_type)),
-    h("td", { class: "features" }, h("div", { class: "chips" }, features.map(featureBadge))),
+    showProvider ? h("td", {}, provider ? tr(provider.label) : model.provider) : null,
+    h("td", { class: "features" }, h("div", { class: "chips" }, (model.features ?? []).map(featureBadge))),
     h("td", {}, tokens(model.properties?.context_size)),
     h("td", { class: "price" }, price(model.pricing)),
-    h("td", {}, availability),
+    status,
     h("td", { class: "actions" }, h("div", { class: "form-actions" }, toggle, balance)),
-  ];
-  const row = h("tr", { dataset: { model: `${model.provider}/${model.model}`, modelType: model.model_type } }, cells);
+  );
+  show(model);
   return [row, detail];
 }
 
-/** A panel listing models; `refresh()` reloads it. Filters: provider, model type, and `usable` (callable now). */
-export function modelsPanel({ usable = false, ...filters } = {}) {
+/** Rows grouped by model type, in the order of MODEL_TYPE_TEXT, each group under a heading row. */
+function groupedTable(models, providers, { showProvider, quiet }) {
+  const headers = ["Model", showProvider ? "Provider" : null, "Features", "Context", "Price (in / out)", "Status", ""];
+  const shown = headers.filter((header) => header !== null);
+  const groups = Object.keys(MODEL_TYPE_TEXT)
+    .map((type) => [type, models.filter((model) => model.model_type === type)])
+    .filter(([, list]) => list.length);
+  const bodies = groups.map(([type, list]) => {
+    const heading = h(
+      "tr",
+      { class: "group", dataset: { group: type } },
+      h("th", { colspan: shown.length, scope: "rowgroup" }, modelTypeChip(type), " ", h("span", { class: "count" }, list.length)),
+    );
+    const rows = list.flatMap((model) => modelRow(model, providers, { showProvider, columns: shown.length, quiet }));
+    return h("tbody", { dataset: { modelType: type } }, heading, rows);
+  });
+  return table(shown, bodies);
+}
+
+/**
+ * A panel listing models; `refresh()` reloads it. Filters: provider, model type, and `usable` (set-up providers
+ * only). `fold: true` (a provider's page) folds the list away while the provider is not set up, and says once why
+ * none is usable yet; each refresh asks the server again.
+ */
+export function modelsPanel({ usable = false, fold = false, ...filters } = {}) {
   const body = h("div", { class: "models-list" }, loading());
+  const heading = h("span", {}, tr("Models"));
   const refresh = async () => {
     try {
       const [providers, listed, states] = await Promise.all([
         catalog(),
         get(wsPath(`/models${query(filters)}`)),
-        usable ? get(wsPath("/providers")) : [],
+        usable || fold ? get(wsPath("/providers")) : [],
       ]);
-      const setUp = new Set(
+      const configured = new Set(
         states.filter((s) => s.has_custom || s.has_system || s.custom_model_count).map((s) => s.id),
       );
-      const models = usable ? listed.filter((model) => setUp.has(model.provider)) : listed;
-      const showProvider = !filters.provider;
-      const headers = [
-        "Model",
-        showProvider ? "Provider" : null,
-        "Type",
-        "Features",
-        "Context",
-        "Price (in / out)",
-        "Status",
-        "",
-      ];
-      const columns = headers.filter((header) => header !== null).length;
-      const rows = models.flatMap((model) => modelRow(model, providers, showProvider, columns));
+      const models = usable ? listed.filter((model) => configured.has(model.provider)) : listed;
+      const setUp = !fold || configured.has(filters.provider);
+      replace(heading, tr("Models"), " ", h("span", { class: "count" }, models.length));
+      if (!models.length) return replace(body, empty("No models match."));
+      const list = groupedTable(models, providers, { showProvider: !filters.provider, quiet: !setUp });
+      if (setUp) return replace(body, list);
+      const folded = h(
+        "details",
+        { class: "fold" },
+        translate(h("summary", {}), "Show the {count} models", { count: models.length }),
+        list,
+      );
       replace(
         body,
-        models.length
-          ? table(
-              headers.filter((header) => header !== null),
-              rows,
-            )
-          : empty("No models match."),
+        h("p", { class: "notice", dataset: { notice: "not-configured" } }, tr(
+          "None of these {count} models can be called until credentials are added above.",
+          { count: models.length },
+        )),
+        folded,
       );
     } catch (error) {
       replace(body, failed(error));
     }
   };
   refresh();
-  return { element: panel("Models", body), refresh };
+  return { element: panel(heading, body), refresh };
 }
 
 async function modelsPage({ query: search }) {

@@ -78,7 +78,7 @@ export async function providerPage({ params }) {
   if (!entry || !state) return h("div", {}, back, panel("Unknown provider", h("p", {}, id)));
 
   const status = h("div", { class: "chips", id: "provider-status" }, statusLine(state));
-  const models = modelsPanel({ provider: id });
+  const models = modelsPanel({ provider: id, fold: true });
   const changed = async () => {
     replace(status, statusLine((await providerState(id)) ?? state));
     models.refresh();
