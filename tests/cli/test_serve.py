@@ -43,7 +43,8 @@ def test_serve_on_a_fresh_home_migrates_and_prints_a_working_setup_link(
     assert (link.scheme, link.netloc, link.path) == ("http", "127.0.0.1:8123", "/")
     assert link.fragment.startswith("/setup?token=")
     token = parse_qs(link.fragment.split("?", 1)[1])["token"][0]
-    assert server_runs == [((), {"host": "127.0.0.1", "port": 8123, "workers": 1, "access_log": False})]
+    workers = started["workers"]
+    assert server_runs == [((), {"host": "127.0.0.1", "port": 8123, "workers": workers, "access_log": False})]
 
     async def use_the_link() -> str:
         async with started_services() as services:
@@ -112,6 +113,64 @@ def test_serve_with_workers_gives_prometheus_a_fresh_shared_directory(
     assert server_runs[0][1]["workers"] == 2
 
 
+@pytest.mark.parametrize("argv", [(), ("--workers", "auto"), ("--workers", "AUTO")])
+def test_serve_starts_one_worker_per_usable_core_by_default(
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
+    server_runs: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    argv: tuple[str, ...],
+) -> None:
+    monkeypatch.setattr(serve_module, "usable_cores", lambda: 3)
+
+    started = cli.json("serve", *argv)
+
+    assert started["workers"] == 3
+    assert server_runs[0][1]["workers"] == 3
+    assert started["metrics_dir"] is not None  # several workers: their metrics must add up
+
+
+def test_serve_with_one_worker_needs_no_shared_metrics_directory(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, server_runs: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> None:
+    monkeypatch.setattr(serve_module, "usable_cores", lambda: 8)
+
+    started = cli.json("serve", "--workers", "1")
+
+    assert (started["workers"], server_runs[0][1]["workers"], started["metrics_dir"]) == (1, 1, None)
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5", ""])
+def test_serve_refuses_a_worker_count_that_is_neither_positive_nor_auto(
+    cli: Cli, server_runs: list[Any], value: str
+) -> None:
+    result = cli("serve", "--workers", value)
+
+    assert result.exit_code == 2
+    assert "--workers" in result.stderr and "neither a positive number nor 'auto'" in result.stderr
+    assert server_runs == []
+
+
+def test_serve_help_documents_the_workers_default(cli: Cli) -> None:
+    result = cli("serve", "--help")
+
+    assert result.exit_code == 0
+    assert "--workers N|auto" in result.stdout and "[default: auto]" in result.stdout
+
+
+def test_the_server_kills_a_worker_that_does_not_stop_after_sigterm(monkeypatch: pytest.MonkeyPatch) -> None:
+    # granian ignores a SIGTERM that reaches a worker still loading the app: without a kill timeout, a service
+    # stopped right after it answered (its other workers still loading) would never exit.
+    executed: list[list[str]] = []
+    monkeypatch.setattr(serve_module.os, "execv", lambda path, argv: executed.append(argv))
+
+    serve_module.run_server(host="127.0.0.1", port=8080, workers=2, access_log=False)
+
+    (argv,) = executed
+    assert argv[argv.index("--workers") + 1] == "2"
+    assert argv[argv.index("--workers-kill-timeout") + 1] == str(serve_module.WORKER_STOP_TIMEOUT_S)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -131,7 +190,9 @@ def test_serve_runs_the_service_until_terminated_and_stops_gracefully(cli: Cli, 
     key = cli.json("apikey", "create", "--workspace", workspace, "--name", "ci")["key"]
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "modelyard.cli", "serve", "--port", str(port)],
+        # One worker: with several, /health/live answers once the first has loaded, and the stop below could
+        # reach another one still loading (the kill timeout would end it, but the test would wait that long).
+        [sys.executable, "-m", "modelyard.cli", "serve", "--port", str(port), "--workers", "1"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=os.environ.copy(),

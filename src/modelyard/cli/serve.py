@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from modelyard.cli.cores import usable_cores
 from modelyard.cli.home import check_database
 from modelyard.cli.output import emit, json_option
 from modelyard.settings import Settings
@@ -20,6 +21,23 @@ if TYPE_CHECKING:
     from modelyard.services.workspaces import WorkspaceView
 
 OWNER_PASSWORD_ENV = "MODELYARD_OWNER_PASSWORD"
+WORKER_STOP_TIMEOUT_S = 30  # as Kubernetes' default grace period: in-flight calls get that long to finish
+
+
+class WorkerCount(click.ParamType[int]):
+    """`--workers`: a positive number, or `auto` for one worker per core this process may use."""
+
+    name = "N|auto"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        text = str(value).strip().lower()
+        if text == "auto":
+            return usable_cores()
+        if text.isdigit() and int(text) >= 1:
+            return int(text)
+        self.fail(f"{value!r} is neither a positive number nor 'auto'", param, ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +52,14 @@ class FirstRun:
 @click.command("serve")
 @click.option("--host", default=None, help="Address to listen on.  [default: MODELYARD_HOST or 127.0.0.1]")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="[default: MODELYARD_PORT or 8080]")
-@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@click.option(
+    "--workers",
+    type=WorkerCount(),
+    default="auto",
+    metavar="N|auto",
+    help="Worker processes: a number, or auto, one per core this process may use (its CPU affinity, capped by a "
+    "cgroup CPU quota such as docker --cpus, rounded down).  [default: auto]",
+)
 @click.option(
     "--owner-email",
     envvar="MODELYARD_OWNER_EMAIL",
@@ -51,6 +76,9 @@ def serve(
 
     On first run this creates MODELYARD_HOME and the database schema. With --json, what it did is printed as one
     JSON document before the server starts; the server's own log goes to stderr.
+
+    The workers share the database (quota, usage, configuration). Without MODELYARD_REDIS_URL each keeps its own
+    load-balancer cool-downs, sign-in counts and caches: see the README, Operating, Workers.
     """
     owner_password = os.environ.pop(OWNER_PASSWORD_ENV, None)  # used once here; workers need not inherit it
     settings = Settings.from_env()
@@ -74,10 +102,15 @@ def run_server(*, host: str, port: int, workers: int, access_log: bool) -> None:
     and ≈ 920 under uvicorn with httptools, so the server decides much of the gateway's throughput. The process
     is replaced (exec), not reused: preparing imported the whole service, and granian's supervising process
     need not carry that memory for its life.
+
+    A worker that has not stopped WORKER_STOP_TIMEOUT_S after SIGTERM is killed: granian (2.8) installs its signal
+    handlers only once the app is loaded, so a worker told to stop while still loading never stops by itself, and
+    with several workers the service answers (and can be stopped) before every worker has loaded.
     """
     command = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),
+        "--workers-kill-timeout", str(WORKER_STOP_TIMEOUT_S),
         "--loop", "uvloop", "--http", "1", "--no-ws", "--backlog", "2048",
         "--access-log" if access_log else "--no-access-log",
         "modelyard.server:create_app",
