@@ -159,10 +159,13 @@ async def test_transcription_speech_and_moderation(client, with_openai, fake_ope
 
 
 async def test_models_list_shows_what_the_workspace_can_use(client, with_openai) -> None:
-    ids = [m.id async for m in client.models.list()]
-    assert "deepseek/deepseek-flash" in ids
-    assert "openai/text-embedding-3-small" in ids
-    assert not any(i.startswith("groq/") for i in ids)
+    listed = {m.id: m async for m in client.models.list()}
+    assert "deepseek/deepseek-flash" in listed
+    assert "openai/text-embedding-3-small" in listed
+    assert not any(i.startswith("groq/") for i in listed)
+    tts = listed["openai/tts-1"]  # deprecated, and it answers: listed, marked (its shutdown date when announced)
+    assert (tts.model_extra["model_type"], tts.model_extra["deprecated"]) == ("tts", True)
+    assert listed["deepseek/deepseek-flash"].model_extra["deprecated"] is False
 
 
 async def test_rerank_over_plain_http(gateway, fake_openai) -> None:

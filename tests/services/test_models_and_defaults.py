@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from sqlalchemy import event
 
@@ -13,7 +15,7 @@ from modelyard.errors import (
     NotFoundError,
 )
 from modelyard.services.hosted import HostedConfig, HostedProvider
-from modelyard.services.resolve import resolve
+from modelyard.services.resolve import resolve, usable_models
 from modelyard.vault import SECRET_MASK
 
 
@@ -243,3 +245,39 @@ async def test_preferred_provider_type_and_its_resolution(services, workspace, f
 @pytest.fixture
 def hosted() -> HostedConfig:
     return HostedConfig(providers={})
+
+
+async def test_a_deprecated_model_that_still_answers_is_usable_listed_and_ranked_last(
+    services, workspace, fake_openai
+) -> None:
+    openai = {"openai_api_key": "sk-openai-0011223344556677", "openai_api_base": fake_openai.url}
+    await services.credentials.create(workspace_id=workspace, provider="openai", values=openai, validate=False)
+    await services.credentials.create(
+        workspace_id=workspace, provider="anthropic", values={"anthropic_api_key": "sk-ant-0011"}, validate=False
+    )
+    snapshot = await services.snapshots.get(workspace)
+    tts = usable_models(snapshot, "tts")
+    assert ("openai", "tts-1", "tts") in tts  # every OpenAI TTS model is deprecated, and each still answers
+    assert resolve(snapshot, "tts-1", "tts").provider == "openai"  # a bare name finds it too
+
+    speech = await services.defaults.get(workspace_id=workspace, model_type="tts")
+    assert (speech.source, speech.provider, speech.is_available) == ("automatic", "openai", True)
+    chat = await services.defaults.get(workspace_id=workspace, model_type="llm")
+    chosen = snapshot.providers[chat.provider].spec.model(chat.model, "llm")
+    assert chosen is not None and not chosen.deprecated  # ranked last: a current model is picked first
+
+    listed = {view.model: view for view in await services.models.list(workspace_id=workspace, provider="anthropic")}
+    opus = listed["claude-opus-4-5"]
+    assert (opus.is_deprecated, opus.shutdown_date, opus.is_available) == (True, date(2027, 1, 22), True)
+    assert not listed["claude-opus-4-6"].is_deprecated
+
+
+async def test_an_unavailable_model_says_why_with_a_code(services, workspace, fake_openai, deepseek) -> None:
+    listed = {view.model: view for view in await services.models.list(workspace_id=workspace, provider="deepseek")}
+    assert listed["deepseek-flash"].reason_code == "credentials_not_configured"
+    await services.credentials.create(workspace_id=workspace, provider="deepseek", values=deepseek, validate=False)
+    await services.models.set_enabled(
+        workspace_id=workspace, provider="deepseek", model="deepseek-flash", model_type="llm", enabled=False
+    )
+    listed = {view.model: view for view in await services.models.list(workspace_id=workspace, provider="deepseek")}
+    assert (listed["deepseek-flash"].reason_code, listed["deepseek-v4-pro"].reason_code) == ("model_disabled", None)

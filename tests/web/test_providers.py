@@ -180,3 +180,26 @@ async def test_signing_out_ends_the_session_and_pages_lead_back_to_sign_in(page,
     await page.goto("/#/models")
     await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     await expect(page).to_have_url(f"{site.url}/#/login")
+
+
+async def test_provider_status_sums_up_its_custom_models_instead_of_saying_not_checked(page, site):
+    await site.services.models.add_custom(
+        workspace_id=site.workspace_id,
+        provider="openai_api_compatible",
+        model="local-llama",
+        model_type="llm",
+        values={"endpoint_url": f"{site.fake.url}/v1"},
+    )  # checked with one call: verified
+    await sign_in(page)
+
+    card = page.locator('#configured-providers article.card[data-provider="openai_api_compatible"]')
+    await expect(card.locator('.pill[data-status="verified"]')).to_have_text("Verified")
+    await expect(card.locator('.pill[data-status="unverified"]')).to_have_count(0)
+    await card.get_by_role("link").click()
+    status = page.locator("#provider-status")
+    await expect(status.locator('.pill[data-status="verified"]')).to_be_visible()
+    await expect(status).not_to_contain_text("Not checked")
+
+    site.fake.fail(401, "Incorrect API key provided", type="authentication_error", code="invalid_api_key")
+    await page.locator('#custom-model-list [data-model="local-llama"]').get_by_role("button", name="Validate").click()
+    await expect(status.locator('.pill[data-status="failing"]')).to_be_visible()  # follows the change, no reload

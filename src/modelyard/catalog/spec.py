@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -168,7 +169,14 @@ class ModelSpec(Spec):
     properties: ModelProperties = ModelProperties()
     parameter_rules: tuple[ParameterRule, ...] = ()
     pricing: Pricing | None = None
-    deprecated: bool = False
+    deprecated: bool = False  # still served, but the vendor announced its end: listed and usable, ranked last
+    shutdown_date: date | None = None  # the day the vendor stops serving it, when announced
+
+    @model_validator(mode="after")
+    def _shutdown_means_deprecated(self) -> ModelSpec:
+        if self.shutdown_date is not None and not self.deprecated:
+            raise ValueError(f"{self.id}: a shutdown_date is given only for a deprecated model")
+        return self
 
     def supports(self, feature: ModelFeature) -> bool:
         return feature in self.features

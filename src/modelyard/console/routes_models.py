@@ -34,6 +34,7 @@ def model_json(view: ModelView) -> dict[str, Any]:
         "is_load_balanced": view.is_load_balanced,
         "is_available": view.is_available,
         "reason": view.reason,
+        "reason_code": view.reason_code,
         "provider_types": list(view.provider_types),
     }
 
@@ -56,6 +57,7 @@ def _catalog_part(spec: ModelSpec) -> dict[str, Any]:
         "properties": spec.properties.model_dump(mode="json"),
         "pricing": spec.pricing.model_dump(mode="json") if spec.pricing is not None else None,
         "deprecated": spec.deprecated,
+        "shutdown_date": spec.shutdown_date.isoformat() if spec.shutdown_date is not None else None,
     }
     _CATALOG_PARTS[id(spec)] = (spec, part)
     return part

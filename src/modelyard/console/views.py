@@ -120,6 +120,7 @@ class WorkspaceProviderOut(View):
     preferred_type: str | None
     resolved_type: str | None
     custom_model_count: int
+    status: str | None  # the summary of its active credential and custom models: verified | failing | unverified
     quota: QuotaOut | None
 
     @classmethod
@@ -138,6 +139,7 @@ class WorkspaceProviderOut(View):
             preferred_type=view.preferred_type,
             resolved_type=view.resolved_type,
             custom_model_count=view.custom_model_count,
+            status=view.status,
             quota=QuotaOut.model_validate(quota) if quota is not None else None,
         )
 
@@ -163,12 +165,14 @@ class ModelOut(View):
     features: list[str]
     properties: ModelProperties
     pricing: Pricing | None
-    deprecated: bool
+    deprecated: bool  # still served and usable; ranked last when a default is picked automatically
+    shutdown_date: date | None  # when the vendor stops serving it, if announced
     is_custom: bool
     is_enabled: bool
     is_load_balanced: bool
     is_available: bool
     reason: str | None
+    reason_code: str | None  # credentials_not_configured | model_disabled | model_not_found
     provider_types: list[str]
 
 

@@ -20,6 +20,7 @@ from modelyard.types.model_type import MODEL_TYPES
 if TYPE_CHECKING:
     from modelyard.services.api_keys import ApiKeyIdentity
     from modelyard.services.context import Services
+    from modelyard.services.snapshot import WorkspaceSnapshot
 
 JSON_LIMIT = 16 * 1024 * 1024
 
@@ -92,11 +93,23 @@ async def moderations(services: Services, exchange: Exchange, identity: ApiKeyId
 
 
 async def list_models(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
-    """The models this workspace can call now, as `provider/model` ids."""
+    """The models this workspace can call now, as `provider/model` ids; deprecated ones too, marked with their
+    shutdown date (they answer until then). Built once per configuration version."""
     snapshot = await services.snapshots.get(identity.workspace_id)
+    body = snapshot.memo.get("/v1/models")
+    if body is None:
+        body = snapshot.memo["/v1/models"] = orjson.dumps({"object": "list", "data": _listed(snapshot)})
+    await exchange.respond(200, body)
+    metrics.observe("/v1/models", 200, time.perf_counter() - exchange.started)
+
+
+def _listed(snapshot: WorkspaceSnapshot) -> list[dict[str, Any]]:
     data = []
     for model_type in MODEL_TYPES:
-        for provider, model, _ in usable_models(snapshot, model_type):
+        for key in usable_models(snapshot, model_type):
+            provider, model, _ = key
+            custom = snapshot.custom_models.get(key)
+            spec = custom.spec if custom is not None else snapshot.providers[provider].spec.model(model, model_type)
             data.append(
                 {
                     "id": f"{provider}/{model}",
@@ -104,10 +117,11 @@ async def list_models(services: Services, exchange: Exchange, identity: ApiKeyId
                     "created": 0,
                     "owned_by": provider,
                     "model_type": model_type,
+                    "deprecated": bool(spec and spec.deprecated),
+                    "shutdown_date": spec.shutdown_date.isoformat() if spec and spec.shutdown_date else None,
                 }
             )
-    await exchange.respond(200, orjson.dumps({"object": "list", "data": data}))
-    metrics.observe("/v1/models", 200, time.perf_counter() - exchange.started)
+    return data
 
 
 async def _answer(exchange: Exchange, invocation: Any, answer: dict[str, Any], metrics: Metrics, route: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -41,6 +41,16 @@ class ModelView:
     is_available: bool
     reason: str | None
     provider_types: tuple[str, ...]  # which of system / custom can serve it
+    reason_code: str | None = None  # the error contract's code of `reason`
+
+    @property
+    def is_deprecated(self) -> bool:
+        """Still served and usable, but the vendor announced its end (see `shutdown_date`)."""
+        return self.spec.deprecated
+
+    @property
+    def shutdown_date(self) -> date | None:
+        return self.spec.shutdown_date
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,6 +282,7 @@ def list_models(
                     is_available=state_now.is_available,
                     reason=state_now.reason,
                     provider_types=tuple(types),
+                    reason_code=state_now.reason_code,
                 )
             )
     return views

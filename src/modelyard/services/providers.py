@@ -27,6 +27,18 @@ class ProviderView:
     preferred_type: str | None  # what the workspace chose: system | custom | None (automatic)
     resolved_type: str | None  # what calls will use now: system | custom | None (not usable)
     custom_model_count: int
+    # The honest summary of what the workspace configured: its active credential and its custom models together.
+    # verified (every one checked and working) | failing (at least one refused) | unverified | None (nothing).
+    status: str | None = None
+
+
+def summary_status(statuses: builtins.list[str]) -> str | None:
+    """One status for several credential sets: failing if any fails, verified only if all are, else unverified."""
+    if not statuses:
+        return None
+    if "failing" in statuses:
+        return "failing"
+    return "verified" if all(status == "verified" for status in statuses) else "unverified"
 
 
 def resolved_type(state: ProviderState, custom_models: int) -> str | None:
@@ -55,12 +67,17 @@ class ProviderService:
     @staticmethod
     def _views(snapshot: WorkspaceSnapshot, model_type: str | None) -> builtins.list[ProviderView]:
         counts: dict[str, int] = {}
-        for provider, _, _ in snapshot.custom_models:
+        statuses: dict[str, builtins.list[str]] = {}
+        for (provider, _, _), custom in snapshot.custom_models.items():
             counts[provider] = counts.get(provider, 0) + 1
+            statuses.setdefault(provider, []).append(custom.status)
         views = []
         for provider, state in snapshot.providers.items():
             if model_type is not None and model_type not in state.spec.supported_model_types:
                 continue
+            configured = statuses.get(provider, [])
+            if state.has_custom:
+                configured = [state.credential_status or "unverified", *configured]
             views.append(
                 ProviderView(
                     spec=state.spec,
@@ -70,6 +87,7 @@ class ProviderService:
                     preferred_type=state.preferred_type,
                     resolved_type=resolved_type(state, counts.get(provider, 0)),
                     custom_model_count=counts.get(provider, 0),
+                    status=summary_status(configured),
                 )
             )
         return views

@@ -44,6 +44,15 @@ class Resolved(Value, frozen=True):
 class Availability(Value, frozen=True):
     is_available: bool
     reason: str | None = None
+    reason_code: str | None = None  # the error contract's code for the reason, for a console to word it
+
+
+# Why a model cannot be called, as the codes the error contract gives these errors (error_contract.py).
+_REASON_CODES: dict[type[Exception], str] = {
+    CredentialsNotConfiguredError: "credentials_not_configured",
+    ModelDisabledError: "model_disabled",
+    ModelNotFoundError: "model_not_found",
+}
 
 
 def resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> Resolved:
@@ -148,17 +157,21 @@ def availability(snapshot: WorkspaceSnapshot, provider: str, model_id: str, mode
     try:
         resolve_exact(snapshot, provider, model_id, model_type)
     except (ModelNotFoundError, ModelDisabledError, CredentialsNotConfiguredError) as exc:
-        return Availability(False, str(exc))
+        return Availability(False, str(exc), _REASON_CODES[type(exc)])
     return Availability(True)
 
 
 def usable_models(snapshot: WorkspaceSnapshot, model_type: ModelType) -> list[ModelKey]:
-    """Every model of the type the workspace can call, in catalog order (custom models after each catalog list)."""
+    """Every model of the type the workspace can call, in catalog order (custom models after each catalog list).
+
+    A deprecated model is listed too: it still answers until its shutdown date, so it is usable (one rule for
+    /v1/models, name resolution and the default-model picker); `default_model` only ranks it last.
+    """
     usable: list[ModelKey] = []
     for provider, state in snapshot.providers.items():
         has_system = state.hosted is not None
         for model in state.spec.models:
-            if model.type != model_type or model.deprecated:
+            if model.type != model_type:
                 continue
             key: ModelKey = (provider, model.id, model_type)
             if key in snapshot.disabled:
@@ -183,4 +196,13 @@ def default_model(snapshot: WorkspaceSnapshot, model_type: ModelType) -> tuple[s
     usable = usable_models(snapshot, model_type)
     if not usable:
         raise ModelNotFoundError(f"this workspace has no usable {model_type} model to use as its default")
-    return usable[0][0], usable[0][1]
+    current = next((key for key in usable if not is_deprecated(snapshot, key)), usable[0])
+    return current[0], current[1]
+
+
+def is_deprecated(snapshot: WorkspaceSnapshot, key: ModelKey) -> bool:
+    """A catalog model whose vendor announced its end (custom models never are)."""
+    if key in snapshot.custom_models:
+        return False
+    spec = snapshot.providers[key[0]].spec.model(key[1], key[2])  # type: ignore[arg-type]
+    return spec is not None and spec.deprecated

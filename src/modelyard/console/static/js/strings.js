@@ -32,7 +32,7 @@ export const ZH_HANS = {
     "创建第一个所有者账号，并附带名为 Default 的工作空间。",
   "Create the owner account": "创建所有者账号",
   "Setup token": "初始化令牌",
-  "Printed by `modelyard serve` on first start.": "首次运行 `modelyard serve` 时打印。",
+  "Printed by “modelyard serve” on first start.": "首次运行“modelyard serve”时打印。",
   "Your name": "您的名字",
   "Create owner account": "创建所有者账号",
   "Setup is done": "已完成初始化",
@@ -208,8 +208,9 @@ export const ZH_HANS = {
   "Calls are shared in proportion to the weights.": "调用按权重比例分配。",
 
   // defaults
-  "Used when a call names `default` instead of a model. Automatic picks the first usable one.":
-    "调用以 `default` 代替模型名时使用。自动会选择第一个可用的模型。",
+  "Used when a call names “default” instead of a model. Automatic picks the first usable one.":
+    "调用以“default”代替模型名时使用。自动会选择第一个可用的模型。",
+  "{model} (deprecated)": "{model}（已弃用）",
   "Default model": "默认模型",
   "no usable model yet": "暂无可用模型",
   "Default saved": "默认模型已保存",

@@ -29,6 +29,14 @@ export function statusPill(status, params) {
   return h("span", { class: `pill ${key}`, dataset: { status: key } }, tr(STATUS_TEXT[key] ?? key, params));
 }
 
+/** What the workspace configured, summed up by the server: its credential and custom models, checked or not. */
+export function providerStatus(state) {
+  const pills = [];
+  if (state.status) pills.push(statusPill("configured"), statusPill(state.status));
+  if (state.has_system) pills.push(h("span", { class: "pill available", dataset: { status: "hosted" } }, tr("Hosted")));
+  return pills.length ? pills : statusPill("none");
+}
+
 export function badge(label, kind = "") {
   return h("span", { class: `badge ${kind}` }, label);
 }

@@ -77,7 +77,7 @@ async function setupPage({ query }) {
       label: "Setup token",
       value: query.get("token") ?? "",
       required: true,
-      help: "Printed by `modelyard serve` on first start.",
+      help: "Printed by “modelyard serve” on first start.",
     }),
     textField({ name: "name", label: "Your name", autocomplete: "name" }),
     textField({ name: "email", label: "Email", type: "email", autocomplete: "username", required: true }),

@@ -45,8 +45,11 @@ function currentLine(current) {
   );
 }
 
+// The models a default may be: those callable now, current ones first and deprecated ones last, marked so.
 function picker(type, current, models, providers, onChosen) {
-  const candidates = models.filter((m) => m.model_type === type && m.is_enabled);
+  const candidates = models
+    .filter((m) => m.model_type === type && m.is_enabled && m.is_available)
+    .sort((a, b) => Number(a.deprecated) - Number(b.deprecated));
   const chosen = current?.source === "chosen" ? current : null;
   if (chosen && !candidates.some((m) => m.provider === chosen.provider && m.model === chosen.model)) {
     candidates.unshift({ provider: chosen.provider, model: chosen.model });
@@ -58,8 +61,12 @@ function picker(type, current, models, providers, onChosen) {
     translate(h("option", { value: "" }), "Automatic"),
     [...byProvider].map(([provider, list]) => {
       const group = h("optgroup", { label: text(providers.get(provider)?.label ?? provider) });
-      for (const model of list)
-        group.append(h("option", { value: JSON.stringify([model.provider, model.model]) }, model.model));
+      for (const model of list) {
+        const option = h("option", { value: JSON.stringify([model.provider, model.model]) });
+        if (model.deprecated) translate(option, "{model} (deprecated)", { model: model.model });
+        else option.textContent = model.model;
+        group.append(option);
+      }
       return group;
     }),
   );
@@ -115,7 +122,7 @@ async function defaultsPage() {
     {},
     pageHead(
       "Default models",
-      "Used when a call names `default` instead of a model. Automatic picks the first usable one.",
+      "Used when a call names “default” instead of a model. Automatic picks the first usable one.",
     ),
     h("div", { class: "defaults" }, cards),
   );

@@ -7,7 +7,7 @@ import { h, replace } from "../dom.js";
 import { form, formError } from "../forms.js";
 import { text, tr, translate } from "../i18n.js";
 import { canManage, wsPath } from "../session.js";
-import { button, modelTypeChip, panel, quotaBar, statusPill, toast } from "../ui.js";
+import { button, modelTypeChip, panel, providerStatus, quotaBar, toast } from "../ui.js";
 import { credentialsPanel } from "./credentials.js";
 import { customModelsPanel } from "./custom-models.js";
 import { modelsPanel } from "./models.js";
@@ -18,10 +18,7 @@ async function providerState(id) {
 }
 
 function statusLine(state) {
-  const pills = [];
-  if (state.has_custom) pills.push(statusPill("configured"), statusPill(state.credential_status ?? "unverified"));
-  else if (!state.custom_model_count) pills.push(statusPill("none"));
-  if (state.has_system) pills.push(h("span", { class: "pill available", dataset: { status: "hosted" } }, tr("Hosted")));
+  const pills = [providerStatus(state)].flat();
   if (state.resolved_type) {
     const used = state.resolved_type === "system" ? "Hosted by the operator" : "Your own credentials";
     pills.push(

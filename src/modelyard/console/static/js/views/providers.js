@@ -7,17 +7,10 @@ import { h, replace } from "../dom.js";
 import { text, tr, translate, translateAttribute } from "../i18n.js";
 import { route } from "../router.js";
 import { wsPath } from "../session.js";
-import { MODEL_TYPE_TEXT, empty, modelTypeChip, pageHead, panel, quotaBar, statusPill } from "../ui.js";
+import { MODEL_TYPE_TEXT, empty, modelTypeChip, pageHead, panel, providerStatus, quotaBar } from "../ui.js";
 import { providerPage } from "./provider.js";
 
 const isSetUp = (state) => state.has_custom || state.custom_model_count > 0 || state.has_system;
-
-function providerStatus(state) {
-  if (state.has_custom) return [statusPill("configured"), statusPill(state.credential_status ?? "unverified")];
-  if (state.custom_model_count > 0) return statusPill("configured");
-  if (state.has_system) return h("span", { class: "pill available", dataset: { status: "hosted" } }, tr("Hosted"));
-  return statusPill("none");
-}
 
 function providerCard(state, entry) {
   const description = entry?.description ?? null;
