@@ -117,16 +117,15 @@ class WorkspaceVault:
         self.active_key_id = active.key_id
         self._master = master
         self._sealed = {pair.key_id: pair.sealed_private for pair in (active, *others)}  # until first opened
-        public = serialization.load_pem_public_key(active.public_pem)
-        assert isinstance(public, rsa.RSAPublicKey)
-        self._public = public
+        self._public_pem = active.public_pem
+        self._public: rsa.RSAPublicKey | None = None  # loaded on the first seal: most workspaces only read
         self._private: dict[str, rsa.RSAPrivateKey] = {}
 
     def seal(self, plaintext: str) -> str:
         data_key = AESGCM.generate_key(bit_length=256)
         nonce = secrets.token_bytes(12)
         ciphertext = AESGCM(data_key).encrypt(nonce, plaintext.encode(), self._aad(self.active_key_id))
-        wrapped = self._public.encrypt(data_key, _OAEP)
+        wrapped = self._public_key().encrypt(data_key, _OAEP)
         return ":".join((FORMAT, self.active_key_id, _b64(wrapped), _b64(nonce + ciphertext)))
 
     def open(self, sealed: str) -> str:
@@ -146,6 +145,13 @@ class WorkspaceVault:
                 f"a secret of workspace {self.workspace_id} failed to decrypt: it was altered, or sealed for "
                 "another workspace"
             ) from exc
+
+    def _public_key(self) -> rsa.RSAPublicKey:
+        if self._public is None:
+            public = serialization.load_pem_public_key(self._public_pem)
+            assert isinstance(public, rsa.RSAPublicKey)
+            self._public = public
+        return self._public
 
     def _private_key(self, key_id: str) -> rsa.RSAPrivateKey:
         cached = self._private.get(key_id)
