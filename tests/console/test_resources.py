@@ -219,10 +219,14 @@ async def test_load_balancing_entries_with_masked_values_and_live_state(
     assert both.status_code == 400
     assert own.json()["values"]["api_key"] == MASK
     entries = (await owner.get(f"{ws}/load-balancing", params=model)).json()
-    assert [(e["name"], e["weight"], e["live_status"]) for e in entries] == [
-        ("own", 3, "available"),
-        ("shared", 1, "available"),
+    assert [(e["name"], e["weight"], e["live_status"], e["is_inherit"]) for e in entries] == [
+        ("__inherit__", 1, "available", True),  # the active credential, always an entry of the pool
+        ("own", 3, "available", False),
+        ("shared", 1, "available", False),
     ]
+    assert entries[0]["credential_id"] == credential["id"]
+    refused = await owner.delete(f"{ws}/load-balancing/{entries[0]['id']}")
+    assert refused.status_code == 400
     switched = await owner.patch(f"{ws}/models", json={**model, "load_balancing": True})
     assert switched.json()["is_load_balanced"] is True
     disabled = await owner.patch(f"{ws}/load-balancing/{own.json()['id']}", json={"enabled": False, "weight": 2})

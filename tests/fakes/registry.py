@@ -30,6 +30,7 @@ from tests.fakes.minimax import FakeMiniMax
 from tests.fakes.nvidia import FakeNVIDIA
 from tests.fakes.ollama import FakeOllama
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.openai_responses import FakeOpenAIResponses
 from tests.fakes.replicate import FakeReplicate, as_official_model
 from tests.fakes.spark import FakeSpark
 from tests.fakes.spark import wire_text as spark_wire_text
@@ -59,6 +60,7 @@ def _openai_base(binding: Binding, url: str) -> str:
 
 
 FAKES: dict[str, Fake] = {"openai": Fake(FakeOpenAI, _openai_base)}
+FAKES["openai_responses"] = Fake(FakeOpenAIResponses, _openai_base)  # OpenAI and Azure: Chat Completions + Responses
 FAKES["anthropic"] = Fake(FakeAnthropic, lambda binding, url: url)
 # The AWS fake verifies every SigV4 signature; the round trip signs with the catalog test's SECRET as key pair.
 FAKES["bedrock"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, url: url)

@@ -6,6 +6,7 @@ import pytest
 
 from modelyard.errors import (
     HostedQuotaExceededError,
+    InvalidRequestError,
     UpstreamBadRequestError,
     UpstreamRateLimitError,
     UpstreamUnavailableError,
@@ -72,15 +73,6 @@ async def test_a_failed_call_gives_its_reservation_back(services, workspace, fak
     assert status["deepseek"].used == 0
 
 
-async def test_the_same_idempotency_key_never_spends_twice(services, workspace, fake_openai) -> None:
-    for _ in range(3):
-        await chat(services, workspace, idempotency_key="order-42")
-    await services.invoker.drain()
-    await services.quota.flush()
-    status = {s.provider: s for s in await services.quota.status(workspace_id=workspace)}
-    assert status["deepseek"].used == 1
-
-
 async def test_usage_is_recorded_off_the_hot_path_and_aggregated(services, workspace, fake_openai, deepseek) -> None:
     await services.credentials.create(workspace_id=workspace, provider="deepseek", values=deepseek, validate=False)
     fake_openai.reply_chat("x", usage=(1_000, 100))
@@ -117,10 +109,10 @@ async def test_load_balancing_spreads_by_weight_and_fails_over_on_rate_limits(
         )
     await services.models.set_load_balancing(**common, enabled=True)
 
-    for _ in range(6):
+    for _ in range(8):  # the provider's active credential is an entry too (weight 1), as in Dify
         await chat(services, workspace)
     keys = [r.headers["authorization"].split()[-1] for r in fake_openai.requests]
-    assert sorted(keys) == ["sk-heavy-00000000000001"] * 4 + ["sk-light-00000000000002"] * 2
+    assert sorted(keys) == sorted([SECRET] * 2 + ["sk-heavy-00000000000001"] * 4 + ["sk-light-00000000000002"] * 2)
 
     fake_openai.requests.clear()
     fake_openai.fail(429, "slow down", code="rate_limit_exceeded", headers={"Retry-After": "30"})
@@ -128,7 +120,7 @@ async def test_load_balancing_spreads_by_weight_and_fails_over_on_rate_limits(
     assert len(fake_openai.requests) == 2
     assert fake_openai.requests[0].headers["authorization"] != fake_openai.requests[1].headers["authorization"]
     entries = await services.pools.list(**common)
-    assert sorted(e.live_status for e in entries) == ["available", "cooling"]
+    assert sorted(e.live_status for e in entries) == ["available", "available", "cooling"]
 
 
 async def test_when_every_pool_entry_cools_down_the_error_says_so(services, workspace, fake_openai, deepseek) -> None:
@@ -154,3 +146,43 @@ async def test_embeddings_through_a_custom_model(services, workspace, fake_opena
     invocation = await services.invoker.embed(workspace_id=workspace, model="bge", request=EmbeddingRequest(("a", "b")))
     assert len(invocation.result.vectors) == 2
     assert (invocation.provider, invocation.provider_type) == ("xinference", "custom")
+
+
+async def test_the_active_credential_is_a_pool_entry_that_follows_the_active_one(
+    services, workspace, fake_openai, deepseek
+) -> None:
+    common = dict(workspace_id=workspace, provider="deepseek", model="deepseek-flash", model_type="llm")
+    assert await services.pools.list(**common) == []  # no credentials of its own: nothing stands for them
+    first = await services.credentials.create(workspace_id=workspace, provider="deepseek", values=deepseek)
+    (shown,) = await services.pools.list(**common)
+    assert (shown.is_inherit, shown.id, shown.credential_id, shown.status) == (True, "", first.id, "verified")
+
+    await services.models.set_load_balancing(**common, enabled=True)
+    (inherit,) = await services.pools.list(**common)
+    assert inherit.is_inherit and inherit.id
+    await services.pools.update(workspace_id=workspace, entry_id=inherit.id, weight=3)
+    await services.pools.add(**common, name="other", values=deepseek | {"api_key": "sk-other-0000000001"})
+    await chat(services, workspace)
+    assert fake_openai.last.headers["authorization"] == f"Bearer {SECRET}"  # weight 3 of 4: the first pick
+
+    second = await services.credentials.create(
+        workspace_id=workspace, provider="deepseek", values=deepseek | {"api_key": "sk-second-000000002"}
+    )
+    await services.credentials.activate(workspace_id=workspace, credential_id=second.id)
+    fake_openai.requests.clear()
+    for _ in range(4):
+        await chat(services, workspace)
+    keys = sorted(r.headers["authorization"].split()[-1] for r in fake_openai.requests)
+    assert keys == ["sk-other-0000000001"] + ["sk-second-000000002"] * 3  # the entry follows the active one
+
+    with pytest.raises(InvalidRequestError):
+        await services.pools.delete(workspace_id=workspace, entry_id=inherit.id)
+    with pytest.raises(InvalidRequestError):
+        await services.pools.update(workspace_id=workspace, entry_id=inherit.id, values={"api_key": "sk-x"})
+    with pytest.raises(InvalidRequestError):
+        await services.pools.add(**common, name="__inherit__", values=deepseek)
+    await services.pools.update(workspace_id=workspace, entry_id=inherit.id, enabled=False)
+    fake_openai.requests.clear()
+    await chat(services, workspace)
+    await chat(services, workspace)
+    assert {r.headers["authorization"] for r in fake_openai.requests} == {"Bearer sk-other-0000000001"}

@@ -93,9 +93,21 @@ async def test_load_balancing_entries_are_added_weighted_and_switched_with_their
     entries = await site.services.pools.list(
         workspace_id=site.workspace_id, provider="deepseek", model="deepseek-flash", model_type="llm"
     )
-    assert [(e.name, e.weight, e.is_enabled, e.credential_id) for e in entries] == [("primary", 5, False, credential)]
+    assert [(e.name, e.weight, e.is_enabled, e.credential_id) for e in entries] == [
+        ("__inherit__", 1, True, credential),  # the active credential takes part too, as in Dify
+        ("primary", 5, False, credential),
+    ]
     await panel.get_by_role("button", name="Refresh").click()
     await expect(entry.locator('.pill[data-status="disabled"]')).to_be_visible()
+    own = panel.get_by_role("spinbutton", name="Weight of Active credential: DeepSeek 1")
+    async with patched(page, "/load-balancing/"):
+        await own.fill("4")
+        await own.press("Tab")
+    entries = await site.services.pools.list(
+        workspace_id=site.workspace_id, provider="deepseek", model="deepseek-flash", model_type="llm"
+    )
+    assert [(e.is_inherit, e.weight) for e in entries][0] == (True, 4)
+    await expect(panel.locator("tr.inherit").get_by_role("button", name="Delete")).to_have_count(0)
 
 
 async def test_a_custom_model_is_added_from_its_schema_listed_and_deleted(page, site):
@@ -119,3 +131,55 @@ async def test_a_custom_model_is_added_from_its_schema_listed_and_deleted(page, 
     await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     await expect(page.locator("#custom-model-list")).to_contain_text("No custom models yet.")
     await expect(listed).to_have_count(0)
+
+
+async def test_a_model_row_shows_the_servers_answer_after_a_switch_without_a_reload(page, site):
+    await add_deepseek(site)
+    await sign_in(page)
+    await page.goto("/#/models?provider=deepseek")
+    row = page.locator('tr[data-model="deepseek/deepseek-flash"]')
+    switch = row.get_by_role("switch", name="Enable deepseek-flash")
+    await expect(row.locator('.pill[data-status="available"]')).to_be_visible()
+
+    async with patched(page, "/models"):
+        await switch.uncheck()
+    await expect(row.locator('.pill[data-status="unavailable"]')).to_be_visible()
+    await expect(row).to_contain_text("is disabled")
+
+    async with patched(page, "/models"):
+        await switch.check()
+    await expect(row.locator('.pill[data-status="available"]')).to_be_visible()
+    await expect(row).not_to_contain_text("is disabled")
+
+    balance = row.get_by_role("button", name="Load balancing")
+    await balance.click()
+    panel = page.locator('.load-balancing[data-model="deepseek/deepseek-flash"]')
+    async with patched(page, "/models"):
+        await panel.get_by_role("switch", name="Spread calls over these entries").check()
+    await expect(balance).to_have_text("Load balancing: on")
+    async with patched(page, "/models"):
+        await panel.get_by_role("switch", name="Spread calls over these entries").uncheck()
+    await expect(balance).to_have_text("Load balancing")
+
+
+async def test_deprecated_models_that_answer_are_offered_as_defaults_marked_and_ranked_last(page, site):
+    openai = {"openai_api_key": "sk-openai-0011223344556677", "openai_api_base": site.fake.url}
+    await site.services.credentials.create(
+        workspace_id=site.workspace_id, provider="openai", values=openai, validate=False
+    )
+    await sign_in(page)
+    await page.goto("/#/defaults")
+    speech = page.locator('.defaults article[data-model-type="tts"]')
+
+    await expect(speech.locator('.current[data-source="automatic"]')).to_contain_text("openai/")
+    picker = speech.get_by_label("Default model")
+    await expect(picker.locator("option", has_text="tts-1 (deprecated)")).to_have_count(1)
+    llm = page.locator('.defaults article[data-model-type="llm"]').get_by_label("Default model")
+    options = await llm.locator("option").all_text_contents()
+    first_deprecated = next(i for i, o in enumerate(options) if o.endswith("(deprecated)"))
+    assert all(o.endswith("(deprecated)") for o in options[first_deprecated:]), "deprecated models come last"
+
+    await page.goto("/#/models?provider=openai&model_type=tts")
+    row = page.locator('tr[data-model="openai/tts-1"]')
+    await expect(row.locator(".badge.deprecated")).to_be_visible()
+    await expect(row.locator('.pill[data-status="available"]')).to_be_visible()

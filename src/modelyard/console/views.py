@@ -217,6 +217,9 @@ class PoolEntryOut(View):
     last_error: str | None
     live_status: str  # available | cooling | disabled
     cooldown_remaining_s: float
+    # The model's own credentials (the provider's active credential, or the custom model's): always in the pool,
+    # weight and switch editable; `id` is "" until load balancing is first switched on or an entry is added.
+    is_inherit: bool
 
 
 class UsageOut(View):

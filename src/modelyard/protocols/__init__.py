@@ -14,6 +14,7 @@ from modelyard.protocols.minimax import MiniMax
 from modelyard.protocols.nvidia import NVIDIA
 from modelyard.protocols.ollama import Ollama
 from modelyard.protocols.openai import OpenAI
+from modelyard.protocols.openai_responses import OpenAIResponses
 from modelyard.protocols.replicate import Replicate
 from modelyard.protocols.sagemaker import SageMaker
 from modelyard.protocols.spark import Spark
@@ -29,6 +30,7 @@ PROTOCOLS: dict[str, WireProtocol] = {
     protocol.name: protocol
     for protocol in (
         OpenAI(),
+        OpenAIResponses(),
         Anthropic(),
         Cohere(),
         DashScope(),

@@ -16,6 +16,7 @@ from modelyard.errors import CredentialValidationError, InvalidRequestError, Not
 from modelyard.protocols.base import RemoteModel
 from modelyard.services.credentials import _flush_unique
 from modelyard.services.defaults import check_model_type
+from modelyard.services.pools import PoolService
 from modelyard.services.resolve import availability
 from modelyard.services.sealed import masked_values, merge_update, open_values, seal_values
 from modelyard.services.snapshot import WorkspaceSnapshot
@@ -117,15 +118,19 @@ class ModelService:
     async def set_load_balancing(
         self, *, workspace_id: str, provider: str, model: str, model_type: str, enabled: bool
     ) -> None:
+        """Switch the model's pool on or off; on, its own credentials join the pool as an entry (pools.py)."""
         await self._set(workspace_id, provider, model, model_type, load_balancing=enabled)
 
     async def _set(self, workspace_id: str, provider: str, model: str, model_type: str, **switches: bool) -> None:
         kind = check_model_type(model_type)
         await self.require_model(workspace_id, provider, model, kind)
+        snapshot = await self._services.snapshots.get(workspace_id)
         async with self._services.db.begin() as session:
             row = await _setting(session, workspace_id, provider, model, kind)
             for name, value in switches.items():
                 setattr(row, name, value)
+            if switches.get("load_balancing"):
+                await PoolService.ensure_inherit(session, snapshot, provider=provider, model=model, kind=kind)
             await bump_version(session, workspace_id=workspace_id)
         await self._services.snapshots.changed(workspace_id)
 

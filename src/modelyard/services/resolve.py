@@ -11,6 +11,8 @@ Provider type, per provider (written in the README too):
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 from modelyard.catalog.spec import ModelSpec
 from modelyard.errors import CredentialsNotConfiguredError, ModelDisabledError, ModelNotFoundError
 from modelyard.services.hosted import HostedProvider
@@ -19,6 +21,8 @@ from modelyard.types import ModelType
 from modelyard.types.value import Value
 
 ProviderType = str  # system | custom
+# The pool entry that stands for the model's own credentials, whichever are active (Dify's name; services/pools.py)
+INHERIT_NAME = "__inherit__"
 
 
 class Route(Value, frozen=True):
@@ -128,15 +132,28 @@ def _routes(snapshot: WorkspaceSnapshot, state: ProviderState, key: ModelKey, sp
 
 
 def _custom_route(snapshot: WorkspaceSnapshot, state: ProviderState, key: ModelKey) -> Route | None:
+    custom = snapshot.custom_models.get(key)
     pool = snapshot.pools.get(key)
     if pool:
-        return Route("custom", pool, pool_key=f"{snapshot.workspace_id}/{'/'.join(key)}")
-    custom = snapshot.custom_models.get(key)
+        own = custom.credentials if custom is not None else state.credentials
+        members = tuple(_with_own_credentials(pool, own))
+        if members:
+            return Route("custom", members, pool_key=f"{snapshot.workspace_id}/{'/'.join(key)}")
     if custom is not None:
         return Route("custom", (PoolMember(custom.id, key[1], 1, custom.credentials),))
     if state.credentials is not None and state.credential_id is not None:
         return Route("custom", (PoolMember(state.credential_id, state.spec.id, 1, state.credentials),))
     return None
+
+
+def _with_own_credentials(pool: tuple[PoolMember, ...], own: Mapping[str, str] | None) -> Iterator[PoolMember]:
+    """The pool's members, the entry for the model's own credentials (services/pools.py) given the ones active now,
+    or left out when there are none (the credential was deleted)."""
+    for member in pool:
+        if member.name != INHERIT_NAME:
+            yield member
+        elif own is not None:
+            yield PoolMember(member.id, member.name, member.weight, own)
 
 
 def _system_route(state: ProviderState, spec: ModelSpec) -> Route | None:

@@ -206,6 +206,11 @@ export const ZH_HANS = {
   "Add entry": "添加条目",
   "Other values…": "其他凭据…",
   "Calls are shared in proportion to the weights.": "调用按权重比例分配。",
+  "Active credential: {name}": "当前凭据：{name}",
+  "This model's own credentials": "此模型自身的凭据",
+  "Always part of the rotation; follows the active credential": "始终参与轮询；随当前启用的凭据变化",
+  "The model's own credentials are always an entry: give them a weight, or switch them off.":
+    "模型自身的凭据始终是一个条目：可设置其权重，或将其关闭。",
 
   // defaults
   "Used when a call names “default” instead of a model. Automatic picks the first usable one.":

@@ -13,7 +13,7 @@ import {
   valueOf,
   whileValidating,
 } from "../forms.js";
-import { tr, translate, translateAttribute } from "../i18n.js";
+import { text, tr, translate, translateAttribute } from "../i18n.js";
 import { canManage, wsPath } from "../session.js";
 import { act, button, confirmDialog, empty, failed, loading, statusPill, switchInput, table, toast } from "../ui.js";
 
@@ -33,54 +33,72 @@ async function change(path, body, revert) {
   }
 }
 
+/** How an entry is named: its own name, or, for the model's own credentials, which ones those are now. */
+function entryName(entry, credentials) {
+  if (!entry.is_inherit) return entry.name;
+  const active = credentials.find((c) => c.id === entry.credential_id);
+  return active ? text("Active credential: {name}", { name: active.name }) : text("This model's own credentials");
+}
+
 function entryRow(entry, credentials, refresh) {
   const path = wsPath(`/load-balancing/${encodeURIComponent(entry.id)}`);
+  const name = entryName(entry, credentials);
+  // The model's own credentials are listed before their entry exists (load balancing never switched on): shown,
+  // and editable once the switch above makes it.
+  const editable = canManage() && entry.id !== "";
   const weight = h("input", {
     type: "number",
     class: "compact weight",
     min: 1,
-    max: 1000,  // the API takes weights from 1 to 1000
+    max: 1000, // the API takes weights from 1 to 1000
     value: entry.weight,
-    disabled: !canManage(),
+    disabled: !editable,
   });
-  translateAttribute(weight, "aria-label", "Weight of {name}", { name: entry.name });
+  translateAttribute(weight, "aria-label", "Weight of {name}", { name });
   weight.addEventListener("change", () =>
     change(path, { weight: Number(weight.value), validate: false }, () => (weight.value = entry.weight)),
   );
   const enabled = switchInput({
     checked: entry.is_enabled,
     label: h("span", { class: "visually-hidden" }, tr("Enabled")),
-    disabled: !canManage(),
+    disabled: !editable,
     onChange: (checked, input) => change(path, { enabled: checked, validate: false }, () => (input.checked = !checked)),
   });
-  translateAttribute(enabled.querySelector("input"), "aria-label", "Enable {name}", { name: entry.name });
-  const source = entry.credential_id
-    ? tr("Credential: {name}", {
-        name: credentials.find((c) => c.id === entry.credential_id)?.name ?? entry.credential_id,
-      })
-    : tr("Own values");
-  const row = h("tr", { dataset: { entry: entry.id, name: entry.name } });
-  const actions = canManage()
-    ? [
-        button(
-          "Validate",
-          async (_event, self) => {
-            if (await act(self, row.lastChild, () => post(`${path}/validate`))) await refresh();
-          },
-          { small: true },
-        ),
-        button(
-          "Delete",
-          async (_event, self) => {
-            if (!(await confirmDialog("Delete the entry {name}?", { params: { name: entry.name } }))) return;
-            if (await act(self, row.lastChild, () => del(path))) await refresh();
-          },
-          { small: true, kind: "danger" },
-        ),
-      ]
-    : [];
+  translateAttribute(enabled.querySelector("input"), "aria-label", "Enable {name}", { name });
+  let source;
+  if (entry.is_inherit) source = tr("Always part of the rotation; follows the active credential");
+  else if (entry.credential_id) {
+    source = tr("Credential: {name}", {
+      name: credentials.find((c) => c.id === entry.credential_id)?.name ?? entry.credential_id,
+    });
+  } else source = tr("Own values");
+  const row = h("tr", { class: entry.is_inherit ? "inherit" : "", dataset: { entry: entry.id, name: entry.name } });
+  const actions = [];
+  if (editable) {
+    actions.push(
+      button(
+        "Validate",
+        async (_event, self) => {
+          if (await act(self, row.lastChild, () => post(`${path}/validate`))) await refresh();
+        },
+        { small: true },
+      ),
+    );
+  }
+  if (editable && !entry.is_inherit) {
+    actions.push(
+      button(
+        "Delete",
+        async (_event, self) => {
+          if (!(await confirmDialog("Delete the entry {name}?", { params: { name: entry.name } }))) return;
+          if (await act(self, row.lastChild, () => del(path))) await refresh();
+        },
+        { small: true, kind: "danger" },
+      ),
+    );
+  }
   const cells = [
-    [h("strong", {}, entry.name), h("div", { class: "sub" }, source)],
+    [h("strong", {}, name), h("div", { class: "sub" }, source)],
     weight,
     enabled,
     [statusPill(entry.status), entry.last_error ? h("div", { class: "error-text sub" }, entry.last_error) : null],
@@ -88,6 +106,7 @@ function entryRow(entry, credentials, refresh) {
     h("div", { class: "form-actions" }, actions),
   ];
   for (const cell of cells) row.append(h("td", {}, cell));
+  row.lastChild.className = "actions";
   return row;
 }
 
@@ -214,6 +233,7 @@ export function loadBalancingPanel(model, provider, onModel) {
       onOff,
       h("div", { class: "tools" }, button("Refresh", refresh, { small: true })),
     ),
+    h("p", { class: "help" }, tr("The model's own credentials are always an entry: give them a weight, or switch them off.")),
     list,
     adding,
   );
