@@ -106,7 +106,7 @@ async def test_load_balancing_entries_are_added_weighted_and_switched_with_their
     entries = await site.services.pools.list(
         workspace_id=site.workspace_id, provider="deepseek", model="deepseek-flash", model_type="llm"
     )
-    assert [(e.is_inherit, e.weight) for e in entries][0] == (True, 4)
+    assert (entries[0].is_inherit, entries[0].weight) == (True, 4)
     await expect(panel.locator("tr.inherit").get_by_role("button", name="Delete")).to_have_count(0)
 
 
