@@ -17,6 +17,7 @@ from modelyard.services.models import ModelService
 from modelyard.services.pools import PoolService
 from modelyard.services.providers import ProviderService
 from modelyard.services.quota import QuotaService
+from modelyard.services.responses import ResponseStore
 from modelyard.services.snapshot import SnapshotService
 from modelyard.services.usage import UsageRecorder
 from modelyard.services.workspaces import WorkspaceService
@@ -62,6 +63,7 @@ class Services:
         self.usage = UsageRecorder(self)
         self.snapshots = SnapshotService(self)
         self.invoker = Invoker(self)
+        self.responses = ResponseStore(self.engine, self.cache)
 
     async def start(self, *, run_migrations: bool = True) -> None:
         if run_migrations:
@@ -73,11 +75,13 @@ class Services:
         await self.usage.start()
         await self.api_keys.start()
         await self.quota.start()
+        await self.responses.start()
 
     async def close(self) -> None:
         await self.invoker.drain()
         await self.api_keys.close()
         await self.usage.close()  # flushes what is queued: nothing recorded is lost on a graceful stop
+        await self.responses.close()  # likewise for stored responses
         await self.quota.close()
         await self.snapshots.close()
         await self.balancer.close()  # finishes the cool-down writes it queued for Redis

@@ -319,3 +319,20 @@ class AccessToken(Timestamped, Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(120), default="")
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StoredResponse(Base):
+    """A `/v1/responses` answer kept (`store: true`) so `previous_response_id` can continue it; no credential.
+
+    `conversation` is the whole item list the next turn continues (history, input, output) as JSON, so a
+    continuation is one read, not a walk up a chain; written in batches off the hot path, pruned once expired.
+    """
+
+    __tablename__ = "stored_responses"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    model: Mapped[str] = mapped_column(String(320))  # provider/model, the default of a continuation
+    response: Mapped[bytes] = mapped_column(LargeBinary)  # the response object as answered, JSON
+    conversation: Mapped[bytes] = mapped_column(LargeBinary)  # input items of a continuation, JSON
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
