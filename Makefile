@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 TOOLS := .tools
 UV := $(TOOLS)/bin/uv
 LATEST := .venv-latest
+LOWEST := .venv-lowest
 
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # uv uses $(PYTHON) and never fetches an interpreter of its own.
@@ -15,7 +16,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_COMPILE_BYTECODE := 1
 UV_SYNC := $(UV) sync --locked --python $(PYTHON)
 
-.PHONY: run test lint format clean matrix install install-dev lock test-latest bench
+.PHONY: run test lint format clean matrix install install-dev lock test-latest test-lowest bench
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(TOOLS)
@@ -57,12 +58,21 @@ test-latest: | $(UV)
 	VIRTUAL_ENV=$(LATEST) $(UV) pip install --quiet --upgrade --reinstall-package modelyard -e '.[dev]'
 	@scripts/check.sh $(LATEST)/bin
 
+# Not in CI: pyproject's runtime lower bounds kept honest — the oldest allowed release of each runtime dependency
+# (the dev tools at their locked versions), in .venv-lowest, through the same checks.
+test-lowest: | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PYTHON) $(LOWEST)
+	$(PYTHON) scripts/dev_pins.py > $(LOWEST)/dev-pins.txt
+	VIRTUAL_ENV=$(LOWEST) $(UV) pip install --quiet --resolution lowest-direct --reinstall-package modelyard \
+	  -c $(LOWEST)/dev-pins.txt -e '.[dev]'
+	@scripts/check.sh $(LOWEST)/bin
+
 matrix: install-dev
 	$(BIN)/pytest tests/catalog tests/protocols tests/signing tests/gateway tests/console/test_every_provider_faces.py -q
 	$(BIN)/python scripts/capability_matrix.py
 
 clean:
-	rm -rf $(VENV) $(LATEST) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(LATEST) $(LOWEST) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
 
 # `make bench` (or `make bench QUICK=1` for a run of a few minutes): see bench/README.md.
 bench: install-dev
