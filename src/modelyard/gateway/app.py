@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modelyard.errors import CredentialError, ModelyardError
-from modelyard.gateway import audio, chat, endpoints, messages
+from modelyard.gateway import audio, chat, endpoints, messages, responses
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
 from modelyard.gateway.metrics import Metrics
@@ -23,6 +23,9 @@ Handler = Callable[["Services", Exchange, "ApiKeyIdentity", Metrics], Awaitable[
 ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/chat/completions"): chat.chat_completions,
     ("POST", "/v1/messages"): messages.messages,
+    ("POST", "/v1/responses"): responses.create,
+    ("GET", "/v1/responses/{response_id}"): responses.retrieve,
+    ("DELETE", "/v1/responses/{response_id}"): responses.delete,
     ("POST", "/v1/embeddings"): endpoints.embeddings,
     ("POST", "/v1/rerank"): endpoints.rerank,
     ("POST", "/v1/moderations"): endpoints.moderations,
@@ -31,6 +34,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("GET", "/v1/models"): endpoints.list_models,
 }
 _PATHS = {path for _, path in ROUTES}
+# Routes with a trailing `{parameter}`, by (method, the path before it): looked up only when no exact route matches.
+_PARAMETERISED = {(method, path.rpartition("/")[0]): path for method, path in ROUTES if path.endswith("}")}
 
 
 class Gateway:
@@ -42,6 +47,9 @@ class Gateway:
         exchange = Exchange(scope, receive, send, exchange_id(scope))
         path = scope["path"].rstrip("/")
         handler = ROUTES.get((scope["method"], path))
+        if handler is None and path.count("/") > 2:  # a parameterised route; metrics name it, never the raw path
+            path = _route(scope["method"], path)
+            handler = ROUTES.get((scope["method"], path))
         try:
             if handler is None:
                 await _no_route(exchange, path)
@@ -63,6 +71,14 @@ class Gateway:
             return  # a stream already began: its own error event said what happened
         status, body, headers = error_body(error)
         await exchange.respond(status, body, headers=headers)
+
+
+def _route(method: str, path: str) -> str:
+    """The parameterised route a path fills (`/v1/responses/{response_id}`), for this method or another one (a 405);
+    else the path itself."""
+    prefix = path.rpartition("/")[0]
+    found = _PARAMETERISED.get((method, prefix))
+    return found or next((route for (_, before), route in _PARAMETERISED.items() if before == prefix), path)
 
 
 def _api_key(exchange: Exchange) -> str:

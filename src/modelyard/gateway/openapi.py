@@ -90,6 +90,71 @@ SCHEMAS: dict[str, Schema] = {
             "usage": {"type": "object"},
         },
     },
+    "ResponsesRequest": {
+        "type": "object",
+        "description": "OpenAI's Responses API request; `model` is any configured model of any family. Options "
+        "without a unified meaning (include, truncation, prompt_cache_key, service_tier, text.verbosity) are ignored.",
+        "properties": {
+            "model": {**_MODEL, "description": f"{_MODEL['description']}; optional with previous_response_id"},
+            "input": {
+                "description": "Text, or items: messages (input_text, input_image, input_file parts), function_call, "
+                "function_call_output and reasoning items",
+                "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "object"}, "minItems": 1}],
+            },
+            "instructions": {"type": "string"},
+            "previous_response_id": {"type": "string", "description": "Continue a stored response of this workspace"},
+            "store": {"type": "boolean", "default": True, "description": "Keep the answer for 30 days"},
+            "stream": {"type": "boolean", "description": "Answer with the Responses API's typed events"},
+            "tools": {"type": "array", "items": {"type": "object"}, "description": "Function tools only"},
+            "tool_choice": {"oneOf": [{"type": "string"}, {"type": "object"}]},
+            "parallel_tool_calls": {"type": "boolean"},
+            "text": {"type": "object", "description": "format: text, json_object or json_schema"},
+            "reasoning": {
+                "type": "object",
+                "properties": {"effort": {"type": "string"}, "summary": {"enum": ["auto", "concise", "detailed"]}},
+            },
+            "max_output_tokens": {"type": "integer", "minimum": 1},
+            "temperature": {"type": "number"},
+            "top_p": {"type": "number"},
+            "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+            "safety_identifier": {"type": "string"},
+        },
+        "required": ["input"],
+        "additionalProperties": True,
+    },
+    "Response": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "object": {"const": "response"},
+            "created_at": {"type": "integer"},
+            "status": {"enum": ["completed", "incomplete", "failed"]},
+            "model": {"type": "string"},
+            "output": {
+                "type": "array",
+                "description": "reasoning, message and function_call items",
+                "items": {"type": "object"},
+            },
+            "incomplete_details": {"type": ["object", "null"]},
+            "error": {"type": ["object", "null"]},
+            "previous_response_id": {"type": ["string", "null"]},
+            "store": {"type": "boolean"},
+            "usage": {
+                "type": "object",
+                "properties": {
+                    "input_tokens": {"type": "integer"},
+                    "output_tokens": {"type": "integer"},
+                    "total_tokens": {"type": "integer"},
+                    "input_tokens_details": {"type": "object"},
+                    "output_tokens_details": {"type": "object"},
+                },
+            },
+        },
+    },
+    "ResponseDeleted": {
+        "type": "object",
+        "properties": {"id": {"type": "string"}, "object": {"const": "response"}, "deleted": {"const": True}},
+    },
     "ChatCompletionRequest": {
         "type": "object",
         "properties": {
@@ -313,6 +378,11 @@ def _operation(operation_id: str, summary: str, request: Schema | None, ok: Sche
     return operation
 
 
+def _with_response_id(operation: Schema) -> Schema:
+    parameter = {"name": "response_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {**operation, "parameters": [parameter]}
+
+
 def _json(name: str) -> Schema:
     return {"application/json": {"schema": {"$ref": _REF + name}}}
 
@@ -339,6 +409,36 @@ PATHS: dict[str, Schema] = {
                 "content": {**_json("Message"), "text/event-stream": {"schema": {"type": "string"}}},
             },
         )
+    },
+    "/v1/responses": {
+        "post": _operation(
+            "gateway_responses_create",
+            "OpenAI's Responses API for any configured model, streamed or not; stored unless store is false",
+            _json("ResponsesRequest"),
+            {
+                "description": "A response; with `stream: true`, the typed events from response.created to "
+                "response.completed (an error event and response.failed if it fails after the first byte)",
+                "content": {**_json("Response"), "text/event-stream": {"schema": {"type": "string"}}},
+            },
+        )
+    },
+    "/v1/responses/{response_id}": {
+        "get": _with_response_id(
+            _operation(
+                "gateway_responses_retrieve",
+                "A stored response of this workspace (404 once deleted, expired, or for another workspace)",
+                None,
+                {"description": "The response as it was answered", "content": _json("Response")},
+            )
+        ),
+        "delete": _with_response_id(
+            _operation(
+                "gateway_responses_delete",
+                "Delete a stored response of this workspace",
+                None,
+                {"description": "Deleted", "content": _json("ResponseDeleted")},
+            )
+        ),
     },
     "/v1/embeddings": {
         "post": _operation(
