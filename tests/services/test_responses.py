@@ -134,3 +134,17 @@ async def test_what_is_left_unwritten_is_written_at_shutdown(services, workspace
     await store.save(record_of(store, workspace))
     await store.close()
     assert await rows(services) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_unwritten_responses_are_bounded_in_memory_oldest_dropped_first(services, workspace, monkeypatch) -> None:
+    store = ResponseStore(services.engine, services.cache, interval_s=3600)  # never writes on its own
+    saved = [record_of(store, workspace) for _ in range(5)]
+    size = len(saved[0].response) + len(saved[0].conversation)  # the same for each
+    monkeypatch.setattr(responses_module, "MAX_PENDING_BYTES", 3 * size)  # room for three
+    for record in saved:
+        await store.save(record)
+    assert await store.get(workspace_id=workspace, response_id=saved[0].id) is None
+    assert await store.get(workspace_id=workspace, response_id=saved[-1].id) is not None
+    assert await store.flush()
+    assert await rows(services) == 3

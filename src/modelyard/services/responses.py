@@ -33,7 +33,10 @@ BATCH_SIZE = 100
 PRUNE_INTERVAL_S = 300.0
 PRUNE_BATCH = 500
 SHARED_TTL_S = 600.0  # how long the shared cache holds a response that may not be written yet (and a deletion)
-MAX_PENDING = 10_000  # past this (the database is unreachable), the oldest unwritten responses are dropped
+# Past either bound (the database is unreachable), the oldest unwritten responses are dropped: a conversation with
+# inline images is megabytes, so the count alone would not bound the memory.
+MAX_PENDING = 10_000
+MAX_PENDING_BYTES = 256 * 1024 * 1024
 
 
 class ResponseRecord(Value, frozen=True):
@@ -62,6 +65,7 @@ class ResponseStore:
         self._interval_s = interval_s
         self._prune_interval_s = prune_interval_s
         self._pending: dict[str, ResponseRecord] = {}  # saved, not written yet; readable at once
+        self._pending_bytes = 0
         self._queue: deque[str] = deque()
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
@@ -78,11 +82,11 @@ class ResponseStore:
 
     async def save(self, record: ResponseRecord) -> None:
         """Keep `record`; readable at once, written to the database off the hot path."""
-        if len(self._queue) >= MAX_PENDING:
-            dropped = self._queue.popleft()
-            self._pending.pop(dropped, None)
+        while self._queue and (len(self._queue) >= MAX_PENDING or self._pending_bytes >= MAX_PENDING_BYTES):
+            self._forget(self._queue.popleft())
             log.warning("stored-response queue full (database unreachable?): dropped the oldest unwritten one")
         self._pending[record.id] = record
+        self._pending_bytes += _size(record)
         self._queue.append(record.id)
         if len(self._queue) >= BATCH_SIZE:
             self._wake.set()
@@ -111,7 +115,7 @@ class ResponseStore:
         found = await self.get(workspace_id=workspace_id, response_id=response_id) is not None
         if not found:
             return False
-        self._pending.pop(response_id, None)  # its queue entry is skipped when the writer reaches it
+        self._forget(response_id)  # its queue entry is skipped when the writer reaches it
         if self._cache.is_shared:  # a replica that has it unwritten must not write it after this
             await self._cache.set(_deleted_key(workspace_id, response_id), "1", ttl_s=SHARED_TTL_S)
             await self._cache.delete(_key(workspace_id, response_id))
@@ -166,7 +170,7 @@ class ResponseStore:
                 batch = []
                 for record in (self._pending[i] for i in ids if i in self._pending):
                     if await self._deleted_meanwhile(record):
-                        del self._pending[record.id]
+                        self._forget(record.id)
                     else:
                         batch.append(record)
                 try:
@@ -177,8 +181,13 @@ class ResponseStore:
                     return False
                 for record in batch:
                     if self._pending.get(record.id) is record:
-                        del self._pending[record.id]
+                        self._forget(record.id)
             return True
+
+    def _forget(self, response_id: str) -> None:
+        record = self._pending.pop(response_id, None)
+        if record is not None:
+            self._pending_bytes -= _size(record)
 
     async def _deleted_meanwhile(self, record: ResponseRecord) -> bool:
         if not self._cache.is_shared:
@@ -213,6 +222,10 @@ class ResponseStore:
             if deleted < PRUNE_BATCH:
                 return total
             await asyncio.sleep(0)  # let the requests of this process run between batches
+
+
+def _size(record: ResponseRecord) -> int:
+    return len(record.response) + len(record.conversation)
 
 
 def _row(record: ResponseRecord) -> dict[str, object]:
