@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import statistics
+from pathlib import Path
 
+import modelyard.catalog
 from tests.support import SECRET
 from tests.support.web import ARTIFACTS, VIEWPORT, add_deepseek, expect, sign_in
 from tests.web.png import read_png
@@ -203,3 +206,32 @@ async def test_provider_status_sums_up_its_custom_models_instead_of_saying_not_c
     site.fake.fail(401, "Incorrect API key provided", type="authentication_error", code="invalid_api_key")
     await page.locator('#custom-model-list [data-model="local-llama"]').get_by_role("button", name="Validate").click()
     await expect(status.locator('.pill[data-status="failing"]')).to_be_visible()  # follows the change, no reload
+
+
+async def test_provider_cards_show_vendor_marks_with_the_monogram_as_fallback(page, site):
+    await sign_in(page)
+    anthropic = page.locator('article.card[data-provider="anthropic"] .icon img')
+    await expect(anthropic).to_have_js_property("complete", True)
+    assert await anthropic.evaluate("img => img.naturalWidth") > 0
+
+    mark = await page.request.get("/console/api/providers/anthropic/icon")
+    monogram = await page.request.get("/console/api/providers/anthropic/icon?variant=monogram")
+    assert b"<path" in await mark.body() and b"<text" not in await mark.body()  # the vendor's mark, not letters
+    assert b"<text" in await monogram.body()
+    openai = await page.request.get("/console/api/providers/openai/icon")
+    assert b"<text" in await openai.body()  # no mark may be shipped for it: the monogram stays
+
+    await page.route("**/providers/deepseek/icon", lambda route: route.abort())  # the mark cannot be loaded
+    await page.reload()
+    deepseek = page.locator('article.card[data-provider="deepseek"] .icon img')
+    await expect(deepseek).to_have_attribute("src", "/console/api/providers/deepseek/icon?variant=monogram")
+    await expect(deepseek).to_have_js_property("complete", True)
+    assert await deepseek.evaluate("img => img.naturalWidth") > 0
+
+
+def test_every_vendor_mark_is_recorded_with_its_source_and_keeps_its_monogram():
+    icons = Path(modelyard.catalog.__file__).parent / "icons"
+    recorded = set(re.findall(r"^\| `(\w+)` \|", (icons / "SOURCES.md").read_text(), flags=re.M))
+    marks = {path.stem for path in icons.glob("*.svg") if b"<text" not in path.read_bytes()}
+    assert marks == recorded
+    assert all((icons / "monograms" / f"{name}.svg").is_file() for name in marks)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import FileResponse
@@ -39,10 +40,13 @@ def catalog_json(catalog: Catalog) -> bytes:
     "/providers/{provider}/icon",
     response_class=FileResponse,
     responses={200: {"content": {"image/svg+xml": {}}, "description": "The provider's icon"}},
-    summary="A provider's icon (SVG)",
+    summary="A provider's icon (SVG): its vendor mark where one may be shown, else a monogram",
 )
-async def provider_icon(provider: str, state: State) -> FileResponse:
+async def provider_icon(provider: str, state: State, variant: Literal["mark", "monogram"] = "mark") -> FileResponse:
     path = state.services.catalog.icon_path(provider)  # an unknown provider raises: 404
+    if variant == "monogram":  # the lettered tile a vendor mark replaced (catalog/icons/SOURCES.md), if it did
+        monogram = path.parent / "monograms" / path.name
+        path = monogram if monogram.is_file() else path
     if not path.is_file():
         raise ModelNotFoundError(f"provider {provider!r} has no icon")
     headers = {"Cache-Control": ICON_CACHE, "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}

@@ -16,12 +16,14 @@ export function catalog() {
   return loaded;
 }
 
+/** The provider's vendor mark on its tile; should the mark not load, its monogram (catalog/icons/SOURCES.md). */
 export function providerIcon(provider, { large = false } = {}) {
-  const box = h(
-    "span",
-    { class: `icon${large ? " large" : ""}` },
-    h("img", { src: provider.icon_url ?? `/console/api/providers/${provider.id}/icon`, alt: "", loading: "lazy" }),
-  );
+  const source = provider.icon_url ?? `/console/api/providers/${provider.id}/icon`;
+  const image = h("img", { src: source, alt: "", loading: "lazy" });
+  image.addEventListener("error", () => {
+    if (!image.src.includes("variant=monogram")) image.src = `${source}?variant=monogram`;
+  });
+  const box = h("span", { class: `icon${large ? " large" : ""}` }, image);
   if (provider.background) box.style.background = provider.background;
   return box;
 }
