@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +48,7 @@ def run_wrk(
     *,
     connections: int,
     duration_s: float,
-    auth: str | None = None,
+    headers: Mapping[str, str] | None = None,
     timeout_s: float = 10.0,
     core: int = LOAD_CORE,
     strict: bool = True,
@@ -63,7 +64,8 @@ def run_wrk(
         str(LUA_SCRIPT),
         url,
     ]
-    env = os.environ | {"BENCH_BODY": str(body), "BENCH_AUTH": auth or ""}
+    lines = "\n".join(f"{name}: {value}" for name, value in (headers or {}).items())
+    env = os.environ | {"BENCH_BODY": str(body), "BENCH_HEADERS": lines}
     completed = subprocess.run(
         pinned(core, argv), env=env, capture_output=True, text=True, timeout=duration_s + timeout_s + 30
     )

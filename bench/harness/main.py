@@ -1,4 +1,5 @@
-"""One benchmark run: fake upstreams, then each target on the target core, then the libraries and the listing.
+"""One benchmark run: fake upstreams, then each target on the target core, then the libraries and the listing,
+modelyard's scale-out from one worker to two, and the tenants measures.
 
 Every process started here is stopped at the end, whatever happens; a failed measure is written into the
 report (and makes the exit status 1) instead of ending the run.
@@ -12,11 +13,12 @@ import os
 import platform
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import partial
@@ -43,7 +45,9 @@ from harness.settings import RunSettings, parse_settings
 from harness.streams import measure_streams
 from harness.targets import (
     BENCH_DIR,
+    CUSTOM_ROUTE,
     ROUTES,
+    SYSTEM_SQLITE_ROUTE,
     Route,
     Target,
     Upstreams,
@@ -52,12 +56,17 @@ from harness.targets import (
     start_litellm,
     start_modelyard,
     start_passthrough,
+    start_portkey,
 )
 from harness.upstream import nginx_binary, start_fake_upstream
-from harness.venvs import litellm_venv, tools_venv
+from harness.venvs import litellm_venv, portkey_install, tools_venv
 
 Record = dict[str, Any]
 NICENESS = -10  # needs root; without it the run goes on at normal priority
+# Scale-out: `make run`'s own setup (SQLite, no Redis) and the custom route, each with 1 then 2 workers.
+SCALING_ROUTES = (SYSTEM_SQLITE_ROUTE, CUSTOM_ROUTE)
+SCALING_WORKERS = (1, 2)
+POSTGRES_ADDRESS = ("127.0.0.1", 5432)  # harness/tenants.py's version-check runs on the test PostgreSQL there
 
 
 class Run:
@@ -107,7 +116,7 @@ class Run:
         *,
         stream: bool,
         connections: int,
-        auth: str | None = None,
+        headers: Mapping[str, str] | None = None,
         pid: int | None = None,
         core: int = LOAD_CORE,
         profile_as: str | None = None,
@@ -120,7 +129,7 @@ class Run:
                 body,
                 connections=connections,
                 duration_s=self.settings.warmup_s,
-                auth=auth,
+                headers=headers,
                 core=core,
                 strict=False,
             )
@@ -130,7 +139,7 @@ class Run:
         cpu_before = cpu_seconds(pid) if pid else 0.0
         try:
             result = run_wrk(
-                url, body, connections=connections, duration_s=self.settings.duration_s, auth=auth, core=core
+                url, body, connections=connections, duration_s=self.settings.duration_s, headers=headers, core=core
             )
         finally:
             summary = self.profiler.finish(*sampling) if self.profiler is not None and sampling else None
@@ -180,7 +189,7 @@ class Run:
 
     def target(self, name: str, route: Route, start: Callable[[], Target]) -> Record:
         settings = self.settings
-        row: Record = {"target_key": name, "route": route.label}
+        row: Record = {"target_key": name, "route": route.label, "route_key": route.key}
         print(f"\n== {name} [{route.label}]", flush=True)
         started_at = time.monotonic()
         target = self.attempt(f"{name}: start", start)
@@ -207,9 +216,9 @@ class Run:
                     route.json_model,
                     stream=False,
                     connections=settings.connections,
-                    auth=target.auth,
+                    headers=target.headers(route.json_model),
                     pid=pid,
-                    profile_as=f"{name}-{route.label.split()[0]}-json" if name == "modelyard" else None,
+                    profile_as=f"{name}-{route.key}-json" if name == "modelyard" else None,
                 ),
             )
             row["throughput_stream"] = self.attempt(
@@ -219,9 +228,9 @@ class Run:
                     route.stream_model,
                     stream=True,
                     connections=settings.connections,
-                    auth=target.auth,
+                    headers=target.headers(route.stream_model),
                     pid=pid,
-                    profile_as=f"{name}-{route.label.split()[0]}-stream" if name == "modelyard" else None,
+                    profile_as=f"{name}-{route.key}-stream" if name == "modelyard" else None,
                 ),
             )
             for connections in settings.latency_connections:
@@ -233,7 +242,7 @@ class Run:
                         route.json_model,
                         stream=False,
                         connections=connections,
-                        auth=target.auth,
+                        headers=target.headers(route.json_model),
                         pid=pid,
                     ),
                 )
@@ -243,7 +252,7 @@ class Run:
                 lambda: asdict(
                     measure_streams(
                         target.url,
-                        target.auth,
+                        target.headers(route.slow_model),
                         route.slow_model,
                         count=settings.streams,
                         pid=pid,
@@ -266,12 +275,18 @@ class Run:
     # --- in-process measures ----------------------------------------------------------------------------------
 
     def run_json(self, argv: list[str], env: dict[str, str], timeout_s: float) -> Record:
+        """Run a measure on the target core; it prints one JSON document last (on one line, or as the whole of
+        its output)."""
         completed = subprocess.run(
             pinned(TARGET_CORE, argv), env=env, capture_output=True, text=True, timeout=timeout_s, cwd=BENCH_DIR
         )
         if completed.returncode != 0:
             raise RuntimeError(f"exit {completed.returncode}: {completed.stderr.strip()[-3000:]}")
-        parsed: Record = json.loads(completed.stdout.strip().splitlines()[-1])
+        output = completed.stdout.strip()
+        try:
+            parsed: Record = json.loads(output.splitlines()[-1])
+        except json.JSONDecodeError:
+            parsed = json.loads(output)
         return parsed
 
     def library(self, upstreams: Upstreams, litellm: Path | None) -> Record:
@@ -308,10 +323,93 @@ class Run:
         )
         return listing
 
+    # --- scale-out: one worker, then two ----------------------------------------------------------------------
+
+    def scaling(self, processes: Processes, upstreams: Upstreams, work_dir: Path) -> list[Record]:
+        """Throughput with 1 and 2 workers, the target allowed both cores. Not the bench's rule (one core each):
+        wrk and the fakes stay on core 1, so a second worker shares that core with them; the report says so."""
+        rows = []
+        cores = f"{TARGET_CORE},{LOAD_CORE}"
+        for route in SCALING_ROUTES:
+            for workers in SCALING_WORKERS:
+                home = _fresh(work_dir / f"scaling-{route.key}-{workers}")
+
+                def start(home: Path = home, route: Route = route, workers: int = workers) -> Target:
+                    return start_modelyard(processes, upstreams, home, redis=route.redis, workers=workers, cores=cores)
+
+                rows.append(self.scaled(route, workers, start))
+        return rows
+
+    def scaled(self, route: Route, workers: int, start: Callable[[], Target]) -> Record:
+        name = f"modelyard, {workers} worker{'s' if workers > 1 else ''}"
+        print(f"\n== {name} on cores {TARGET_CORE},{LOAD_CORE} [{route.label}]", flush=True)
+        row: Record = {"route_key": route.key, "route": route.label, "workers": workers}
+        target = self.attempt(f"{name}: start", start)
+        if isinstance(target, dict):
+            return row | {"error": target["error"]}
+        try:
+            checked = self.attempt(f"{name}: smoke call", lambda: check(target, route))
+            if isinstance(checked, dict):
+                return row | {"error": checked["error"]}
+            pid = target.process.pid
+            row["processes"] = process_count(pid)
+            for key, model, stream in (
+                ("throughput_json", route.json_model, False),
+                ("throughput_stream", route.stream_model, True),
+            ):
+                row[key] = self.attempt(
+                    f"{name}: throughput, {'streaming' if stream else 'JSON'}, {self.settings.connections} connections",
+                    partial(
+                        self.wrk,
+                        target.url,
+                        model,
+                        stream=stream,
+                        connections=self.settings.connections,
+                        headers=target.headers(model),
+                        pid=pid,
+                    ),
+                )
+        finally:
+            self.processes.stop(target.process)
+        return row
+
+    # --- tenants (harness/tenants.py, issue 13) ---------------------------------------------------------------
+
+    def tenants(self, work_dir: Path) -> Record:
+        """What a workspace costs: its first call and rebuild, its memory, the configuration version check, and
+        throughput just after a restart; all in-process on the target core (harness/tenants.py)."""
+        if not (BENCH_DIR / "harness" / "tenants.py").exists():
+            return {"skipped": "harness/tenants.py is not in this checkout"}
+        record: Record = {"workspaces": self.settings.tenant_workspaces}
+        home = work_dir / "tenants-home"  # shared: each measure tops the population up, none rebuilds it
+        common = ["--home", str(home), "--workspaces", str(self.settings.tenant_workspaces)]
+        restart_s = 4 if self.settings.quick else 10
+        measures = {
+            "first-call": common,
+            "memory": common,
+            "restart": [*common, "--seconds", str(restart_s)],
+            "version-check": ["--home", str(work_dir / "tenants-pg-home")],
+        }
+        for measure, options in measures.items():
+            if measure == "version-check" and not _listening(POSTGRES_ADDRESS):
+                record[measure] = {"skipped": "needs the test PostgreSQL on 127.0.0.1:5432"}
+                continue
+            argv = [sys.executable, "-m", "harness.tenants", measure, *options]
+            record[measure] = self.attempt(f"tenants: {measure}", partial(self.run_json, argv, harness_env(), 3600))
+        return record
+
 
 def _brief(value: Any) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, Target) else f"{value.name} at {value.url}"
     return text if len(text) < 400 else text[:400] + " ..."
+
+
+def _listening(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def machine() -> Record:
@@ -326,7 +424,7 @@ def machine() -> Record:
     return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
 
 
-def versions(litellm: Path | None) -> Record:
+def versions(litellm: Path | None, portkey: Path | None) -> Record:
     def output(argv: list[str]) -> str:
         try:
             completed = subprocess.run(argv, capture_output=True, text=True, timeout=120)
@@ -344,6 +442,10 @@ def versions(litellm: Path | None) -> Record:
         found["litellm"] = output(
             [str(litellm / "bin" / "python"), "-c", "import importlib.metadata as m; print(m.version('litellm'))"]
         )
+    if portkey is not None:
+        found["node"] = output(["node", "--version"]).removeprefix("v")
+        package = portkey.parent.parent / "package.json"
+        found["portkey"] = json.loads(package.read_text()).get("version", "unknown")
     return found
 
 
@@ -420,7 +522,14 @@ def main(argv: list[str] | None = None) -> int:
             print("bench: the LiteLLM venv (bench/.venv-litellm; minutes on first run) ...", flush=True)
             litellm = run.attempt("install litellm[proxy]==1.105.0", lambda: litellm_venv(raw_dir / "venv-install.log"))
             litellm = litellm if isinstance(litellm, Path) else None
-        record["versions"] = versions(litellm)
+        portkey = None
+        if "portkey" in settings.targets:
+            print("bench: Portkey's gateway (bench/portkey, npm ci from its lock) ...", flush=True)
+            installed = run.attempt(
+                "install @portkey-ai/gateway (npm ci)", lambda: portkey_install(raw_dir / "npm-install.log")
+            )
+            portkey = installed if isinstance(installed, Path) else None
+        record["versions"] = versions(litellm, portkey)
         if settings.profile:
             tools = run.attempt("install the bench tools (py-spy)", lambda: tools_venv(raw_dir / "venv-install.log"))
             if isinstance(tools, Path):
@@ -444,26 +553,42 @@ def main(argv: list[str] | None = None) -> int:
             upstreams = Upstreams(upstream, f"http://127.0.0.1:{slow_port}/v1")
             print("\n== fake upstream", flush=True)
             record["upstream"] = run.upstream(upstreams)
-            starters: dict[str, Callable[[int], Target]] = {
-                "passthrough": lambda n: start_passthrough(processes, upstreams),
-                "modelyard": lambda n: start_modelyard(processes, upstreams, _fresh(work_dir / f"modelyard-{n}")),
+            starters: dict[str, Callable[[int, Route], Target]] = {
+                "passthrough": lambda n, route: start_passthrough(processes, upstreams),
+                "modelyard": lambda n, route: start_modelyard(
+                    processes, upstreams, _fresh(work_dir / f"modelyard-{n}"), redis=route.redis
+                ),
             }
             if litellm is not None:
                 venv = litellm
-                starters["litellm"] = lambda n: start_litellm(
+                starters["litellm"] = lambda n, route: start_litellm(
                     processes, upstreams, _fresh(work_dir / f"litellm-{n}"), venv
                 )
+            if portkey is not None:
+                server = portkey
+                starters["portkey"] = lambda n, route: start_portkey(processes, upstreams, server)
             rows = []
             for name in settings.targets:
                 for n, route in enumerate(ROUTES[name]):
                     if name not in starters:
-                        rows.append({"target_key": name, "route": route.label, "error": "not installed"})
+                        rows.append(
+                            {"target_key": name, "route": route.label, "route_key": route.key, "error": "not installed"}
+                        )
                         continue
-                    rows.append(run.target(name, route, partial(starters[name], n)))
+                    rows.append(run.target(name, route, partial(starters[name], n, route)))
             record["rows"] = rows
-            print("\n== libraries and listing", flush=True)
-            record["library"] = run.library(upstreams, litellm)
-            record["listing"] = run.listing(work_dir)
+            if "library" in settings.extras or "listing" in settings.extras:
+                print("\n== libraries and listing", flush=True)
+            if "library" in settings.extras:
+                record["library"] = run.library(upstreams, litellm)
+            if "listing" in settings.extras:
+                record["listing"] = run.listing(work_dir)
+            if "scaling" in settings.extras and "modelyard" in settings.targets:
+                print("\n== scale-out: modelyard with 1 and 2 workers, both cores (wrk and the fakes share core 1)")
+                record["scaling"] = run.scaling(processes, upstreams, work_dir)
+            if "tenants" in settings.extras:
+                print("\n== tenants: first call, memory, version check, restart (harness/tenants.py)", flush=True)
+                record["tenants"] = run.tenants(work_dir)
         except KeyboardInterrupt:
             run.failures.append("interrupted")
             print("\nbench: interrupted; stopping everything it started", flush=True)

@@ -6,7 +6,9 @@ import argparse
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-TARGET_NAMES = ("passthrough", "modelyard", "litellm")
+TARGET_NAMES = ("passthrough", "modelyard", "litellm", "portkey")
+# Measures beside the pinned targets, each of which --skip can leave out.
+EXTRA_NAMES = ("library", "listing", "scaling", "tenants")
 
 
 @dataclass(frozen=True)
@@ -24,7 +26,9 @@ class RunSettings:
     library_calls: int = 2000
     library_warmup: int = 200
     listing_runs: int = 500
+    tenant_workspaces: int = 200  # the tenants measures: workspaces populated (each a key pair: seconds per 10)
     targets: tuple[str, ...] = TARGET_NAMES
+    extras: tuple[str, ...] = EXTRA_NAMES
     results_dir: Path = Path(__file__).resolve().parent.parent / "results"
     quick: bool = False
     profile: bool = False  # py-spy on modelyard during its throughput runs (costs it a little CPU)
@@ -37,12 +41,14 @@ QUICK = {
     "library_calls": 500,
     "library_warmup": 100,
     "listing_runs": 100,
+    "tenant_workspaces": 50,
 }
 
 
 def parse_settings(argv: list[str] | None = None) -> RunSettings:
     parser = argparse.ArgumentParser(
-        prog="bench/run.py", description="modelyard's benchmark against LiteLLM and a bare pass-through."
+        prog="bench/run.py",
+        description="modelyard's benchmark against a bare pass-through, LiteLLM's proxy and Portkey's gateway.",
     )
     parser.add_argument("--quick", action="store_true", help="short runs (a few minutes in all)")
     parser.add_argument("--duration", type=float, help="seconds per measured wrk run (default 10; quick 4)")
@@ -54,9 +60,13 @@ def parse_settings(argv: list[str] | None = None) -> RunSettings:
     parser.add_argument("--library-calls", type=int, help="measured calls per library (default 2000; quick 500)")
     parser.add_argument("--listing-runs", type=int, help="timed listings (default 500; quick 100)")
     parser.add_argument(
+        "--tenant-workspaces", type=int, help="workspaces for the tenants measures (default 200; quick 50)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="py-spy modelyard's throughput runs (results/raw/<time>/profile-*)"
     )
     parser.add_argument("--targets", help=f"comma-separated subset of {','.join(TARGET_NAMES)}")
+    parser.add_argument("--skip", help=f"comma-separated measures to leave out: {','.join(EXTRA_NAMES)}")
     parser.add_argument("--results-dir", type=Path, help="where latest.md/png go (default bench/results)")
     args = parser.parse_args(argv)
     values: dict[str, object] = dict(QUICK) if args.quick else {}
@@ -76,6 +86,7 @@ def parse_settings(argv: list[str] | None = None) -> RunSettings:
         "stream_interval",
         "library_calls",
         "listing_runs",
+        "tenant_workspaces",
         "results_dir",
     ):
         value = getattr(args, name)
@@ -87,5 +98,11 @@ def parse_settings(argv: list[str] | None = None) -> RunSettings:
         if unknown:
             parser.error(f"unknown target(s): {', '.join(sorted(unknown))}")
         values["targets"] = chosen
+    if args.skip:
+        skipped = {t.strip() for t in args.skip.split(",") if t.strip()}
+        unknown = skipped - set(EXTRA_NAMES)
+        if unknown:
+            parser.error(f"unknown measure(s) to skip: {', '.join(sorted(unknown))}")
+        values["extras"] = tuple(name for name in EXTRA_NAMES if name not in skipped)
     known = {f.name for f in fields(RunSettings)}
     return RunSettings(**{k: v for k, v in values.items() if k in known})  # type: ignore[arg-type]

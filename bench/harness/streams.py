@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import aiohttp
@@ -37,10 +38,17 @@ async def _hold(
 
 
 async def hold_streams(
-    url: str, auth: str | None, model: str, *, count: int, pid: int, open_timeout_s: float, settle_s: float = 2.0
+    url: str,
+    extra_headers: Mapping[str, str],
+    model: str,
+    *,
+    count: int,
+    pid: int,
+    open_timeout_s: float,
+    settle_s: float = 2.0,
 ) -> StreamsResult:
     body = wire.compact(wire.chat_request(model, stream=True)).encode()
-    headers = {"Content-Type": "application/json"} | ({"Authorization": auth} if auth else {})
+    headers = {"Content-Type": "application/json", **extra_headers}
     connector = aiohttp.TCPConnector(limit=0, force_close=True)
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=open_timeout_s)
     started = time.monotonic()
@@ -71,10 +79,11 @@ async def hold_streams(
 
 
 def measure_streams(
-    url: str, auth: str | None, model: str, *, count: int, pid: int, open_timeout_s: float
+    url: str, headers: Mapping[str, str], model: str, *, count: int, pid: int, open_timeout_s: float
 ) -> StreamsResult:
+    held = hold_streams(url, headers, model, count=count, pid=pid, open_timeout_s=open_timeout_s)
     with contextlib.suppress(ImportError):
         import uvloop
 
-        return uvloop.run(hold_streams(url, auth, model, count=count, pid=pid, open_timeout_s=open_timeout_s))
-    return asyncio.run(hold_streams(url, auth, model, count=count, pid=pid, open_timeout_s=open_timeout_s))
+        return uvloop.run(held)
+    return asyncio.run(held)

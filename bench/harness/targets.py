@@ -1,20 +1,23 @@
-"""The three gateways under test, each started on the target core and checked with one real call.
+"""The gateways under test, each started on the target core and checked with one real call.
 
-A target may offer several routes (modelyard: the hosted `system` route with quota accounting, and the
-workspace's own `custom` credentials); each route names the model that reaches the JSON, streaming and
-slow upstreams.
+A target may offer several routes (modelyard: the hosted `system` route with quota accounting, counted in Redis
+or, as `make run` sets it up, in SQLite alone; and the workspace's own `custom` credentials); each route names
+the model that reaches the JSON, streaming and slow upstreams. Portkey routes by request headers instead, so a
+target also says which headers each model's requests carry.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import os
+import shutil
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import wire
@@ -29,10 +32,12 @@ HOSTED_LIMIT = 1_000_000_000  # large enough never to run out, small enough for 
 
 @dataclass(frozen=True)
 class Route:
+    key: str  # stable: the report judges each route against its own targets (DESIGN §9)
     label: str  # shown in the report: how the target reaches the upstream
     json_model: str
     stream_model: str
     slow_model: str
+    redis: bool = True  # modelyard: beside a private Redis (hosted quota counted there), or SQLite alone
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,11 @@ class Target:
     url: str  # the chat completions endpoint
     auth: str | None
     process: Started
+    routing: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # model -> headers that route it
+
+    def headers(self, model: str) -> dict[str, str]:
+        """What a request for `model` carries besides its body: the gateway's key, and any routing headers."""
+        return {**({"Authorization": self.auth} if self.auth else {}), **self.routing.get(model, {})}
 
 
 @dataclass(frozen=True)
@@ -66,23 +76,27 @@ def harness_env(**extra: str) -> dict[str, str]:
 
 def start_passthrough(processes: Processes, upstreams: Upstreams) -> Target:
     port = free_port()
-    routes = {"bench-json": upstreams.fast.json_base, "bench-stream": upstreams.fast.stream_base}
-    routes["bench-slow"] = upstreams.slow_base
+    routes = bench_models(upstreams)
     argv = [sys.executable, "-m", "harness.passthrough", "--port", str(port), "--routes", json.dumps(routes)]
     started = processes.start("target-passthrough", pinned(TARGET_CORE, argv), env=harness_env())
     wait_for_port(port, started, timeout_s=30)
     return Target("pass-through", f"http://127.0.0.1:{port}/v1/chat/completions", None, started)
 
 
-# --- LiteLLM ------------------------------------------------------------------------------------------------
-
-
-def litellm_config(upstreams: Upstreams) -> dict[str, object]:
-    bases = {
+def bench_models(upstreams: Upstreams) -> dict[str, str]:
+    """The models every direct route offers, and the fake each reaches."""
+    return {
         "bench-json": upstreams.fast.json_base,
         "bench-stream": upstreams.fast.stream_base,
         "bench-slow": upstreams.slow_base,
     }
+
+
+# --- LiteLLM ------------------------------------------------------------------------------------------------
+
+
+def litellm_config(upstreams: Upstreams) -> dict[str, object]:
+    bases = bench_models(upstreams)
     model_list = [
         {
             "model_name": name,
@@ -111,11 +125,37 @@ def start_litellm(processes: Processes, upstreams: Upstreams, work_dir: Path, ve
     return Target("LiteLLM proxy", url, f"Bearer {LITELLM_MASTER_KEY}", started)
 
 
+# --- Portkey ------------------------------------------------------------------------------------------------
+
+
+def start_portkey(processes: Processes, upstreams: Upstreams, server: Path) -> Target:
+    """Portkey's gateway on Node: one process (Node runs JavaScript on one thread; taskset keeps its helper
+    threads on the same core). It keeps no model list: each request names the provider and the upstream's base
+    URL in headers (x-portkey-provider, x-portkey-custom-host) and carries the upstream key as its Authorization,
+    so it checks no key of its own, as the pass-through."""
+    port = free_port()
+    argv = ["node", str(server), f"--port={port}", "--headless"]  # headless: no log console (UI) routes
+    env = child_env(NODE_ENV="production")
+    started = processes.start("target-portkey", pinned(TARGET_CORE, argv), env=env, cwd=server.parent)
+    wait_for_port(port, started, timeout_s=120)
+    routing = {
+        model: {"x-portkey-provider": "openai", "x-portkey-custom-host": base}
+        for model, base in bench_models(upstreams).items()
+    }
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    return Target("Portkey gateway", url, "Bearer sk-fake", started, routing)
+
+
 # --- modelyard ----------------------------------------------------------------------------------------------
 
-DIRECT_ROUTE = Route("model name → upstream", "bench-json", "bench-stream", "bench-slow")
-SYSTEM_ROUTE = Route("system (hosted quota, Redis)", "openai/gpt-6-luna", "deepseek/deepseek-flash", "groq/openai/gpt-oss-20b")
+DIRECT_ROUTE = Route("direct", "model name → upstream", "bench-json", "bench-stream", "bench-slow")
+HEADERS_ROUTE = Route("direct", "headers → upstream", "bench-json", "bench-stream", "bench-slow")
+_HOSTED_MODELS = ("openai/gpt-6-luna", "deepseek/deepseek-flash", "groq/openai/gpt-oss-20b")
+SYSTEM_ROUTE = Route("system-redis", "system (hosted quota, Redis)", *_HOSTED_MODELS)
+# What `make run` gives a new user: SQLite, no Redis, so each call's reservation is a database write.
+SYSTEM_SQLITE_ROUTE = Route("system-sqlite", "system (hosted quota, SQLite, no Redis)", *_HOSTED_MODELS, redis=False)
 CUSTOM_ROUTE = Route(
+    "custom",
     "custom (workspace key)",
     "openai_api_compatible/bench-json",
     "openai_api_compatible/bench-stream",
@@ -171,12 +211,22 @@ def start_redis(processes: Processes) -> str | None:
     return f"redis://127.0.0.1:{port}/0"
 
 
-def start_modelyard(processes: Processes, upstreams: Upstreams, work_dir: Path) -> Target:
+def start_modelyard(
+    processes: Processes,
+    upstreams: Upstreams,
+    work_dir: Path,
+    *,
+    redis: bool = True,
+    workers: int = 1,
+    cores: str = str(TARGET_CORE),
+) -> Target:
+    """`modelyard serve --workers N` on `cores` (one worker on the target core, unless measuring scale-out),
+    with its own home (SQLite) and, when `redis`, a private Redis."""
     home = work_dir / "modelyard-home"
     home.mkdir(parents=True, exist_ok=True)
     (work_dir / "hosted.yaml").write_text(json.dumps(hosted_config(upstreams), indent=2))
     env = modelyard_env(home)
-    redis_url = start_redis(processes)
+    redis_url = start_redis(processes) if redis else None
     if redis_url is not None:
         env["MODELYARD_REDIS_URL"] = redis_url
     setup = subprocess.run(
@@ -201,23 +251,43 @@ def start_modelyard(processes: Processes, upstreams: Upstreams, work_dir: Path) 
     created = json.loads(setup.stdout.strip().splitlines()[-1])
     port = free_port()
     modelyard = Path(sys.executable).parent / "modelyard"
-    argv = [str(modelyard), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    started = processes.start("target-modelyard", pinned(TARGET_CORE, argv), env=env, cwd=work_dir)
+    # --workers explicitly: serve's default is one worker per usable core, and the rule here is one core each.
+    argv = [str(modelyard), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    started = processes.start(
+        f"target-modelyard-{work_dir.name}", ["taskset", "-c", cores, *argv], env=env, cwd=work_dir
+    )
     wait_for_port(port, started, timeout_s=120)
+    wait_for_workers(started, workers, timeout_s=120)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
     return Target("modelyard", url, f"Bearer {created['api_key']}", started)
 
 
-ROUTES = {"passthrough": (DIRECT_ROUTE,), "modelyard": (SYSTEM_ROUTE, CUSTOM_ROUTE), "litellm": (DIRECT_ROUTE,)}
+def wait_for_workers(started: Started, workers: int, *, timeout_s: float) -> None:
+    """The port answers once the first worker listens: wait until granian has said every one started."""
+    deadline = time.monotonic() + timeout_s
+    while started.tail(200).count("Started worker-") < workers:
+        if not started.is_running():
+            raise StartError(f"{started.name} exited with {started.process.returncode}:\n{started.tail()}")
+        if time.monotonic() > deadline:
+            raise StartError(f"{started.name}: not every one of {workers} workers started:\n{started.tail()}")
+        time.sleep(0.1)
+
+
+ROUTES = {
+    "passthrough": (DIRECT_ROUTE,),
+    "modelyard": (SYSTEM_ROUTE, SYSTEM_SQLITE_ROUTE, CUSTOM_ROUTE),
+    "litellm": (DIRECT_ROUTE,),
+    "portkey": (HEADERS_ROUTE,),
+}
 
 
 # --- the smoke check ----------------------------------------------------------------------------------------
 
 
 def post(
-    url: str, body: dict[str, object], auth: str | None, *, timeout_s: float = 30
+    url: str, body: dict[str, object], extra_headers: Mapping[str, str], *, timeout_s: float = 30
 ) -> tuple[int, dict[str, str], bytes]:
-    headers = {"Content-Type": "application/json"} | ({"Authorization": auth} if auth else {})
+    headers = {"Content-Type": "application/json", **extra_headers}
     request = urllib.request.Request(url, data=wire.compact(body).encode(), headers=headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
@@ -228,10 +298,12 @@ def post(
 
 def check(target: Target, route: Route) -> str:
     """One JSON and one streamed call: a target that answers wrongly is not measured. Returns what it said."""
-    status, headers, body = post(target.url, wire.chat_request(route.json_model, stream=False), target.auth)
+    json_headers = target.headers(route.json_model)
+    status, headers, body = post(target.url, wire.chat_request(route.json_model, stream=False), json_headers)
     if status != 200 or b'"choices"' not in body:
         raise StartError(f"{target.name} [{route.label}] JSON chat: HTTP {status}: {body[:500]!r}")
-    status, _, streamed = post(target.url, wire.chat_request(route.stream_model, stream=True), target.auth)
+    stream_headers = target.headers(route.stream_model)
+    status, _, streamed = post(target.url, wire.chat_request(route.stream_model, stream=True), stream_headers)
     if status != 200 or not streamed.rstrip().endswith(b"data: [DONE]"):
         raise StartError(f"{target.name} [{route.label}] streamed chat: HTTP {status}: {streamed[-500:]!r}")
     headers = {k.lower(): v for k, v in headers.items()}

@@ -1,14 +1,17 @@
--- wrk script: POST the body in the file named by $BENCH_BODY (with $BENCH_AUTH as the Authorization header,
--- when set) on every request, then print one JSON line the harness reads. wrk's `errors.status` counts
--- responses with status > 399; the harness treats any of them, or any socket error, as a failed run.
+-- wrk script: POST the body in the file named by $BENCH_BODY on every request, with the headers in
+-- $BENCH_HEADERS ("Name: value" lines: Authorization, Portkey's routing headers), then print one JSON line the
+-- harness reads. wrk's `errors.status` counts responses with status > 399; the harness treats any of them, or
+-- any socket error, as a failed run.
 local body_file = assert(io.open(assert(os.getenv("BENCH_BODY"), "BENCH_BODY is not set"), "rb"))
 wrk.method = "POST"
 wrk.body = body_file:read("*a")
 body_file:close()
 wrk.headers["Content-Type"] = "application/json"
-local auth = os.getenv("BENCH_AUTH")
-if auth and auth ~= "" then
-  wrk.headers["Authorization"] = auth
+for line in (os.getenv("BENCH_HEADERS") or ""):gmatch("[^\n]+") do
+  local name, value = line:match("^([^:]+):%s*(.*)$")
+  if name then
+    wrk.headers[name] = value
+  end
 end
 
 function done(summary, latency, requests)
