@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import platform
 import resource
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import wire
-from harness.load import run_wrk, wrk_binary
+from harness.extras import measure_scaling, measure_tenants
+from harness.load import run_wrk
+from harness.machine import cpu_check_ms, machine, versions
 from harness.processes import (
     LOAD_CORE,
     TARGET_CORE,
@@ -45,9 +45,7 @@ from harness.settings import RunSettings, parse_settings
 from harness.streams import measure_streams
 from harness.targets import (
     BENCH_DIR,
-    CUSTOM_ROUTE,
     ROUTES,
-    SYSTEM_SQLITE_ROUTE,
     Route,
     Target,
     Upstreams,
@@ -58,15 +56,11 @@ from harness.targets import (
     start_passthrough,
     start_portkey,
 )
-from harness.upstream import nginx_binary, start_fake_upstream
+from harness.upstream import start_fake_upstream
 from harness.venvs import litellm_venv, portkey_install, tools_venv
 
 Record = dict[str, Any]
 NICENESS = -10  # needs root; without it the run goes on at normal priority
-# Scale-out: `make run`'s own setup (SQLite, no Redis) and the custom route, each with 1 then 2 workers.
-SCALING_ROUTES = (SYSTEM_SQLITE_ROUTE, CUSTOM_ROUTE)
-SCALING_WORKERS = (1, 2)
-POSTGRES_ADDRESS = ("127.0.0.1", 5432)  # harness/tenants.py's version-check runs on the test PostgreSQL there
 
 
 class Run:
@@ -323,154 +317,10 @@ class Run:
         )
         return listing
 
-    # --- scale-out: one worker, then two ----------------------------------------------------------------------
-
-    def scaling(self, processes: Processes, upstreams: Upstreams, work_dir: Path) -> list[Record]:
-        """Throughput with 1 and 2 workers, the target allowed both cores. Not the bench's rule (one core each):
-        wrk and the fakes stay on core 1, so a second worker shares that core with them; the report says so."""
-        rows = []
-        cores = f"{TARGET_CORE},{LOAD_CORE}"
-        for route in SCALING_ROUTES:
-            for workers in SCALING_WORKERS:
-                home = _fresh(work_dir / f"scaling-{route.key}-{workers}")
-
-                def start(home: Path = home, route: Route = route, workers: int = workers) -> Target:
-                    return start_modelyard(processes, upstreams, home, redis=route.redis, workers=workers, cores=cores)
-
-                rows.append(self.scaled(route, workers, start))
-        return rows
-
-    def scaled(self, route: Route, workers: int, start: Callable[[], Target]) -> Record:
-        name = f"modelyard, {workers} worker{'s' if workers > 1 else ''}"
-        print(f"\n== {name} on cores {TARGET_CORE},{LOAD_CORE} [{route.label}]", flush=True)
-        row: Record = {"route_key": route.key, "route": route.label, "workers": workers}
-        target = self.attempt(f"{name}: start", start)
-        if isinstance(target, dict):
-            return row | {"error": target["error"]}
-        try:
-            checked = self.attempt(f"{name}: smoke call", lambda: check(target, route))
-            if isinstance(checked, dict):
-                return row | {"error": checked["error"]}
-            pid = target.process.pid
-            row["processes"] = process_count(pid)
-            for key, model, stream in (
-                ("throughput_json", route.json_model, False),
-                ("throughput_stream", route.stream_model, True),
-            ):
-                row[key] = self.attempt(
-                    f"{name}: throughput, {'streaming' if stream else 'JSON'}, {self.settings.connections} connections",
-                    partial(
-                        self.wrk,
-                        target.url,
-                        model,
-                        stream=stream,
-                        connections=self.settings.connections,
-                        headers=target.headers(model),
-                        pid=pid,
-                    ),
-                )
-        finally:
-            self.processes.stop(target.process)
-        return row
-
-    # --- tenants (harness/tenants.py, issue 13) ---------------------------------------------------------------
-
-    def tenants(self, work_dir: Path) -> Record:
-        """What a workspace costs: its first call and rebuild, its memory, the configuration version check, and
-        throughput just after a restart; all in-process on the target core (harness/tenants.py)."""
-        if not (BENCH_DIR / "harness" / "tenants.py").exists():
-            return {"skipped": "harness/tenants.py is not in this checkout"}
-        record: Record = {"workspaces": self.settings.tenant_workspaces}
-        home = work_dir / "tenants-home"  # shared: each measure tops the population up, none rebuilds it
-        common = ["--home", str(home), "--workspaces", str(self.settings.tenant_workspaces)]
-        restart_s = 4 if self.settings.quick else 10
-        measures = {
-            "first-call": common,
-            "memory": common,
-            "restart": [*common, "--seconds", str(restart_s)],
-            "version-check": ["--home", str(work_dir / "tenants-pg-home")],
-        }
-        for measure, options in measures.items():
-            if measure == "version-check" and not _listening(POSTGRES_ADDRESS):
-                record[measure] = {"skipped": "needs the test PostgreSQL on 127.0.0.1:5432"}
-                continue
-            argv = [sys.executable, "-m", "harness.tenants", measure, *options]
-            record[measure] = self.attempt(f"tenants: {measure}", partial(self.run_json, argv, harness_env(), 3600))
-        return record
-
 
 def _brief(value: Any) -> str:
     text = json.dumps(value, default=str) if not isinstance(value, Target) else f"{value.name} at {value.url}"
     return text if len(text) < 400 else text[:400] + " ..."
-
-
-def _listening(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def machine() -> Record:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version()}
-
-
-def versions(litellm: Path | None, portkey: Path | None) -> Record:
-    def output(argv: list[str]) -> str:
-        try:
-            completed = subprocess.run(argv, capture_output=True, text=True, timeout=120)
-        except (OSError, subprocess.TimeoutExpired):
-            return "unknown"
-        lines = (completed.stdout + completed.stderr).strip().splitlines()  # wrk -v exits with 1
-        return lines[0] if lines else "unknown"
-
-    found = {
-        "nginx": output([nginx_binary(), "-v"]).removeprefix("nginx version: nginx/"),
-        "wrk": output([wrk_binary(), "-v"]).split(" [")[0].removeprefix("wrk "),
-        "modelyard": output([sys.executable, "-c", "import modelyard; print(modelyard.__version__)"]),
-    }
-    if litellm is not None:
-        found["litellm"] = output(
-            [str(litellm / "bin" / "python"), "-c", "import importlib.metadata as m; print(m.version('litellm'))"]
-        )
-    if portkey is not None:
-        found["node"] = output(["node", "--version"]).removeprefix("v")
-        package = portkey.parent.parent / "package.json"
-        found["portkey"] = json.loads(package.read_text()).get("version", "unknown")
-    return found
-
-
-CPU_CHECK = """
-import time
-best = 1e9
-for _ in range(5):
-    started = time.perf_counter()
-    total = 0
-    for i in range(1_000_000):
-        total += i * i
-    best = min(best, time.perf_counter() - started)
-print(best * 1000)
-"""
-
-
-def cpu_check_ms() -> float | None:
-    """A fixed pure-Python loop on the target core, best of 5: compares runs, and shows a busy or slow machine."""
-    try:
-        completed = subprocess.run(
-            pinned(TARGET_CORE, [sys.executable, "-c", CPU_CHECK]), capture_output=True, text=True, timeout=120
-        )
-        return float(completed.stdout.strip())
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return None
 
 
 def prepare_process() -> None:
@@ -585,10 +435,10 @@ def main(argv: list[str] | None = None) -> int:
                 record["listing"] = run.listing(work_dir)
             if "scaling" in settings.extras and "modelyard" in settings.targets:
                 print("\n== scale-out: modelyard with 1 and 2 workers, both cores (wrk and the fakes share core 1)")
-                record["scaling"] = run.scaling(processes, upstreams, work_dir)
+                record["scaling"] = measure_scaling(run, processes, upstreams, work_dir)
             if "tenants" in settings.extras:
                 print("\n== tenants: first call, memory, version check, restart (harness/tenants.py)", flush=True)
-                record["tenants"] = run.tenants(work_dir)
+                record["tenants"] = measure_tenants(run, work_dir)
         except KeyboardInterrupt:
             run.failures.append("interrupted")
             print("\nbench: interrupted; stopping everything it started", flush=True)

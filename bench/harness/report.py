@@ -7,9 +7,24 @@ import subprocess
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import Any
 
-Record = dict[str, Any]
+from harness.cells import (
+    Record,
+    at_least,
+    at_most,
+    cell,
+    ms,
+    ok,
+    rate,
+    rate_and_share,
+    rows,
+    share,
+    short,
+    us_or_ms,
+)
+from harness.report_extras import restart_rates, scaling_section, tenants_section
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 PROJECT_README = README.parent.parent / "README.md"  # the project's README carries the latest table too
 README_START = "<!-- bench:results:start -->"
@@ -70,14 +85,6 @@ def _update_readme(readme: Path, markdown: str) -> None:
 # --- values -------------------------------------------------------------------------------------------------
 
 
-def _ok(measure: Any) -> TypeGuard[Record]:
-    return isinstance(measure, dict) and "error" not in measure
-
-
-def _rows(record: Record, key: str) -> list[Record]:
-    return [row for row in record.get("rows", []) if row.get("target_key") == key]
-
-
 def _row_name(row: Record, versions: Record | None = None) -> str:
     versions = versions or {}
     names = {
@@ -89,72 +96,22 @@ def _row_name(row: Record, versions: Record | None = None) -> str:
     return str(names.get(row["target_key"], row["target_key"]))
 
 
-def _cell(measure: Any, render: Any) -> str:
-    if measure is None:
-        return "—"
-    if not _ok(measure):
-        return f"**failed**: {_short(measure['error'])}"
-    return str(render(measure))
-
-
-def _short(text: str, limit: int = 140) -> str:
-    text = text.replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _ms(value: float) -> str:
-    return f"{value:.2f}" if value < 10 else f"{value:.1f}" if value < 100 else f"{value:.0f}"
-
-
-def _rate(measure: Record) -> str:
-    return f"{measure['ok_per_s']:,.0f}"
-
-
 def _streams_rss(measure: Record) -> str:
     return f"{measure['rss_kib'] / 1024:.0f} MB"
 
 
 def _added(row_measure: Any, direct: Any) -> float | None:
-    if _ok(row_measure) and _ok(direct):
+    if ok(row_measure) and ok(direct):
         return float(row_measure["p50_ms"] - direct["p50_ms"])
     return None
-
-
-def _share(ours: Any, base: Any) -> float | None:
-    """Our throughput over the pass-through's, both measured in this run."""
-    if _ok(ours) and _ok(base) and base["ok_per_s"] > 0:
-        return float(ours["ok_per_s"] / base["ok_per_s"])
-    return None
-
-
-def _rate_and_share(measure: Any, base: Any) -> str:
-    share = _share(measure, base)
-    return _cell(measure, _rate) + (f" ({100 * share:.0f}%)" if share is not None else "")
 
 
 # --- verdicts -----------------------------------------------------------------------------------------------
 
 
-def _at_least(measured: float | None, needed: float, text: str) -> str:
-    if measured is None:
-        return "not measured"
-    if measured >= needed:
-        return f"**met**: {text}"
-    return f"**missed**: {text}; needs ×{needed / measured:.1f}" if measured > 0 else f"**missed**: {text}"
-
-
-def _at_most(measured: float | None, allowed: float, unit: str, text: str | None = None) -> str:
-    if measured is None:
-        return "not measured"
-    shown = text or f"{measured:.2f} {unit}"
-    if measured <= allowed:
-        return f"**met**: {shown}"
-    return f"**missed** by {measured - allowed:.2f} {unit} ({measured / allowed:.1f}× the limit): {shown}"
-
-
 def _targets(record: Record) -> list[str]:
-    passthrough = next(iter(_rows(record, "passthrough")), {})
-    modelyard_rows = [row for row in _rows(record, "modelyard") if "error" not in row]
+    passthrough = next(iter(rows(record, "passthrough")), {})
+    modelyard_rows = [row for row in rows(record, "modelyard") if "error" not in row]
     direct = record.get("upstream", {}).get("latency_1")
     streams_wanted = record["settings"]["streams"]
     if not modelyard_rows:
@@ -170,25 +127,25 @@ def _targets(record: Record) -> list[str]:
     def throughput(key: str) -> Callable[[Record], str]:
         def judge(row: Record) -> str:
             ours, base = row.get(key), passthrough.get(key)
-            share = _share(ours, base)
-            if share is None or ours is None or base is None:
+            fraction = share(ours, base)
+            if fraction is None or ours is None or base is None:
                 return "not measured"
             needed = THROUGHPUT_SHARE.get(row.get("route_key", ""), 0.0)
-            text = f"{100 * share:.0f}% ({ours['ok_per_s']:.0f} vs {base['ok_per_s']:.0f} req/s)"
-            return _at_least(share, needed, text)
+            text = f"{100 * fraction:.0f}% ({ours['ok_per_s']:.0f} vs {base['ok_per_s']:.0f} req/s)"
+            return at_least(fraction, needed, text)
 
         return judge
 
     def added(row: Record) -> str:
         value = _added(row.get("latency_1"), direct)
-        return _at_most(value, ADDED_P50_MS.get(row.get("route_key", ""), 0.0), "ms")
+        return at_most(value, ADDED_P50_MS.get(row.get("route_key", ""), 0.0), "ms")
 
     def p99(row: Record) -> str:
         ours, base = row.get("latency_16"), passthrough.get("latency_16")
-        if not (_ok(ours) and _ok(base)) or base["p99_ms"] <= 0:
+        if not (ok(ours) and ok(base)) or base["p99_ms"] <= 0:
             return "not measured"
         ratio = ours["p99_ms"] / base["p99_ms"]
-        text = f"{ratio:.1f}× ({_ms(ours['p99_ms'])} vs {_ms(base['p99_ms'])} ms)"
+        text = f"{ratio:.1f}× ({ms(ours['p99_ms'])} vs {ms(base['p99_ms'])} ms)"
         if ratio <= P99_OVER_PASSTHROUGH:
             return f"**met**: {text}"
         return f"**missed**: {text}; needs ÷{ratio / P99_OVER_PASSTHROUGH:.1f}"
@@ -199,16 +156,16 @@ def _targets(record: Record) -> list[str]:
         # PSS: a server's supervisor and its forked workers share pages, which a sum of RSS would count twice.
         count = row.get("processes", 1)
         text = f"{row['pss_idle_mb']:.0f} MB PSS of {count} process(es) (RSS sum {row['rss_idle_mb']:.0f} MB)"
-        return _at_most(row["pss_idle_mb"], PSS_IDLE_MB, "MB", text)
+        return at_most(row["pss_idle_mb"], PSS_IDLE_MB, "MB", text)
 
     def streams(row: Record) -> str:
         measure = row.get("streams")
-        if not _ok(measure):
-            return _cell(measure, str)
+        if not ok(measure):
+            return cell(measure, str)
         text = f"{measure['rss_kib'] / 1024:.0f} MB RSS, {measure['opened']} of {measure['wanted']} open"
         if measure["opened"] < measure["wanted"]:
             return f"**missed**: {text}"
-        return _at_most(measure["rss_kib"] / 1024, STREAMS_RSS_MB, "MB", text)
+        return at_most(measure["rss_kib"] / 1024, STREAMS_RSS_MB, "MB", text)
 
     checks: list[tuple[str, str, Callable[[Record], str]]] = [
         (
@@ -231,28 +188,28 @@ def _targets(record: Record) -> list[str]:
     span = max(len(modelyard_rows) - 1, 0)
     library = record.get("library", {}).get("modelyard")
     if library is not None:
-        if _ok(library):
+        if ok(library):
             results = library["results"]
             overhead = results["modelyard"]["p50_us"] - results["raw_aiohttp"]["p50_us"]
             mean_overhead = results["modelyard"]["mean_us"] - results["raw_aiohttp"]["mean_us"]
             text = f"{overhead:.0f} µs at p50 (mean {mean_overhead:.0f} µs)"
-            verdict = _at_most(overhead, LIBRARY_OVERHEAD_US, "µs", text)
+            verdict = at_most(overhead, LIBRARY_OVERHEAD_US, "µs", text)
         else:
-            verdict = _cell(library, str)
+            verdict = cell(library, str)
         lines.append(
             f"| library overhead per call (no route: `Runtime`) | ≤ {LIBRARY_OVERHEAD_US:g} µs | {verdict} |"
             + " |" * span
         )
     listing = record.get("listing")
     if listing is not None:
-        if _ok(listing):
-            first = _at_most(listing["first_ms"], LISTING_FIRST_MS, "ms", f"{listing['first_ms']:.1f} ms")
+        if ok(listing):
+            first = at_most(listing["first_ms"], LISTING_FIRST_MS, "ms", f"{listing['first_ms']:.1f} ms")
             warm_us = listing["mean_ms"] * 1000
-            warm = _at_most(
+            warm = at_most(
                 warm_us, LISTING_WARM_US, "µs", f"{warm_us:,.1f} µs mean, p99 {listing['p99_ms'] * 1000:,.1f} µs"
             )
         else:
-            first = warm = _cell(listing, str)
+            first = warm = cell(listing, str)
         lines.append(
             f"| providers + models listing, first call after a change | ≤ {LISTING_FIRST_MS:g} ms | {first} |"
             + " |" * span
@@ -260,15 +217,14 @@ def _targets(record: Record) -> list[str]:
         lines.append(f"| providers + models listing, warm | ≤ {LISTING_WARM_US:g} µs | {warm} |" + " |" * span)
     restart = record.get("tenants", {}).get("restart")
     if isinstance(restart, dict) and "skipped" not in restart:
-        cold, warm = _restart_rates(restart)
-        if cold is not None and warm:
-            share = cold / warm
-            text = (
-                f"{100 * share:.0f}% ({cold:,.0f} vs {warm:,.0f} calls/s, {restart.get('workspaces', '?')} workspaces)"
-            )
-            verdict = _at_least(share, RESTART_SHARE, text)
+        cold_per_s, warm_per_s = restart_rates(restart)
+        if cold_per_s is not None and warm_per_s:
+            fraction = cold_per_s / warm_per_s
+            workspaces = restart.get("workspaces", "?")
+            text = f"{100 * fraction:.0f}% ({cold_per_s:,.0f} vs {warm_per_s:,.0f} calls/s, {workspaces} workspaces)"
+            verdict = at_least(fraction, RESTART_SHARE, text)
         else:
-            verdict = _cell(restart, lambda m: "not measured")
+            verdict = cell(restart, lambda m: "not measured")
         lines.append(
             f"| first seconds after a restart, vs warm (tenants) | ≥ {100 * RESTART_SHARE:.0f}% | {verdict} |"
             + " |" * span
@@ -296,22 +252,22 @@ def _throughput(record: Record) -> list[str]:
     ]
     upstream = record.get("upstream", {})
     versions = record.get("versions", {})
-    passthrough = next(iter(_rows(record, "passthrough")), {})
+    passthrough = next(iter(rows(record, "passthrough")), {})
     for row in record.get("rows", []):
         name = _row_name(row, versions)
         if "error" in row:
-            lines.append(f"| {name} | {row['route']} | **failed**: {_short(row['error'])} | | | |")
+            lines.append(f"| {name} | {row['route']} | **failed**: {short(row['error'])} | | | |")
             continue
         json_, stream = row.get("throughput_json"), row.get("throughput_stream")
-        cpu = " / ".join(f"{m['target_cpu_pct']:.0f}%" if _ok(m) else "—" for m in (json_, stream))
+        cpu = " / ".join(f"{m['target_cpu_pct']:.0f}%" if ok(m) else "—" for m in (json_, stream))
         lines.append(
-            f"| {name} | {row['route']} | {_rate_and_share(json_, passthrough.get('throughput_json'))} | "
-            f"{_rate_and_share(stream, passthrough.get('throughput_stream'))} | {cpu} | {row.get('checked', '')} |"
+            f"| {name} | {row['route']} | {rate_and_share(json_, passthrough.get('throughput_json'))} | "
+            f"{rate_and_share(stream, passthrough.get('throughput_stream'))} | {cpu} | {row.get('checked', '')} |"
         )
     capacity = [upstream.get("capacity_json"), upstream.get("capacity_stream")]
     lines.append(
-        f"| fake upstream (nginx), wrk on the other core | — | {_cell(capacity[0], _rate)} | "
-        f"{_cell(capacity[1], _rate)} | — | its capacity: never the bottleneck |"
+        f"| fake upstream (nginx), wrk on the other core | — | {cell(capacity[0], rate)} | "
+        f"{cell(capacity[1], rate)} | — | its capacity: never the bottleneck |"
     )
     return lines
 
@@ -326,7 +282,7 @@ def _latency(record: Record) -> list[str]:
         parts = []
         for c in connections:
             measure = row.get(f"latency_{c}")
-            parts.append(_cell(measure, lambda m: f"{_ms(m['p50_ms'])} / {_ms(m['p90_ms'])} / {_ms(m['p99_ms'])}"))
+            parts.append(cell(measure, lambda m: f"{ms(m['p50_ms'])} / {ms(m['p90_ms'])} / {ms(m['p99_ms'])}"))
             added = _added(measure, upstream.get(f"latency_{c}"))
             parts.append("—" if is_direct else f"{added:+.2f}" if added is not None else "—")
         return " | ".join(parts)
@@ -353,14 +309,14 @@ def _memory(record: Record) -> list[str]:
 
         def opened(m: Record) -> str:
             text = f"{m['opened']} of {m['wanted']} ({m['open_s']:.1f} s)"
-            return text + (f"; {m['failed']} failed: {_short(m['first_error'], 100)}" if m["failed"] else "")
+            return text + (f"; {m['failed']} failed: {short(m['first_error'], 100)}" if m["failed"] else "")
 
         count = row.get("processes", 1)
         lines.append(
             f"| {_row_name(row, record.get('versions', {}))} | {row['route']} | {row.get('rss_idle_mb', 0):.0f} MB"
             f"{f' ({count} processes)' if count > 1 else ''} | {row.get('pss_idle_mb', 0):.0f} MB | "
-            f"{row.get('rss_after_load_mb', 0):.0f} MB | {_cell(streams, _streams_rss)} | "
-            f"{_cell(streams, opened)} |"
+            f"{row.get('rss_after_load_mb', 0):.0f} MB | {cell(streams, _streams_rss)} | "
+            f"{cell(streams, opened)} |"
         )
     return lines
 
@@ -375,8 +331,8 @@ def _library(record: Record) -> list[str]:
         if key not in record.get("library", {}):
             continue
         measure = record["library"][key]
-        if not _ok(measure):
-            lines.append(f"| {label} | {_cell(measure, str)} | | | |")
+        if not ok(measure):
+            lines.append(f"| {label} | {cell(measure, str)} | | | |")
             continue
         raw, lib = measure["results"]["raw_aiohttp"], measure["results"][key]
         lines.append(
@@ -391,152 +347,16 @@ def _library(record: Record) -> list[str]:
 
 def _listing(record: Record) -> list[str]:
     listing = record.get("listing")
-    if not _ok(listing):
-        return [f"Listing: {_cell(listing, str)}"]
+    if not ok(listing):
+        return [f"Listing: {cell(listing, str)}"]
     return [
         "| providers | models | credentials + custom models | first call after a change | mean (warm) | p50 | p99 "
         "| runs |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {listing['providers']} | {listing['models']} | {listing['credentials']} + {listing['custom_models']} | "
-        f"{listing['first_ms']:.1f} ms | {_us_or_ms(listing['mean_ms'])} | {_us_or_ms(listing['p50_ms'])} | "
-        f"{_us_or_ms(listing['p99_ms'])} | {listing['runs']} |",
+        f"{listing['first_ms']:.1f} ms | {us_or_ms(listing['mean_ms'])} | {us_or_ms(listing['p50_ms'])} | "
+        f"{us_or_ms(listing['p99_ms'])} | {listing['runs']} |",
     ]
-
-
-def _us_or_ms(value_ms: float) -> str:
-    return f"{value_ms * 1000:,.1f} µs" if value_ms < 1 else f"{value_ms:.2f} ms"
-
-
-def _scaling(record: Record) -> list[str]:
-    rows = record.get("scaling") or []
-    lines = [
-        "Not the bench's rule of one core each: modelyard may run on both cores (`taskset -c 0,1`) while wrk, "
-        "nginx and the slow fake stay on core 1, so with 2 workers the second shares its core with the load "
-        "generator and the fake. On this 2-core machine the gain is a lower bound of what a second core adds "
-        "on a host where the load comes from elsewhere.",
-        "",
-        "| route | workers | processes | JSON req/s | streaming req/s | vs 1 worker, JSON / streaming "
-        "| CPU of the tree, JSON / streaming |",
-        "|---|---:|---:|---:|---:|---|---|",
-    ]
-    first: dict[str, Record] = {}
-    for row in rows:
-        if "error" in row:
-            lines.append(f"| {row['route']} | {row['workers']} | **failed**: {_short(row['error'])} | | | | |")
-            continue
-        json_, stream = row.get("throughput_json"), row.get("throughput_stream")
-        base = first.setdefault(row["route_key"], row)
-        gains = []
-        for key in ("throughput_json", "throughput_stream"):
-            share = _share(row.get(key), base.get(key))
-            gains.append(f"×{share:.2f}" if share is not None else "—")
-        cpu = " / ".join(f"{m['target_cpu_pct']:.0f}%" if _ok(m) else "—" for m in (json_, stream))
-        lines.append(
-            f"| {row['route']} | {row['workers']} | {row.get('processes', '—')} | {_cell(json_, _rate)} | "
-            f"{_cell(stream, _rate)} | {' / '.join(gains)} | {cpu} |"
-        )
-    return lines
-
-
-def _ms_field(measure: Any, key: str, field: str = "p50_ms") -> str:
-    value = measure.get(key, {}).get(field) if isinstance(measure, dict) else None
-    return f"{value:.2f}" if isinstance(value, (int, float)) else "—"
-
-
-def _restart_rates(restart: Any) -> tuple[float | None, float | None]:
-    """Calls per second cold (just after a restart) and warm, from either shape harness/tenants.py has printed."""
-    if not _ok(restart):
-        return None, None
-    cold = restart.get("cold_calls_per_s", (restart.get("cold") or {}).get("ok_per_s"))
-    warm = restart.get("warm_calls_per_s", (restart.get("warm") or {}).get("ok_per_s"))
-    return cold, warm
-
-
-def _tenants(record: Record) -> list[str]:
-    tenants = record.get("tenants", {})
-    if "skipped" in tenants:
-        return [f"Not run: {tenants['skipped']}."]
-    lines = [
-        f"On core 0 (`harness/tenants.py`), SQLite, {tenants.get('workspaces', '?')} workspaces, each with an API key "
-        "and a credential.",
-        "",
-    ]
-    first = tenants.get("first-call")
-    created = first.get("populate", {}) if _ok(first) else {}
-    if created.get("created"):
-        lines += [
-            f"Creating them ({created['created']}): {_ms_field(created, 'create')} ms p50, "
-            f"{_ms_field(created, 'create', 'p99_ms')} ms p99; longest event-loop stall while one was created "
-            f"{_ms_field(created, 'create_loop_stall')} ms p50, {_ms_field(created, 'create_loop_stall', 'max_ms')} ms "
-            "max.",
-            "",
-        ]
-    if first is not None:
-        lines += [
-            "| a workspace's snapshot, built | wall p50 / p99 / max ms | loop-thread CPU p50 / p99 ms "
-            "| longest loop stall p50 / max ms |",
-            "|---|---:|---:|---:|",
-        ]
-        if not _ok(first):
-            lines.append(f"| first call after a restart | {_cell(first, str)} | | |")
-        for key, label in (("first_call", "first call after a restart"), ("rebuild", "rebuild after a change")):
-            if _ok(first) and key in first:
-                m = first[key]
-                lines.append(
-                    f"| {label} | {_ms_field(m, 'wall')} / {_ms_field(m, 'wall', 'p99_ms')} / "
-                    f"{_ms_field(m, 'wall', 'max_ms')} | {_ms_field(m, 'loop_thread_cpu')} / "
-                    f"{_ms_field(m, 'loop_thread_cpu', 'p99_ms')} | {_ms_field(m, 'longest_loop_stall')} / "
-                    f"{_ms_field(m, 'longest_loop_stall', 'max_ms')} |"
-                )
-        lines.append("")
-    memory = tenants.get("memory")
-    if memory is not None:
-        if _ok(memory):
-            lines.append(
-                f"Memory per loaded workspace ({memory.get('workspaces', '?')} loaded): "
-                f"{memory.get('traced_bytes_per_workspace', 0) / 1024:,.1f} KiB traced by tracemalloc, "
-                f"{memory.get('rss_bytes_per_workspace', 0) / 1024:,.1f} KiB of RSS."
-            )
-        else:
-            lines.append(f"Memory per workspace: {_cell(memory, str)}")
-        lines.append("")
-    restart = tenants.get("restart")
-    if restart is not None:
-        cold, warm = _restart_rates(restart)
-        if cold is not None and warm:
-            text = (
-                f"After a restart: {cold:,.0f} calls/s in the first {restart.get('seconds', '?')} s, {warm:,.0f} "
-                f"warm ({100 * cold / warm:.0f}%), {restart.get('concurrency', '?')} in flight"
-            )
-            stalls = [restart.get(f"{phase}_longest_loop_stall_ms") for phase in ("cold", "warm")]
-            if all(isinstance(stall, (int, float)) for stall in stalls):
-                text += f"; longest loop stall {stalls[0]:.1f} ms cold, {stalls[1]:.1f} ms warm"
-            lines.append(text + ".")
-        else:
-            lines.append(f"After a restart: {_cell(restart, lambda m: 'not measured')}")
-        lines.append("")
-    check = tenants.get("version-check")
-    if check is not None:
-        if "skipped" in check:
-            lines.append(f"Version check: not run ({check['skipped']}).")
-        elif not _ok(check):
-            lines.append(f"Version check: {_cell(check, str)}")
-        else:
-            lines += [
-                "| version check (PostgreSQL), cached workspaces | idle ms | after writes ms |",
-                "|---:|---:|---:|",
-            ]
-            for row in check.values():
-                if not (isinstance(row, dict) and "cached" in row):
-                    continue
-                if "error" in row:
-                    lines.append(f"| {row['cached']:,} | **failed**: {_short(row['error'])} | |")
-                    continue
-                lines.append(
-                    f"| {row['cached']:,} | {row.get('idle_ms', '—')} | {row.get('after_writes_ms', '—')} "
-                    f"({row.get('writes', '?')} writes) |"
-                )
-    return lines
 
 
 _OPTIONAL_SECTIONS = {
@@ -600,9 +420,9 @@ def render(record: Record, *, chart: str | None, heading_level: int = 1) -> str:
         ),
         (
             "Scale-out: modelyard with 1 and 2 workers (extra measure, both cores shared with the load)",
-            _scaling(record),
+            scaling_section(record),
         ),
-        ("Tenants: what a workspace costs (issue 13)", _tenants(record)),
+        ("Tenants: what a workspace costs (issue 13)", tenants_section(record)),
     ]
     sections = [
         (title, body)
@@ -613,6 +433,6 @@ def render(record: Record, *, chart: str | None, heading_level: int = 1) -> str:
         lines += [f"{h}# {title}", "", *body, ""]
     failures = record.get("failures", [])
     if failures:
-        lines += [f"{h}# Failures", "", *(f"- {_short(f, 400)}" for f in failures), ""]
+        lines += [f"{h}# Failures", "", *(f"- {short(f, 400)}" for f in failures), ""]
     lines.append(f"Run time: {record.get('elapsed_s', 0) / 60:.1f} min.")
     return "\n".join(lines) + "\n"
