@@ -22,6 +22,7 @@ from modelyard.store.cache import RedisCache
 router = APIRouter()
 STATIC_DIR = Path(__file__).parent / "static"
 DOCS_ASSETS = "/docs/assets"
+FAVICON = "/static/favicon.svg"
 READY_TIMEOUT_S = 2.0
 _NO_CONSOLE = """<!doctype html><meta charset="utf-8"><title>modelyard</title>
 <p>The web console is not installed in this build. The API is described at <a href="/docs">/docs</a>.</p>"""
@@ -76,7 +77,15 @@ async def docs() -> HTMLResponse:
         title="modelyard API",
         swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
         swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
-        swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        swagger_favicon_url=FAVICON,
+    )
+
+
+@router.get("/favicon.ico", include_in_schema=False)
+async def favicon() -> FileResponse:
+    # The place browsers and tools ask first; the same SVG as the console's and /docs' <link rel="icon">.
+    return FileResponse(
+        STATIC_DIR / "favicon.svg", media_type="image/svg+xml", headers={"Cache-Control": "max-age=86400"}
     )
 
 

@@ -2,7 +2,7 @@
 
 import { get, whenUnauthorized } from "./api.js";
 import { h, replace } from "./dom.js";
-import { tr } from "./i18n.js";
+import { text, tr, translate } from "./i18n.js";
 import { go, lookup, parse } from "./router.js";
 import { forget, loadSession, session, workspace } from "./session.js";
 import { dropShell, shell } from "./shell.js";
@@ -20,6 +20,17 @@ import { noWorkspace } from "./views/workspaces.js";
 const HOME = "#/providers";
 let rendering = 0; // each render takes a number; an older one that finishes late is dropped
 
+/** What an unknown address shows: it says so, and leads back, instead of silently sending the user elsewhere. */
+function notFound(hash) {
+  return h(
+    "div",
+    { class: "not-found", dataset: { view: "not-found" } },
+    h("h1", {}, tr("Page not found")),
+    h("p", { class: "lede" }, tr("There is no page at {address}.", { address: hash })),
+    translate(h("a", { class: "button", href: HOME }), "Go to Model Providers"),
+  );
+}
+
 async function setupNeeded() {
   try {
     return (await get("/auth/setup")).needed === true;
@@ -32,7 +43,12 @@ async function render() {
   const ticket = ++rendering;
   const here = parse();
   const view = lookup(here.name);
-  if (!view) return go(session.account ? HOME : "#/login");
+  if (!view && (!session.account || here.name === "")) return go(session.account ? HOME : "#/login");
+  if (!view) {
+    if (ticket === rendering) replace(shell(null), notFound(location.hash));
+    document.title = `${text("Page not found")} · modelyard`;
+    return;
+  }
   if (view.isPublic) {
     dropShell();
     const page = await view.render(here);

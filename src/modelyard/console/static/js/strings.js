@@ -15,6 +15,9 @@ export const ZH_HANS = {
   "Switch language": "切换语言",
   "Sign out": "退出登录",
   "Console unavailable": "控制台不可用",
+  "Page not found": "页面不存在",
+  "There is no page at {address}.": "{address} 处没有页面。",
+  "Go to Model Providers": "前往模型供应商",
   "Loading…": "加载中…",
   "Working…": "处理中…",
   "Saving…": "保存中…",
@@ -161,6 +164,9 @@ export const ZH_HANS = {
   "Model type": "模型类型",
   "Add model": "添加模型",
   "Added {name}": "已添加 {name}",
+  "Edit the custom model": "编辑自定义模型",
+  Yes: "是",
+  No: "否",
   "e.g. llama-3.1-8b-instruct": "如：llama-3.1-8b-instruct",
 
   // models

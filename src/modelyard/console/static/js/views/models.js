@@ -41,7 +41,8 @@ const PER_BASIS = { tokens: "per {count} tokens", characters: "per {count} chara
 function price(pricing) {
   if (!pricing) return "—";
   const per = Math.round(1 / Number(pricing.unit || 1));
-  const amounts = [pricing.input, pricing.output].filter((v) => v !== undefined && v !== null);
+  // an output rate of 0 is the catalog's default (speech, embeddings): the model is priced on its input alone
+  const amounts = [pricing.input, pricing.output].filter((v, i) => v !== undefined && v !== null && (i === 0 || Number(v)));
   return h(
     "span",
     {},

@@ -8,7 +8,7 @@ import { field, form, formError, showError } from "../forms.js";
 import { text, tr, translateAttribute } from "../i18n.js";
 import { route } from "../router.js";
 import { wsPath } from "../session.js";
-import { button, empty, number, pageHead, panel } from "../ui.js";
+import { button, empty, money, number, pageHead, panel } from "../ui.js";
 
 function modelPicker(models, providers) {
   const select = h("select", { name: "model", id: "playground-model" });
@@ -31,7 +31,7 @@ function usageLine(done) {
         total: number(usage.total_tokens ?? (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0)),
       }),
     );
-    if (usage.total_price !== undefined) parts.push(` · ${usage.total_price} ${usage.currency ?? ""}`);
+    if (usage.total_price !== undefined) parts.push(` · ${money(usage.total_price, usage.currency ?? "")}`);
     if (usage.latency_ms !== undefined) parts.push(` · ${number(usage.latency_ms)} ms`);
     if (usage.is_estimated) parts.push(" · ", tr("estimated"));
   } else {

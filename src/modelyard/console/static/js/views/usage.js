@@ -6,17 +6,17 @@ import { h, replace } from "../dom.js";
 import { tr, translate, translateAttribute } from "../i18n.js";
 import { route } from "../router.js";
 import { wsPath } from "../session.js";
-import { empty, failed, loading, number, pageHead, panel, quotaBar, table, when } from "../ui.js";
+import { empty, failed, loading, money, number, pageHead, panel, quotaBar, table, when } from "../ui.js";
 
 function isoDay(daysAgo) {
   const day = new Date(Date.now() - daysAgo * 86_400_000);
   return day.toISOString().slice(0, 10);
 }
 
-function money(totals) {
+function moneyTotals(totals) {
   const entries = Object.entries(totals);
-  if (!entries.length) return "0";
-  return entries.map(([currency, amount]) => `${amount.toFixed(4)} ${currency}`).join(" + ");
+  if (!entries.length) return money(0);
+  return entries.map(([currency, amount]) => money(amount, currency)).join(" + ");
 }
 
 function stat(label, value) {
@@ -34,7 +34,7 @@ function summary(rows) {
     stat("Errors", number(sum("errors"))),
     stat("Prompt tokens", number(sum("prompt_tokens"))),
     stat("Completion tokens", number(sum("completion_tokens"))),
-    stat("Cost", money(prices)),
+    stat("Cost", moneyTotals(prices)),
   );
 }
 
@@ -68,7 +68,7 @@ async function usageBody(days) {
     number(row.calls),
     number(row.errors),
     `${number(row.prompt_tokens)} / ${number(row.completion_tokens)}`,
-    `${Number(row.total_price).toFixed(4)} ${row.currency}`,
+    money(row.total_price, row.currency),
   ]);
   const recordRows = records.map((record) => [
     when(record.created_at),
@@ -76,7 +76,7 @@ async function usageBody(days) {
     record.status === "success" || !record.error_class ? record.status : `${record.status} (${record.error_class})`,
     `${number(record.prompt_tokens)} / ${number(record.completion_tokens)}`,
     `${number(record.latency_ms)} ms`,
-    `${Number(record.total_price).toFixed(6)} ${record.currency}`,
+    money(record.total_price, record.currency),
   ]);
   return [
     summary(byModel),
