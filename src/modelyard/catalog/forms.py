@@ -4,17 +4,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from modelyard.catalog.spec import FormField
+from modelyard.catalog.spec import MODEL_TYPE_FIELD, FormField
 from modelyard.errors import CredentialValidationError
 
 
-def is_shown(field: FormField, values: Mapping[str, str]) -> bool:
-    """A field with `show_on` conditions counts only when every condition holds."""
-    return all(values.get(condition.variable) == condition.value for condition in field.show_on)
+def is_shown(field: FormField, values: Mapping[str, str], model_type: str | None = None) -> bool:
+    """A field with `show_on` conditions counts only when every condition holds; a condition on the model type
+    holds when the type is not known (a form read outside of one model)."""
+    for condition in field.show_on:
+        if condition.variable == MODEL_TYPE_FIELD:
+            if model_type is not None and model_type != condition.value:
+                return False
+        elif values.get(condition.variable) != condition.value:
+            return False
+    return True
 
 
-def check_values(form: Iterable[FormField], values: Mapping[str, object]) -> dict[str, str]:
-    """The values the form accepts, with defaults filled in; the first problem raises, naming its field."""
+def check_values(
+    form: Iterable[FormField], values: Mapping[str, object], *, model_type: str | None = None
+) -> dict[str, str]:
+    """The values the form accepts, with defaults filled in; the first problem raises, naming its field.
+
+    A field its `show_on` hides (for `model_type`, or by another field's value) keeps no value: what does not
+    apply is not stored.
+    """
     fields = {f.variable: f for f in form}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -31,10 +44,13 @@ def check_values(form: Iterable[FormField], values: Mapping[str, object]) -> dic
     for field in fields.values():
         if field.variable not in checked and field.default is not None:
             checked[field.variable] = field.default
+    hidden = [field.variable for field in fields.values() if not is_shown(field, checked, model_type)]
+    for variable in hidden:
+        checked.pop(variable, None)
     for field in fields.values():
         value = checked.get(field.variable)
         if value is None:
-            if field.required and is_shown(field, checked):
+            if field.required and field.variable not in hidden:
                 raise CredentialValidationError(f"{field.variable} is required", field=field.variable)
             continue
         if len(value) > field.max_length:

@@ -28,6 +28,9 @@ ParameterType = Literal["float", "int", "string", "boolean", "text"]
 
 _VARIABLE = re.compile(r"^[a-z][a-z0-9_]*$")
 _PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+# In a customizable model's form, `show_on` may name this pseudo-field: the type of the model being added (Dify's
+# convention), so a field or an option (a base model, say) appears only for the model types it fits.
+MODEL_TYPE_FIELD = "__model_type"
 
 
 class Spec(BaseModel):
@@ -231,7 +234,13 @@ class ProviderSpec(Spec):
             known = set(names)
             for f in form:
                 for condition in (*f.show_on, *(c for o in f.options for c in o.show_on)):
-                    if condition.variable not in known:
+                    if form_name == "model_credentials" and condition.variable == MODEL_TYPE_FIELD:
+                        if condition.value not in self.supported_model_types:
+                            raise ValueError(
+                                f"{form_name}.{f.variable}: show_on {MODEL_TYPE_FIELD} {condition.value!r} is not "
+                                "a supported model type"
+                            )
+                    elif condition.variable not in known:
                         raise ValueError(
                             f"{form_name}.{f.variable}: show_on names unknown field {condition.variable!r}"
                         )

@@ -58,7 +58,7 @@ class CredentialService:
         model_type: ModelType | None = None,
     ) -> tuple[dict[str, str], Status, str | None]:
         """Values the form accepts, and their status: `verified` after a live call, `unverified` without one."""
-        accepted = check_values(form, values)
+        accepted = check_values(form, values, model_type=model_type)  # a custom model's fields for its type
         if not validate:
             return accepted, "unverified", None
         checked = await self._services.runtime.validate_credentials(

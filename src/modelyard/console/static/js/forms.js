@@ -155,7 +155,7 @@ export function valueOf(container, name) {
  * `values` pre-fills them (secrets arrive masked). Fields with `show_on` appear only while their conditions hold,
  * re-checked on every change. Returns {element, collect(), check()}.
  */
-export function schemaFields(schema, { values = {}, editing = false } = {}) {
+export function schemaFields(schema, { values = {}, editing = false, context = {} } = {}) {
   const inputs = schema.map((spec) => schemaInput(spec, values[spec.variable] ?? spec.default ?? ""));
   const element = h(
     "div",
@@ -163,7 +163,13 @@ export function schemaFields(schema, { values = {}, editing = false } = {}) {
     inputs.map((input) => input.wrapper),
   );
 
-  const current = () => Object.fromEntries(inputs.map((input) => [input.spec.variable, input.read()]));
+  // `context` holds values from outside the schema that `show_on` may name: `__model_type`, the type of the
+  // custom model being described, so a field shows only for the model types it applies to.
+  let outside = { ...context };
+  const current = () => ({
+    ...outside,
+    ...Object.fromEntries(inputs.map((input) => [input.spec.variable, input.read()])),
+  });
   const holds = (conditions, now) => (conditions ?? []).every((c) => now[c.variable] === c.value);
   const refresh = () => {
     const now = current();
@@ -178,6 +184,11 @@ export function schemaFields(schema, { values = {}, editing = false } = {}) {
 
   return {
     element,
+    /** Change the values from outside the schema (the model type) and show the fields they call for. */
+    setContext(next) {
+      outside = { ...outside, ...next };
+      refresh();
+    },
     /** The values of the fields shown now; empty ones are left out, or sent as "" (clear) when editing. */
     collect() {
       const result = {};
@@ -218,10 +229,11 @@ function schemaInput(spec, initial) {
   const input = h("input", {
     type: secret ? "password" : "text",
     name: spec.variable,
-    value: initial,
     autocomplete: secret ? "new-password" : "off",
     maxlength: spec.max_length,
+    required: spec.required,
   });
+  input.defaultValue = initial; // the attribute: a form reset comes back to it
   if (spec.placeholder) translateAttribute(input, "placeholder", spec.placeholder);
   const wrapper = field({ ...common, control: input });
   const read = () => (secret ? input.value : input.value.trim());
@@ -277,14 +289,29 @@ function radioInput(spec, initial, common) {
   return { spec, wrapper, read, filterOptions };
 }
 
-/** The stored values of a schema form as `label: value` pairs; secrets come from the API already masked. */
+/**
+ * The stored values of a schema form as `label: value` pairs; secrets come from the API already masked. A choice
+ * shows its option's label and a switch Yes or No, in the page's language, not the raw value.
+ */
 export function valuesSummary(schema, values = {}) {
   const shown = schema.filter((spec) => values[spec.variable] !== undefined && values[spec.variable] !== "");
+  const shownValue = (spec, value) => {
+    const option = spec.options?.find((o) => o.value === value);
+    if (option) return tr(option.label);
+    if (spec.type === "switch") return tr(value === "true" ? "Yes" : "No");
+    return h("code", {}, value);
+  };
   return h(
     "div",
     { class: "values" },
     shown.map((spec) =>
-      h("span", { dataset: { value: spec.variable } }, tr(spec.label), ": ", h("code", {}, values[spec.variable])),
+      h(
+        "span",
+        { dataset: { value: spec.variable } },
+        tr(spec.label),
+        ": ",
+        h("strong", { class: "value" }, shownValue(spec, values[spec.variable])),
+      ),
     ),
   );
 }

@@ -1,6 +1,6 @@
 // Custom models of a "customizable-model" provider: each has its own credentials, from model_credential_schema.
 
-import { del, get, post } from "../api.js";
+import { del, get, patch, post } from "../api.js";
 import { h, replace } from "../dom.js";
 import {
   form,
@@ -96,6 +96,16 @@ function customModelRow(model, schema, changed) {
         { small: true },
       ),
       button(
+        "Edit",
+        () => {
+          const open = row.querySelector(".edit");
+          if (open) return open.remove();
+          row.append(editCustomModelForm(model, schema, path, changed));
+          row.querySelector(".edit input:not([type=hidden])")?.focus();
+        },
+        { small: true },
+      ),
+      button(
         "Delete",
         async (_event, self) => {
           if (!(await confirmDialog("Delete the custom model {name}?", { params: { name: model.model } }))) return;
@@ -112,7 +122,7 @@ function addCustomModelForm(provider, schema, base, changed) {
   const slot = h("div", {});
   const types = provider.supported_model_types.map((type) => ({ value: type, label: MODEL_TYPE_TEXT[type] ?? type }));
   const build = () => {
-    const fields = schemaFields(schema);
+    const fields = schemaFields(schema, { context: { __model_type: types[0]?.value } });
     return form(
       {
         className: "add-custom-model",
@@ -146,6 +156,7 @@ function addCustomModelForm(provider, schema, base, changed) {
           options: types,
           value: types[0]?.value,
           required: true,
+          onChange: (type) => fields.setContext({ __model_type: type }), // fields that apply to this type only
         }),
       ),
       fields.element,
@@ -157,4 +168,31 @@ function addCustomModelForm(provider, schema, base, changed) {
   };
   slot.append(build());
   return slot;
+}
+
+/** Change a custom model's credentials and settings; a secret left as its mask keeps the stored one. */
+function editCustomModelForm(model, schema, path, changed) {
+  const fields = schemaFields(schema, { values: model.values, editing: true, context: { __model_type: model.model_type } });
+  return form(
+    {
+      className: "edit",
+      label: "Edit the custom model",
+      onSubmit: async (self) => {
+        if (!fields.check()) return;
+        await whileValidating(self, (validate) => patch(path, { values: fields.collect(), validate }));
+        await changed();
+      },
+    },
+    fields.element,
+    h("p", { class: "help" }, tr("A secret left as ************ keeps its stored value.")),
+    validateSwitch(),
+    validatingNotice(),
+    formError(),
+    h(
+      "div",
+      { class: "form-actions" },
+      button("Save changes", null, { kind: "primary", type: "submit" }),
+      button("Cancel", (_event, self) => self.closest("form").remove()),
+    ),
+  );
 }
