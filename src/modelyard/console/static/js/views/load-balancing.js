@@ -114,7 +114,7 @@ function addEntryForm(model, provider, credentials, refresh) {
   const schema = (model.is_custom ? provider?.model_credential_schema : provider?.credential_schema) ?? [];
   const slot = h("div", {});
   const build = () => {
-    const fields = schemaFields(schema);
+    const fields = schemaFields(schema, { context: { __model_type: model.model_type } });
     const sourceSelect = h(
       "select",
       { name: "source" },
