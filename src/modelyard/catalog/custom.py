@@ -17,10 +17,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from modelyard.catalog.spec import ModelFeature, ModelProperties, ModelSpec, ParameterRule, ProviderSpec, Voice
+from modelyard.catalog.spec import (
+    ModelFeature,
+    ModelProperties,
+    ModelSpec,
+    ParameterRule,
+    ParameterType,
+    ProviderSpec,
+    Voice,
+)
 from modelyard.errors import CredentialValidationError
 from modelyard.types.model_type import ModelType
 
+# Parameters a custom model takes as given (no range or options to check): a self-hosted server knows its own.
+_OPEN_PARAMETERS: tuple[tuple[str, ParameterType], ...] = (
+    ("stop", "string"),
+    ("seed", "int"),
+    ("presence_penalty", "float"),
+    ("frequency_penalty", "float"),
+    ("reasoning_effort", "string"),
+    ("response_format", "string"),
+    ("top_k", "int"),
+)
 _FLAGS: tuple[tuple[str, str, tuple[ModelFeature, ...]], ...] = (
     ("function_calling_type", "function_call", ("tool-call",)),
     ("function_calling_type", "tool_call", ("tool-call", "multi-tool-call")),
@@ -53,6 +71,8 @@ def custom_model_spec(
     )
     rules: tuple[ParameterRule, ...] = ()
     if model_type == "llm":
+        # A self-hosted server decides what it takes: every parameter is listed, so the runtime drops none of them
+        # (their ranges are the common ones; a server with narrower ones answers for itself).
         rules = (
             ParameterRule(name="temperature", use_template="temperature", type="float", min=0, max=2),
             ParameterRule(name="top_p", use_template="top_p", type="float", min=0, max=1),
@@ -63,6 +83,7 @@ def custom_model_spec(
                 min=1,
                 max=properties.max_output_tokens or properties.context_size,
             ),
+            *(ParameterRule(name=name, use_template=name, type=kind) for name, kind in _OPEN_PARAMETERS),
         )
     return ModelSpec(
         id=model_id, type=model_type, features=tuple(features), properties=properties, parameter_rules=rules

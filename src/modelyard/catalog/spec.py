@@ -111,7 +111,12 @@ class Assumption(Spec):
 
 
 class ParameterRule(Spec):
-    """A parameter a model takes; `use_template` fills unset keys from catalog/parameter_templates.yaml."""
+    """A parameter a model takes; `use_template` fills unset keys from catalog/parameter_templates.yaml.
+
+    The runtime enforces it (runtime/parameters.py): a value outside `min`/`max` or `options`, or other than a
+    vendor-`fixed` one, is handled by `action` (default: clamp a number into range, drop a fixed parameter,
+    refuse an option the model does not take), and every adjustment is reported to the caller.
+    """
 
     name: str
     use_template: str | None = None
@@ -124,6 +129,9 @@ class ParameterRule(Spec):
     max: float | None = None
     precision: int | None = None
     options: tuple[str, ...] = ()
+    fixed: float | int | str | bool | None = None  # the vendor fixes it: never sent, a different value is reported
+    action: Literal["drop", "clamp", "refuse"] | None = None  # for a value the model does not take
+    source: str | None = None  # where the rule comes from (vendor page and date), for rules beyond the template
 
 
 class Voice(Spec):
@@ -153,15 +161,46 @@ class ModelProperties(Spec):
         return self
 
 
+class PriceTier(Spec):
+    """Prices for a whole request whose prompt is longer than `above_prompt_tokens` (Gemini Pro past 200K, ...).
+
+    A rate the tier leaves out is the base price's.
+    """
+
+    above_prompt_tokens: int = Field(gt=0)
+    input: Decimal
+    output: Decimal | None = None
+    cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+
+
 class Pricing(Spec):
-    """Prices per `unit` of the basis: input 2.50 with unit 0.000001 means 2.50 per million tokens."""
+    """Prices per `unit` of the basis: input 2.50 with unit 0.000001 means 2.50 per million tokens.
+
+    Each part of a prompt has its rate: fresh input, cache reads (`cached_input`), cache writes that live five
+    minutes (`cache_write`) or an hour (`cache_write_1h`); a rate left out is the input rate (1-hour writes:
+    `cache_write`'s). `tiers` replace the rates for prompts past a size.
+    """
 
     input: Decimal
     output: Decimal = Decimal(0)
     cached_input: Decimal | None = None
+    cache_write: Decimal | None = None
+    cache_write_1h: Decimal | None = None
+    tiers: tuple[PriceTier, ...] = ()
     unit: Decimal = Decimal("0.000001")
     currency: Literal["USD", "CNY", "EUR"] = "USD"
     basis: Literal["tokens", "characters", "seconds", "requests"] = "tokens"
+
+    @model_validator(mode="after")
+    def _tiers_ascend(self) -> Pricing:
+        thresholds = [tier.above_prompt_tokens for tier in self.tiers]
+        if thresholds != sorted(set(thresholds)):
+            raise ValueError("tiers must be listed by ascending above_prompt_tokens, each once")
+        if self.tiers and self.basis != "tokens":
+            raise ValueError("only token prices take prompt-size tiers")
+        return self
 
 
 class ModelSpec(Spec):
@@ -171,6 +210,8 @@ class ModelSpec(Spec):
     features: tuple[ModelFeature, ...] = ()
     properties: ModelProperties = ModelProperties()
     parameter_rules: tuple[ParameterRule, ...] = ()
+    # Overrides of the provider's `quirks:` for this model alone, validated by the protocol's quirks model.
+    quirks: dict[str, Any] = Field(default_factory=dict)
     pricing: Pricing | None = None
     deprecated: bool = False  # still served, but the vendor announced its end: listed and usable, ranked last
     shutdown_date: date | None = None  # the day the vendor stops serving it, when announced

@@ -132,6 +132,26 @@ class ChatRequest(Value, frozen=True):
         return cls(messages=(Message.user(text),))
 
 
+# The ChatRequest fields that are parameters (not the conversation): what a protocol may or may not carry.
+CHAT_PARAMETERS = frozenset(
+    {
+        "temperature",
+        "top_p",
+        "max_tokens",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "reasoning_effort",
+        "response_format",
+        "tool_choice",
+        "parallel_tool_calls",
+        "user",
+        "top_k",  # travels in `extra`: the one vendor parameter whose support differs by wire (Anthropic 2026-10-21)
+    }
+)
+
+
 class ToolCallDelta(Value, frozen=True):
     """A piece of a streamed tool call; pieces with the same `index` belong to one call."""
 
@@ -151,6 +171,19 @@ class ChatChunk(Value, frozen=True):
     usage: Usage | None = None
 
 
+class ParameterAdjustment(Value, frozen=True):
+    """A parameter that did not go upstream as the caller gave it: `dropped`, or `clamped` into the model's range.
+
+    `requested` is the caller's value, `sent` what went upstream (None when dropped), `reason` why, in words.
+    """
+
+    name: str
+    action: Literal["dropped", "clamped"]
+    requested: Any
+    sent: Any = None
+    reason: str = ""
+
+
 class ChatResult(Value, frozen=True):
     model: str
     content: str
@@ -159,6 +192,11 @@ class ChatResult(Value, frozen=True):
     tool_calls: tuple[ToolCall, ...] = ()
     reasoning: str | None = None
     id: str | None = None
+    adjusted_params: tuple[ParameterAdjustment, ...] = ()  # what the model's parameter rules changed
+
+    @property
+    def dropped_params(self) -> tuple[str, ...]:
+        return tuple(a.name for a in self.adjusted_params if a.action == "dropped")
 
     def message(self) -> Message:
         """The answer as an assistant message, ready to append to the conversation."""

@@ -16,7 +16,9 @@ class Usage(Value, frozen=True):
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cached_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens read from the provider's cache (part of prompt_tokens)
+    cache_write_tokens: int = 0  # prompt tokens written to the provider's cache (part of prompt_tokens)
+    cache_write_1h_tokens: int = 0  # of the cache writes, those kept an hour (priced apart where the vendor does)
     reasoning_tokens: int = 0
     input_unit_price: Decimal = ZERO  # per token (or per character/second, see the model's pricing basis)
     output_unit_price: Decimal = ZERO

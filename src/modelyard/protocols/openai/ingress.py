@@ -65,7 +65,7 @@ def chat_request(body: Mapping[str, Any]) -> ChatRequest:
         tools=tuple(tool(t, f"tools[{i}]") for i, t in enumerate(fields.array(body, "tools"))),
         tool_choice=_tool_choice(body.get("tool_choice")),
         parallel_tool_calls=fields.typed(body, "parallel_tool_calls", bool),
-        response_format=_response_format(body.get("response_format")),
+        response_format=response_format(body.get("response_format")),
         temperature=fields.number(body, "temperature"),
         top_p=fields.number(body, "top_p"),
         max_tokens=fields.positive_int(max_tokens, "max_tokens"),
@@ -164,7 +164,7 @@ def _tool_choice(raw: Any) -> ToolChoice | None:
     raise InvalidRequestError("tool_choice must be auto, none, required or a named function", field="tool_choice")
 
 
-def _response_format(raw: Any) -> ResponseFormat | None:
+def response_format(raw: Any) -> ResponseFormat | None:
     if raw is None:
         return None
     kind = raw.get("type") if isinstance(raw, Mapping) else None
