@@ -57,12 +57,16 @@ def parse_usage(raw: Mapping[str, Any] | None) -> Usage:
     if not raw:
         return UNREPORTED
     cache_read = raw.get("cache_read_input_tokens") or 0
-    cache_write = raw.get("cache_creation_input_tokens") or 0  # priced at the input rate: the schema has no write rate
+    cache_write = raw.get("cache_creation_input_tokens") or 0
+    # Writes kept an hour cost more than five-minute ones; `cache_creation` splits them (prompt caching docs).
+    by_lifetime = raw.get("cache_creation") or {}
     details = raw.get("output_tokens_details") or {}
     return Usage(
         prompt_tokens=(raw.get("input_tokens") or 0) + cache_read + cache_write,
         completion_tokens=raw.get("output_tokens") or 0,
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=min(by_lifetime.get("ephemeral_1h_input_tokens") or 0, cache_write),
         reasoning_tokens=details.get("thinking_tokens") or 0,
     )
 
