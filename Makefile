@@ -71,6 +71,12 @@ matrix: install-dev
 	$(BIN)/pytest tests/catalog tests/protocols tests/signing tests/gateway tests/console/test_every_provider_faces.py -q
 	$(BIN)/python scripts/capability_matrix.py
 
+# Not in CI (it calls real vendors): `make live PROVIDERS=openai,mistralai` runs the catalog round trip per declared
+# feature against each vendor, keys from MODELYARD_LIVE_<PROVIDER>_<FIELD> (tests/live/runner.py), and prints a
+# capability table to compare with docs/capabilities.md. Without PROVIDERS: every provider that has keys set.
+live: install-dev
+	MODELYARD_LIVE_PROVIDERS=$(PROVIDERS) $(BIN)/pytest tests/live -m live -p no:cacheprovider -q -rs
+
 clean:
 	rm -rf $(VENV) $(LATEST) $(LOWEST) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache
 
