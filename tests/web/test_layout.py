@@ -41,6 +41,7 @@ async def test_a_configured_provider_lists_its_models_grouped_by_type_and_nothin
     groups = page.locator("tbody[data-model-type] tr.group")
     await expect(groups.first).to_be_visible()
     assert await groups.count() >= 5  # llm, embeddings, speech to text, text to speech, moderation
+    assert "null" not in await page.locator("main").inner_text()
     price = page.locator('tr[data-model="openai/tts-1"] td.price')
     await expect(price).to_contain_text("15.00 USD")  # every amount with the same precision
     await expect(price).to_contain_text("per 1M characters")

@@ -3,7 +3,7 @@
 
 import { get, patch, query } from "../api.js";
 import { catalog } from "../catalog.js";
-import { h, replace } from "../dom.js";
+import { append, h, replace } from "../dom.js";
 import { lang, text, tr, translate, translateAttribute } from "../i18n.js";
 import { route } from "../router.js";
 import { canManage, wsPath } from "../session.js";
@@ -129,7 +129,7 @@ function modelRow(initial, providers, { showProvider, columns, quiet }) {
   }
 
   const provider = providers.get(model.provider);
-  row.append(
+  append(row, [
     h(
       "td",
       { class: "model" },
@@ -143,7 +143,7 @@ function modelRow(initial, providers, { showProvider, columns, quiet }) {
     h("td", { class: "price" }, price(model.pricing)),
     status,
     h("td", { class: "actions" }, h("div", { class: "form-actions" }, toggle, balance)),
-  );
+  ]);
   show(model);
   return [row, detail];
 }
