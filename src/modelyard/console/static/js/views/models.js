@@ -135,9 +135,10 @@ function modelRow(initial, providers, { showProvider, columns, quiet }) {
       { class: "model" },
       h("div", {}, modelLabel(model)),
       h("div", { class: "sub mono" }, model.model),
+      // on the page of all providers, whose model it is: a line here, not a column the table has no room for
+      showProvider ? h("div", { class: "sub provider" }, provider ? tr(provider.label) : model.provider) : null,
       h("div", { class: "chips" }, model.is_custom ? badge(tr("custom"), "muted") : null, deprecation(model)),
     ),
-    showProvider ? h("td", {}, provider ? tr(provider.label) : model.provider) : null,
     h("td", { class: "features" }, h("div", { class: "chips" }, (model.features ?? []).map(featureBadge))),
     h("td", {}, tokens(model.properties?.context_size)),
     h("td", { class: "price" }, price(model.pricing)),
@@ -150,8 +151,7 @@ function modelRow(initial, providers, { showProvider, columns, quiet }) {
 
 /** Rows grouped by model type, in the order of MODEL_TYPE_TEXT, each group under a heading row. */
 function groupedTable(models, providers, { showProvider, quiet }) {
-  const headers = ["Model", showProvider ? "Provider" : null, "Features", "Context", "Price (in / out)", "Status", ""];
-  const shown = headers.filter((header) => header !== null);
+  const shown = ["Model", "Features", "Context", "Price (in / out)", "Status", ""];
   const groups = Object.keys(MODEL_TYPE_TEXT)
     .map((type) => [type, models.filter((model) => model.model_type === type)])
     .filter(([, list]) => list.length);
@@ -164,7 +164,9 @@ function groupedTable(models, providers, { showProvider, quiet }) {
     const rows = list.flatMap((model) => modelRow(model, providers, { showProvider, columns: shown.length, quiet }));
     return h("tbody", { dataset: { modelType: type } }, heading, rows);
   });
-  return table(shown, bodies);
+  const wrap = table(shown, bodies);
+  wrap.firstChild.classList.add("models");
+  return wrap;
 }
 
 /**
