@@ -89,6 +89,7 @@ async def test_load_balancing_entries_are_added_weighted_and_switched_with_their
     assert (await model(site, "deepseek", "deepseek-flash")).is_load_balanced
     async with patched(page, "/load-balancing/"):
         await entry.get_by_role("switch", name="Enable primary").uncheck()
+    await expect(entry.locator('.pill[data-status="disabled"]')).to_be_visible()  # the answer, without a refresh
 
     entries = await site.services.pools.list(
         workspace_id=site.workspace_id, provider="deepseek", model="deepseek-flash", model_type="llm"

@@ -24,9 +24,10 @@ function liveState(entry) {
   return statusPill(entry.live_status ?? "available");
 }
 
-async function change(path, body, revert) {
+/** PATCH an entry; `show(entry)` gets the server's answer (its live state follows the switch), `revert` a failure. */
+async function change(path, body, revert, show) {
   try {
-    await patch(path, body);
+    show?.(await patch(path, body));
   } catch (error) {
     revert?.();
     toast(error.message, { bad: true });
@@ -55,14 +56,21 @@ function entryRow(entry, credentials, refresh) {
     disabled: !editable,
   });
   translateAttribute(weight, "aria-label", "Weight of {name}", { name });
+  const statusCell = h("td", {});
+  const liveCell = h("td", {});
+  const show = (answer) => {
+    replace(statusCell, statusPill(answer.status), answer.last_error ? h("div", { class: "error-text sub" }, answer.last_error) : null);
+    replace(liveCell, liveState(answer));
+  };
   weight.addEventListener("change", () =>
-    change(path, { weight: Number(weight.value), validate: false }, () => (weight.value = entry.weight)),
+    change(path, { weight: Number(weight.value), validate: false }, () => (weight.value = entry.weight), show),
   );
   const enabled = switchInput({
     checked: entry.is_enabled,
     label: h("span", { class: "visually-hidden" }, tr("Enabled")),
     disabled: !editable,
-    onChange: (checked, input) => change(path, { enabled: checked, validate: false }, () => (input.checked = !checked)),
+    onChange: (checked, input) =>
+      change(path, { enabled: checked, validate: false }, () => (input.checked = !checked), show),
   });
   translateAttribute(enabled.querySelector("input"), "aria-label", "Enable {name}", { name });
   let source;
@@ -97,16 +105,15 @@ function entryRow(entry, credentials, refresh) {
       ),
     );
   }
-  const cells = [
-    [h("strong", {}, name), h("div", { class: "sub" }, source)],
-    weight,
-    enabled,
-    [statusPill(entry.status), entry.last_error ? h("div", { class: "error-text sub" }, entry.last_error) : null],
-    liveState(entry),
-    h("div", { class: "form-actions" }, actions),
-  ];
-  for (const cell of cells) row.append(h("td", {}, cell));
-  row.lastChild.className = "actions";
+  row.append(
+    h("td", {}, h("strong", {}, name), h("div", { class: "sub" }, source)),
+    h("td", {}, weight),
+    h("td", {}, enabled),
+    statusCell,
+    liveCell,
+    h("td", { class: "actions" }, h("div", { class: "form-actions" }, actions)),
+  );
+  show(entry);
   return row;
 }
 
