@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from modelyard.catalog.forms import check_values
 from modelyard.catalog.loader import Catalog
 from modelyard.errors import CredentialValidationError, ModelyardError
+from modelyard.signing.machine_identity import OperatorCredentials
 
 QuotaType = Literal["trial", "paid", "free"]
 QuotaUnit = Literal["times", "tokens", "credits"]
@@ -157,7 +158,7 @@ def _provider(
         raise HostedConfigError(f"{where}.credentials{field_name}: {exc}") from None
     return HostedProvider(
         provider=provider_id,
-        credentials=credentials,
+        credentials=OperatorCredentials(credentials),  # the operator's own: may use this machine's cloud identity
         quota_type=entry.quota.type,
         unit=entry.quota.unit,
         limit=entry.quota.limit,

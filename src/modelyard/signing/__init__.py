@@ -1,5 +1,6 @@
 """Outbound auth schemes, one small pure class each, by the name provider files use in `signing:`."""
 
+from modelyard.signing.azure import Azure
 from modelyard.signing.baidu_token import BaiduAccessToken
 from modelyard.signing.base import SigningScheme
 from modelyard.signing.google_oauth import GoogleOAuth
@@ -15,6 +16,7 @@ SIGNING_SCHEMES: dict[str, SigningScheme] = {
     for scheme in (
         Bearer(),
         HeaderKey(),
+        Azure(),
         NoSigning(),
         GoogleOAuth(),
         SigV4(),

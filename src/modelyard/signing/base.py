@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import ClassVar
 
 from modelyard.catalog.spec import Spec
@@ -30,17 +30,53 @@ class AccessToken(Value, frozen=True):
     expires_at: float  # epoch seconds
 
 
+class TokenReply(Value, frozen=True):
+    """What one request of a token exchange got back: the runtime sends it into the exchange."""
+
+    status: int
+    body: bytes
+
+
+# A token exchange, httpx's auth-flow style: it yields each request to send and receives its reply (a transport
+# failure is thrown into it instead), then returns the token. The scheme stays pure; the runtime does the I/O.
+TokenExchange = Generator[UpstreamRequest, TokenReply, AccessToken]
+
+
+class TokenRefused(Exception):
+    """Raised inside an exchange for an answer that refuses the credentials; the runtime reports it as an
+    UpstreamAuthError of the provider, with any secret of the credentials redacted from the body it quotes."""
+
+    def __init__(self, reply: TokenReply, what: str = "the token exchange") -> None:
+        super().__init__(f"{what} was refused (HTTP {reply.status})")
+        self.reply = reply
+        self.what = what
+
+
 class TokenScheme(SigningScheme):
     """A scheme that first trades the credentials for a short-lived access token (OAuth and the like).
 
     The exchange is I/O, so the runtime performs it (runtime/access_tokens.py caches each token until shortly
     before it expires); the scheme itself stays pure: it builds the token request, reads the answer, and signs.
+    One-request exchanges implement `token_request` and `parse_token`; multi-step ones (a metadata server's
+    session token, then the role, then its keys) override `exchange`.
     """
 
     def needs_token(self, params: Spec, credentials: Mapping[str, str]) -> bool:
         """False when these credentials sign without an exchange (then `sign` is used): one scheme may serve
         a provider whose form offers both a token flow and a plain key (Wenxin's legacy and v2 APIs)."""
         return True
+
+    def machine_identity_field(self, params: Spec, credentials: Mapping[str, str]) -> str | None:
+        """The credential variable that chose this machine's own identity (environment, credential files, the
+        cloud's metadata server) for the exchange, or None: the operator must allow that use
+        (signing/machine_identity.py), and those requests go only where the operator's environment points."""
+        return None
+
+    def exchange(self, params: Spec, credentials: Mapping[str, str], now: float) -> TokenExchange:
+        reply = yield self.token_request(params, credentials, now)
+        if reply.status >= 400:
+            raise TokenRefused(reply)
+        return self.parse_token(params, reply.body, now)
 
     def token_request(self, params: Spec, credentials: Mapping[str, str], now: float) -> UpstreamRequest:
         raise NotImplementedError

@@ -1,45 +1,69 @@
-"""Google service-account OAuth2: a signed JWT assertion traded for a bearer access token (Vertex AI).
+"""Google OAuth2 for Vertex AI: an access token sent as `Authorization: Bearer`, from one of two sources.
 
-The flow google-auth's `service_account.Credentials` follows (google-auth 2.63, checked against it in
-tests/signing/test_google_oauth.py): an RS256 JWT with iss/scope/aud/iat/exp, POSTed form-encoded to the key's
-`token_uri` with grant type jwt-bearer; the answer's `access_token` is then sent as `Authorization: Bearer`.
+`service_account` (the default): the service-account key pasted into the form, as a signed JWT assertion traded
+for the token (google_jwt.py, the flow google-auth's `service_account.Credentials` follows). `adc`: this
+machine's Application Default Credentials (google_adc.py), which the operator must allow (machine_identity.py).
 """
 
 from __future__ import annotations
 
-import base64
+import os
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from msgspec.structs import replace
 
 from modelyard.catalog.spec import Spec
 from modelyard.errors import CredentialValidationError, UpstreamProtocolError
 from modelyard.protocols.base import UpstreamRequest
-from modelyard.signing.base import AccessToken, TokenScheme, credential
+from modelyard.signing import google_adc
+from modelyard.signing.base import AccessToken, TokenExchange, TokenScheme, credential
+from modelyard.signing.google_jwt import GRANT_TYPE, LIFETIME_S, TOKEN_AUDIENCE, assertion
 
-GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-# google-auth puts this audience in every assertion, whatever the key's token_uri says (service_account.py).
-TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
-LIFETIME_S = 3600  # the longest Google accepts, and google-auth's default
 _FORM_HEADERS: Mapping[str, str] = {"Content-Type": "application/x-www-form-urlencoded"}
+AUTH_METHODS = ("service_account", "adc")
 
 
 class GoogleOAuthParams(Spec):
     credential: str  # the credential variable that holds the whole service-account JSON key
     scopes: tuple[str, ...] = ("https://www.googleapis.com/auth/cloud-platform",)
+    # The credential choosing service_account (the default, also when absent or empty) or adc; None: keys only.
+    auth_method_credential: str | None = None
 
 
 class GoogleOAuth(TokenScheme):
     name = "google_oauth"
     params_model = GoogleOAuthParams
 
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        self.environ = environ  # ADC's environment: os.environ, read at each exchange, when None
+
     def reads(self, params: Spec) -> frozenset[str]:
         assert isinstance(params, GoogleOAuthParams)
-        return frozenset({params.credential})
+        return frozenset(name for name in (params.credential, params.auth_method_credential) if name)
+
+    def uses_adc(self, params: GoogleOAuthParams, credentials: Mapping[str, str]) -> bool:
+        if params.auth_method_credential is None:
+            return False
+        chosen = credentials.get(params.auth_method_credential) or "service_account"
+        if chosen not in AUTH_METHODS:
+            raise CredentialValidationError(
+                f"{params.auth_method_credential} must be one of: {', '.join(AUTH_METHODS)}",
+                field=params.auth_method_credential,
+            )
+        return chosen == "adc"
+
+    def machine_identity_field(self, params: Spec, credentials: Mapping[str, str]) -> str | None:
+        assert isinstance(params, GoogleOAuthParams)
+        return params.auth_method_credential if self.uses_adc(params, credentials) else None
+
+    def exchange(self, params: Spec, credentials: Mapping[str, str], now: float) -> TokenExchange:
+        assert isinstance(params, GoogleOAuthParams)
+        if self.uses_adc(params, credentials):
+            return google_adc.resolve(params.scopes, os.environ if self.environ is None else self.environ, now)
+        return super().exchange(params, credentials, now)
 
     def token_request(self, params: Spec, credentials: Mapping[str, str], now: float) -> UpstreamRequest:
         assert isinstance(params, GoogleOAuthParams)
@@ -59,9 +83,7 @@ class GoogleOAuth(TokenScheme):
     def sign_with_token(
         self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest, token: str
     ) -> UpstreamRequest:
-        return UpstreamRequest(
-            request.method, request.url, {**request.headers, "Authorization": f"Bearer {token}"}, request.body
-        )
+        return replace(request, headers={**request.headers, "Authorization": f"Bearer {token}"})
 
 
 def service_account(credentials: Mapping[str, str], variable: str) -> dict[str, Any]:
@@ -84,36 +106,3 @@ def service_account(credentials: Mapping[str, str], variable: str) -> dict[str, 
         "token_uri": info.get("token_uri") or TOKEN_AUDIENCE,
         "variable": variable,
     }
-
-
-def assertion(key: Mapping[str, Any], scopes: tuple[str, ...], now: float) -> str:
-    """The signed JWT: RS256 over the header and claims google-auth builds for the same key and time."""
-    header: dict[str, str] = {"alg": "RS256", "typ": "JWT"}
-    if key["private_key_id"]:
-        header["kid"] = key["private_key_id"]
-    issued_at = int(now)
-    claims = {
-        "iat": issued_at,
-        "exp": issued_at + LIFETIME_S,
-        "iss": key["client_email"],
-        "aud": TOKEN_AUDIENCE,
-        "scope": " ".join(scopes),
-    }
-    signing_input = f"{_b64(orjson.dumps(header))}.{_b64(orjson.dumps(claims))}"
-    signature = _private_key(key).sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input}.{_b64(signature)}"
-
-
-def _private_key(key: Mapping[str, Any]) -> rsa.RSAPrivateKey:
-    variable = key["variable"]
-    try:
-        private_key = serialization.load_pem_private_key(key["private_key"].encode(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise CredentialValidationError(f"{variable} holds an unreadable private key", field=variable) from exc
-    if not isinstance(private_key, rsa.RSAPrivateKey):
-        raise CredentialValidationError(f"{variable} holds a private key that is not RSA", field=variable)
-    return private_key
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

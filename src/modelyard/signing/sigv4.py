@@ -3,22 +3,32 @@
 The rules are botocore's (`botocore.auth.SigV4Auth`), and tests hold this signer to it on fixed inputs:
 every header but a few hop-by-hop ones is signed, plus `host`; the canonical URI is the path URI-encoded once
 more (so a model id's `:` sent as `%3A` is signed as `%253A`); the payload hash covers the exact body bytes.
+
+A provider may offer three ways in, picked by its `auth_method` credential: an access key pair (signed here), a
+Bedrock API key (sent as `Authorization: Bearer`, which botocore sends for AWS_BEARER_TOKEN_BEDROCK), or this
+machine's own identity through the default credential chain (signing/aws_chain.py), whose keys the runtime
+resolves and caches as an access token.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import time
 from collections.abc import Callable, Mapping
+from typing import Literal
 from urllib.parse import quote, unquote, urlsplit
 
+import orjson
+from msgspec.structs import replace
 from yarl import URL
 
 from modelyard.catalog.spec import Spec
-from modelyard.errors import UnsupportedFeatureError
+from modelyard.errors import CredentialValidationError, UnsupportedFeatureError
 from modelyard.protocols.base import UpstreamRequest
-from modelyard.signing.base import SigningScheme, credential
+from modelyard.signing import aws_chain
+from modelyard.signing.base import TokenExchange, TokenScheme, credential
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 # Headers botocore leaves out of the signature: proxies and HTTP clients may add, drop or rewrite them.
@@ -44,6 +54,10 @@ UNSIGNED_HEADERS = frozenset(
 _REPLACED = frozenset({"authorization", "x-amz-date", "x-amz-security-token"})
 
 
+AuthMethod = Literal["access_key", "api_key", "default_chain"]
+AUTH_METHODS: tuple[AuthMethod, ...] = ("access_key", "api_key", "default_chain")
+
+
 class SigV4Params(Spec):
     """A provider file's `signing:` block: the service to sign for and where each credential lives."""
 
@@ -52,32 +66,89 @@ class SigV4Params(Spec):
     secret_key_credential: str = "aws_secret_access_key"
     session_token_credential: str | None = "aws_session_token"  # optional: temporary (STS) credentials only
     region_credential: str = "aws_region"
+    # The credential choosing among AUTH_METHODS (absent or empty: access_key); None: key pairs only.
+    auth_method_credential: str | None = None
+    api_key_credential: str | None = None  # the API key sent as a bearer token (auth method api_key)
 
 
-class SigV4(SigningScheme):
+class SigV4(TokenScheme):
     name = "sigv4"
     params_model = SigV4Params
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time, environ: Mapping[str, str] | None = None) -> None:
         self.clock = clock  # injectable so tests can pin the timestamp
+        self.environ = environ  # the default chain's environment: os.environ, read at each resolution, when None
 
     def reads(self, params: Spec) -> frozenset[str]:
         assert isinstance(params, SigV4Params)
         names = {params.access_key_credential, params.secret_key_credential, params.region_credential}
-        if params.session_token_credential:
-            names.add(params.session_token_credential)
-        return frozenset(names)
+        optional = (params.session_token_credential, params.auth_method_credential, params.api_key_credential)
+        return frozenset(names | {name for name in optional if name})
+
+    def method(self, params: SigV4Params, credentials: Mapping[str, str]) -> AuthMethod:
+        if params.auth_method_credential is None:
+            return "access_key"
+        chosen = credentials.get(params.auth_method_credential) or "access_key"
+        for method in AUTH_METHODS:
+            if chosen == method and (method != "api_key" or params.api_key_credential):
+                return method
+        raise CredentialValidationError(
+            f"{params.auth_method_credential} must be one of: {', '.join(AUTH_METHODS)}",
+            field=params.auth_method_credential,
+        )
+
+    def needs_token(self, params: Spec, credentials: Mapping[str, str]) -> bool:
+        assert isinstance(params, SigV4Params)
+        return self.method(params, credentials) == "default_chain"
+
+    def machine_identity_field(self, params: Spec, credentials: Mapping[str, str]) -> str | None:
+        assert isinstance(params, SigV4Params)
+        return params.auth_method_credential if self.needs_token(params, credentials) else None
+
+    def exchange(self, params: Spec, credentials: Mapping[str, str], now: float) -> TokenExchange:
+        assert isinstance(params, SigV4Params)
+        return aws_chain.resolve(params.service, os.environ if self.environ is None else self.environ, now)
 
     def sign(self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest) -> UpstreamRequest:
         assert isinstance(params, SigV4Params)
+        if self.method(params, credentials) == "api_key":
+            assert params.api_key_credential is not None  # `method` allows api_key only with one
+            return bearer(request, credential(credentials, params.api_key_credential) or "")
         access_key = credential(credentials, params.access_key_credential) or ""
         secret_key = credential(credentials, params.secret_key_credential) or ""
-        region = credential(credentials, params.region_credential) or ""
         token = (
             credential(credentials, params.session_token_credential, optional=True)
             if params.session_token_credential
             else None
         )
+        return self.signed(request, params.service, _region(params, credentials), access_key, secret_key, token)
+
+    def sign_with_token(
+        self, params: Spec, credentials: Mapping[str, str], request: UpstreamRequest, token: str
+    ) -> UpstreamRequest:
+        """Sign with what the default chain resolved (a key pair, or the service's bearer token)."""
+        assert isinstance(params, SigV4Params)
+        resolved = orjson.loads(token)
+        if "bearer" in resolved:
+            return bearer(request, resolved["bearer"])
+        return self.signed(
+            request,
+            params.service,
+            _region(params, credentials),
+            resolved["access_key"],
+            resolved["secret_key"],
+            resolved["session_token"],
+        )
+
+    def signed(
+        self,
+        request: UpstreamRequest,
+        service: str,
+        region: str,
+        access_key: str,
+        secret_key: str,
+        token: str | None,
+    ) -> UpstreamRequest:
         if request.body is not None and not isinstance(request.body, bytes):
             raise UnsupportedFeatureError("SigV4 signs byte bodies only, not multipart forms")
         url = as_sent(request.url)
@@ -97,15 +168,24 @@ class SigV4(SigningScheme):
                 hashlib.sha256(request.body or b"").hexdigest(),
             )
         )
-        scope = f"{amz_date[:8]}/{region}/{params.service}/aws4_request"
+        scope = f"{amz_date[:8]}/{region}/{service}/aws4_request"
         to_sign = f"{ALGORITHM}\n{amz_date}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        key = _signing_key(secret_key, amz_date[:8], region, params.service)
+        key = _signing_key(secret_key, amz_date[:8], region, service)
         signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
         headers["Authorization"] = (
             f"{ALGORITHM} Credential={access_key}/{scope}, "
             f"SignedHeaders={';'.join(name for name, _ in signed)}, Signature={signature}"
         )
-        return UpstreamRequest(request.method, url, headers, request.body)
+        return replace(request, url=url, headers=headers)
+
+
+def bearer(request: UpstreamRequest, token: str) -> UpstreamRequest:
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _REPLACED}
+    return replace(request, headers={**headers, "Authorization": f"Bearer {token}"})
+
+
+def _region(params: SigV4Params, credentials: Mapping[str, str]) -> str:
+    return credential(credentials, params.region_credential) or ""
 
 
 def as_sent(url: str) -> str:
