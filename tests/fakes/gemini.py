@@ -2,9 +2,12 @@
 
 Serves `/{version}/models/{model}:{method}` (Gemini API, key in `x-goog-api-key`), the Vertex AI form
 `/{version}/projects/{p}/locations/{l}/publishers/google/models/{model}:{method}` (a bearer token this fake issued),
-and `POST /token`, which checks a service account's signed JWT assertion the way Google's endpoint does and
-answers an access token that names the key it verified. With nothing queued, every route answers a plausible
-default, so SDK round trips need no setup; queue replies to script a test precisely.
+the partner models beside it (`publishers/anthropic/...:rawPredict|streamRawPredict` answering in Anthropic's
+shapes, `publishers/mistralai/...` in OpenAI's), and `POST /token`, which checks a service account's signed JWT
+assertion the way Google's endpoint does and answers an access token that names the key it verified. It is also a
+metadata server (`GET /computeMetadata/v1/instance/service-accounts/default/token`, `Metadata-Flavor: Google`).
+With nothing queued, every route answers a plausible default, so SDK round trips need no setup; queue replies to
+script a test precisely.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from msgspec.structs import replace
 from modelyard.protocols.base import Target
 from modelyard.protocols.gemini import GeminiQuirks
 from modelyard.runtime.bindings import Binding
-from tests.fakes.openai import Recorded
+from tests.fakes import anthropic as anthropic_fake
+from tests.fakes.openai import Recorded, chat_chunk, completion, tool_call
+from tests.fakes.openai import sse as openai_sse
 
 Reply = Callable[[web.Request, Recorded], Awaitable[web.StreamResponse]]
 
@@ -165,6 +170,9 @@ class FakeGoogle:
         self.app.router.add_post("/{version}/models/{call}", self._handle("call", vertex=False))
         vertex = "/{version}/projects/{project}/locations/{location}/publishers/google/models/{call}"
         self.app.router.add_post(vertex, self._handle("call", vertex=True))
+        partner = "/{version}/projects/{project}/locations/{location}/publishers/{publisher}/models/{call}"
+        self.app.router.add_post(partner, self._handle("partner", vertex=True))
+        self.app.router.add_get("/computeMetadata/v1/instance/service-accounts/default/token", self._metadata_token)
         self.url = ""  # set once the server listens
         self.disconnects = 0
 
@@ -222,6 +230,8 @@ class FakeGoogle:
                 return await self._replies.pop(0)(request, recorded)
             if kind == "models":
                 return web.json_response({"models": [_listed(m) for m in ("gemini-2.5-flash", "gemini-embedding-001")]})
+            if kind == "partner":
+                return await self._partner(request, recorded)
             model, _, method = request.match_info["call"].partition(":")
             default = getattr(self, f"_default_{method}", None)
             if default is None:
@@ -271,6 +281,49 @@ class FakeGoogle:
         token = f"ya29.fake-{header.get('kid')}-{len(self.issued) + 1}"
         self.issued[token] = str(header.get("kid"))
         return web.json_response({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+    async def _metadata_token(self, request: web.Request) -> web.Response:
+        recorded = await Recorded.of(request)
+        self.token_requests.append(recorded)
+        if request.headers.get("Metadata-Flavor") != "Google":
+            return web.Response(status=403, text="Missing Metadata-Flavor:Google header.")
+        token = f"ya29.fake-metadata-{len(self.issued) + 1}"
+        self.issued[token] = "metadata"
+        return web.json_response({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+
+    async def _partner(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
+        """Claude answers as Anthropic's API does, Mistral as an OpenAI-shaped server: Hello!, or a tool call."""
+        publisher = request.match_info["publisher"]
+        model, _, method = request.match_info["call"].partition(":")
+        if method not in ("rawPredict", "streamRawPredict"):
+            return web.json_response(status_error(404, "NOT_FOUND", f"no method {method}"), status=404)
+        body = recorded.json or {}
+        tools = body.get("tools") or []
+        if publisher == "anthropic":
+            name = tools[0]["name"] if tools else None
+            content = (
+                [anthropic_fake.tool_use("toolu_01", name, {"q": "x"})] if name else [anthropic_fake.text("Hello!")]
+            )
+            stop = "tool_use" if name else "end_turn"
+            if method == "streamRawPredict":
+                events = anthropic_fake.stream_events(content, stop_reason=stop, model=model)
+                return web.Response(body=anthropic_fake.sse(*events), content_type="text/event-stream")
+            return web.json_response(anthropic_fake.message(content, stop_reason=stop, model=model))
+        if publisher == "mistralai":
+            name = tools[0]["function"]["name"] if tools else None
+            if method == "streamRawPredict":
+                chunks = [chat_chunk({"role": "assistant", "content": "Hel"}), chat_chunk({"content": "lo!"}, "stop")]
+                if name:
+                    call = {"index": 0, **tool_call("call_1", name, '{"q": "x"}')}
+                    chunks = [chat_chunk({"role": "assistant", "tool_calls": [call]}, "tool_calls")]
+                usage = {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+                chunks[-1]["usage"] = usage  # Mistral puts usage in its last chunk, asked or not
+                return web.Response(body=openai_sse(*chunks), content_type="text/event-stream")
+            if name:
+                call = tool_call("call_1", name, '{"q": "x"}')
+                return web.json_response(completion(None, tool_calls=[call], finish_reason="tool_calls", model=model))
+            return web.json_response(completion(model=model))
+        return web.json_response(status_error(404, "NOT_FOUND", f"no publisher {publisher}"), status=404)
 
     async def _default_generateContent(self, request: web.Request, model: str, recorded: Recorded) -> web.Response:
         """Hello!, or a call of the first function offered."""

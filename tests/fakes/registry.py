@@ -67,6 +67,7 @@ FAKES["bedrock"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, 
 FAKES["sagemaker"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, url: url)
 # Gemini API and Vertex AI; for Vertex the round trip signs with a real service-account key whose id is SECRET.
 FAKES["gemini"] = Fake(FakeGoogle, google_base_url, adjust=with_service_account)
+FAKES["vertex"] = Fake(FakeGoogle, google_base_url, adjust=with_service_account)  # Gemini, Claude, Mistral on Vertex
 # Ollama, Hugging Face (router, endpoints, TGI), TEI, Replicate (an "owner/name" model), Triton.
 FAKES["ollama"] = Fake(FakeOllama, lambda binding, url: url)
 FAKES["huggingface"] = Fake(FakeHuggingFace, lambda binding, url: url)

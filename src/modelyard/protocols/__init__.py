@@ -21,6 +21,7 @@ from modelyard.protocols.spark import Spark
 from modelyard.protocols.tei import TEI
 from modelyard.protocols.tencent_asr import TencentASR
 from modelyard.protocols.triton import Triton
+from modelyard.protocols.vertex import Vertex
 from modelyard.protocols.volcengine_maas import VolcengineMaaSV2
 from modelyard.protocols.wenxin import Wenxin
 from modelyard.protocols.zhipu import Zhipu
@@ -38,6 +39,7 @@ PROTOCOLS: dict[str, WireProtocol] = {
         MiniMax(),
         NVIDIA(),
         Gemini(),
+        Vertex(),
         Ollama(),
         HuggingFace(),
         TEI(),

@@ -12,6 +12,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import orjson
+from pydantic import Field
 
 from modelyard.catalog.spec import Spec
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
@@ -67,6 +68,14 @@ class GeminiQuirks(Spec):
     # Model-id prefixes that embed through Vertex's `:predict` (instances/predictions): the classic
     # text-embedding models. Other embedding models take batchEmbedContents.
     predict_embedding_prefixes: tuple[str, ...] = ()
+    # vertex: partner models (Model Garden) by publisher, as model-id prefixes: {anthropic: [claude-], ...}
+    publishers: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    # vertex: the credential naming a publisher's own location, used instead of `location` when filled
+    publisher_location_credentials: dict[str, str] = Field(default_factory=dict)
+    # vertex: models served only at the `global` location, used for them when a region is chosen; a credential
+    # naming its own comma-separated list (global_models_credential) replaces this one when filled
+    global_models: tuple[str, ...] = ()
+    global_models_credential: str | None = None
 
 
 def quirks_of(target: Target) -> GeminiQuirks:
@@ -74,17 +83,49 @@ def quirks_of(target: Target) -> GeminiQuirks:
     return quirks if isinstance(quirks, GeminiQuirks) else GeminiQuirks()
 
 
-def model_url(target: Target, method: str) -> str:
-    """`{base}/models/{model}:{method}`; the base already holds the API version (and Vertex's project path)."""
-    quirks = quirks_of(target)
-    base = target.base_url
-    if quirks.url_style == "vertex" and base.startswith(VERTEX_GLOBAL_ROOT):
-        location = target.credentials.get(quirks.location_credential or "", "") or "global"
+def model_url(target: Target, method: str, publisher: str = "google") -> str:
+    """`{base}/models/{model}:{method}`; the base already holds the API version (and Vertex's project path).
+
+    On Vertex the location is chosen per model (a publisher's own location, or `global` for models served nowhere
+    else) and the host follows it the way the SDKs pick it, unless the endpoint was changed (Private Service
+    Connect, a proxy)."""
+    if quirks_of(target).url_style != "vertex":
+        return f"{target.base_url}/models/{target.upstream_model}:{method}"
+    root, _, rest = target.base_url.partition("/projects/")
+    segments = rest.split("/")  # {project}/locations/{location}/publishers/google
+    project, chosen = segments[0], segments[2] if len(segments) > 2 else "global"
+    location = vertex_location(target, chosen, publisher)
+    if root.startswith(VERTEX_GLOBAL_ROOT):
+        version = root.removeprefix(VERTEX_GLOBAL_ROOT)
         if location in _VERTEX_MULTI_REGIONS:
-            base = f"https://aiplatform.{location}.rep.googleapis.com/{base.removeprefix(VERTEX_GLOBAL_ROOT)}"
+            root = f"https://aiplatform.{location}.rep.googleapis.com/{version}"
         elif location != "global":
-            base = f"https://{location}-aiplatform.googleapis.com/{base.removeprefix(VERTEX_GLOBAL_ROOT)}"
-    return f"{base}/models/{target.upstream_model}:{method}"
+            root = f"https://{location}-aiplatform.googleapis.com/{version}"
+    path = f"projects/{project}/locations/{location}/publishers/{publisher}/models/{target.upstream_model}"
+    return f"{root}/{path}:{method}"
+
+
+def vertex_location(target: Target, chosen: str, publisher: str = "google") -> str:
+    """The location a Vertex call goes to: the publisher's own when the credentials name one, else the one chosen
+    for the provider; a global-only model chosen in a region goes to `global` (us/eu multi-regions stay)."""
+    quirks = quirks_of(target)
+    credentials = target.credentials
+    own = quirks.publisher_location_credentials.get(publisher)
+    location = (own and _value_or_default(target, own)) or chosen
+    if location in ("global", *_VERTEX_MULTI_REGIONS):
+        return location
+    listed = credentials.get(quirks.global_models_credential or "")
+    global_only = [m.strip() for m in listed.split(",")] if listed else quirks.global_models
+    return "global" if target.upstream_model in global_only else location
+
+
+def _value_or_default(target: Target, variable: str) -> str | None:
+    """A credential's value, or its form default (a credential saved before the field existed has none)."""
+    value = target.credentials.get(variable)
+    if value:
+        return value
+    fields = (*target.provider.credentials, *target.provider.model_credentials)
+    return next((f.default for f in fields if f.variable == variable and f.default), None)
 
 
 def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
