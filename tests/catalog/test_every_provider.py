@@ -7,7 +7,7 @@ import re
 import pytest
 
 from modelyard.catalog import default_catalog
-from modelyard.catalog.spec import ProviderSpec
+from modelyard.catalog.spec import MODEL_TYPE_FIELD, ProviderSpec
 from modelyard.runtime.bindings import default_bindings
 from modelyard.runtime.validation import silent_wav
 from modelyard.types import (
@@ -103,8 +103,8 @@ def test_provider_labels_are_in_english_and_chinese(provider_id: str) -> None:
 @pytest.mark.parametrize("provider_id", PROVIDERS)
 def test_credential_schema_is_coherent(provider_id: str) -> None:
     spec = spec_of(provider_id)
-    for form in (spec.credentials, spec.model_credentials):
-        names = {f.variable for f in form}
+    for form, pseudo in ((spec.credentials, set()), (spec.model_credentials, {MODEL_TYPE_FIELD})):
+        names = {f.variable for f in form} | pseudo
         for field in form:
             if SECRET_LOOKING.search(field.variable):
                 assert field.type == "secret-input", f"{field.variable} looks secret but is {field.type}"
