@@ -11,7 +11,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from modelyard.catalog import default_catalog
-from modelyard.catalog.spec import ModelFeature, ProviderSpec
+from modelyard.catalog.spec import ModelFeature, ModelSpec, ProviderSpec
+from modelyard.runtime.bindings import default_bindings
+from modelyard.runtime.parameters import GOVERNED
+from modelyard.types.chat import CHAT_PARAMETERS
 
 ROOT = Path(__file__).resolve().parent.parent
 PROVEN = ROOT / "build" / "capabilities.json"
@@ -74,6 +77,8 @@ def render() -> str:
                 else:
                     cells.append("—")
             lines.append(f"| {spec.label.en_US} | {spec.protocol} | {model_type} | " + " | ".join(cells) + " |")
+    lines += sign_in_methods()
+    lines += parameter_rules()
     assumed = [spec for spec in default_catalog() if spec.assumptions]
     if assumed:
         lines += ["", "## Choices on unverified wire facts", ""]
@@ -83,6 +88,68 @@ def render() -> str:
             lines += [f"- **{spec.label.en_US}**"]
             lines += [f"  - {assumption.fact} → {assumption.choice}" for assumption in spec.assumptions]
     return "\n".join(lines) + "\n"
+
+
+def sign_in_methods() -> list[str]:
+    """Providers whose form offers a choice of sign-in (`auth_method`): each choice, as the form labels it."""
+    lines: list[str] = []
+    for spec in default_catalog():
+        field = next((f for f in (*spec.credentials, *spec.model_credentials) if f.variable == "auth_method"), None)
+        if field is None:
+            continue
+        if not lines:
+            lines = ["", "## Sign-in methods", "", "Where a provider's form offers more than one way to sign in:", ""]
+        choices = "; ".join(f"{option.label.en_US} (`{option.value}`)" for option in field.options)
+        lines.append(f"- **{spec.label.en_US}** (`{spec.signing.get('scheme', 'none')}`): {choices}")
+    return lines
+
+
+def parameter_rules() -> list[str]:
+    """What the runtime does with chat parameters, per provider: what its wire cannot carry, what none of its chat
+    models take, and the vendor-fixed and refused values of single models (runtime/parameters.py)."""
+    lines = [
+        "",
+        "## Parameters the runtime adjusts",
+        "",
+        "Each model's parameter rules apply on every face, library and gateway (runtime/parameters.py): a",
+        "parameter the model or its wire does not take is dropped, a number out of range is clamped, a vendor-fixed",
+        "one is never sent, an option the model refuses is refused before any call. Every change is reported:",
+        "`adjusted_params` on results and streams, the gateway's `x-modelyard-dropped-params` and",
+        "`x-modelyard-adjusted-params` headers. Strict mode (`strict_params=True`, or the request header",
+        "`x-modelyard-strict-params: true`) refuses instead.",
+        "",
+        "| provider | no field on the wire | taken by none of its chat models | vendor rules of single models |",
+        "|---|---|---|---|",
+    ]
+    bindings = default_bindings()
+    for spec in default_catalog():
+        chat = [m for m in spec.models if m.type == "llm" and not m.deprecated]
+        if not chat:
+            continue
+        binding = bindings[spec.id]
+        values = {f.variable: f.default or "x" for f in (*spec.credentials, *spec.model_credentials)}
+        not_carried = CHAT_PARAMETERS - binding.protocol.carried_parameters(binding.target(chat[0], values))
+        listed = {rule.name for model in chat for rule in model.parameter_rules}
+        untaken = [name for name in GOVERNED if name not in listed and name not in not_carried]
+        cells = [", ".join(sorted(not_carried)) or "—", ", ".join(untaken) or "—", _vendor_rules(chat) or "—"]
+        lines.append(f"| {spec.label.en_US} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _vendor_rules(models: list[ModelSpec]) -> str:
+    """Models grouped by their fixed and refusing rules: `kimi-k2.6, kimi-k2.5: temperature fixed 1.0; ...`."""
+    grouped: dict[str, list[str]] = {}
+    for model in models:
+        said = [
+            f"{rule.name} fixed {rule.fixed}"
+            if rule.fixed is not None
+            else f"{rule.name} only {'/'.join(rule.options)}"
+            for rule in model.parameter_rules
+            if rule.fixed is not None or (rule.action == "refuse" and rule.options)
+        ]
+        if said:
+            grouped.setdefault(", ".join(said), []).append(model.id)
+    return "; ".join(f"{', '.join(ids)}: {rules}" for rules, ids in grouped.items())
 
 
 if __name__ == "__main__":
