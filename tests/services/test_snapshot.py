@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from modelyard import vault as vault_module
-from modelyard.errors import DecryptionError
+from modelyard.errors import DecryptionError, NotFoundError
 from modelyard.services import snapshot as snapshot_module
 from modelyard.services import workspaces as workspaces_module
 from modelyard.services.context import Services
@@ -76,17 +76,17 @@ async def test_snapshots_and_vaults_are_bounded_by_the_workspace_cache_size(smal
 async def test_concurrent_first_calls_share_one_build_that_outlives_a_cancelled_caller(
     services: Services, workspace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    builds: list[str] = []
+    builds: list[list[str]] = []
     started, release = asyncio.Event(), asyncio.Event()
-    real_build = services.snapshots._build
+    real_build = services.snapshots._build_many
 
-    async def held_build(workspace_id: str) -> WorkspaceSnapshot:
-        builds.append(workspace_id)
+    async def held_build(workspace_ids: list[str]) -> dict[str, WorkspaceSnapshot | Exception]:
+        builds.append(workspace_ids)
         started.set()
         await release.wait()
-        return await real_build(workspace_id)
+        return await real_build(workspace_ids)
 
-    monkeypatch.setattr(services.snapshots, "_build", held_build)
+    monkeypatch.setattr(services.snapshots, "_build_many", held_build)
     first = asyncio.create_task(services.snapshots.get(workspace))
     await started.wait()
     others = [asyncio.create_task(services.snapshots.get(workspace)) for _ in range(5)]
@@ -94,29 +94,52 @@ async def test_concurrent_first_calls_share_one_build_that_outlives_a_cancelled_
     release.set()
 
     snapshots = await asyncio.gather(*others)
-    assert builds == [workspace]
+    assert builds == [[workspace]]
     assert all(snapshot is snapshots[0] for snapshot in snapshots)
     assert await services.snapshots.get(workspace) is snapshots[0]
     with pytest.raises(asyncio.CancelledError):
         await first
 
 
+async def test_first_calls_of_many_workspaces_are_read_in_one_batch(services: Services) -> None:
+    ids = [(await services.workspaces.create(f"Tenant {n}")).id for n in range(12)]
+    for workspace_id in ids[:6]:
+        await configure(services, workspace_id)
+    missing = "ws_00000000000000000000"
+    statements: list[str] = []
+
+    def listener(connection: object, cursor: object, statement: str, *rest: object) -> None:
+        statements.append(statement)
+
+    event.listen(services.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        results = await asyncio.gather(
+            *(services.snapshots.get(workspace_id) for workspace_id in [*ids, missing]), return_exceptions=True
+        )
+    finally:
+        event.remove(services.engine.sync_engine, "before_cursor_execute", listener)
+
+    assert [api_key(snapshot) for snapshot in results[:12]] == [SECRET] * 6 + [None] * 6  # type: ignore[arg-type]
+    assert isinstance(results[12], NotFoundError)  # one workspace's failure is its own
+    assert len(statements) <= 8  # one read per table for all thirteen, not one per table and workspace
+
+
 async def test_a_change_during_a_build_keeps_its_result_out_of_the_cache(
     services: Services, workspace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started, release = asyncio.Event(), asyncio.Event()
-    real_build = services.snapshots._build
+    real_build = services.snapshots._build_many
 
-    async def held_build(workspace_id: str) -> WorkspaceSnapshot:
-        snapshot = await real_build(workspace_id)  # read before the write below
+    async def held_build(workspace_ids: list[str]) -> dict[str, WorkspaceSnapshot | Exception]:
+        snapshots = await real_build(workspace_ids)  # read before the write below
         started.set()
         await release.wait()
-        return snapshot
+        return snapshots
 
-    monkeypatch.setattr(services.snapshots, "_build", held_build)
+    monkeypatch.setattr(services.snapshots, "_build_many", held_build)
     pending = asyncio.create_task(services.snapshots.get(workspace))
     await started.wait()
-    monkeypatch.setattr(services.snapshots, "_build", real_build)
+    monkeypatch.setattr(services.snapshots, "_build_many", real_build)
     await configure(services, workspace)
     release.set()
 

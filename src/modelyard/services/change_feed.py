@@ -96,12 +96,13 @@ class ChangeFeed:
         self._last_read = self._clock()
         return None if lost else changes
 
-    async def prune(self, session: AsyncSession, *, force: bool = False) -> int:
-        """Delete rows past retention, at most every PRUNE_INTERVAL_S; returns how many went."""
-        now = self._clock()
-        if not force and now - self._last_prune < PRUNE_INTERVAL_S:
-            return 0
-        self._last_prune = now
+    @property
+    def prune_due(self) -> bool:
+        return self._clock() - self._last_prune >= PRUNE_INTERVAL_S
+
+    async def prune(self, session: AsyncSession) -> int:
+        """Delete the rows past retention (every replica does, every PRUNE_INTERVAL_S); returns how many went."""
+        self._last_prune = self._clock()
         cutoff = utcnow() - timedelta(seconds=FEED_RETENTION_S)
         result = await session.execute(delete(ConfigChange).where(ConfigChange.created_at < cutoff))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]

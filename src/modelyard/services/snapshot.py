@@ -13,14 +13,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.catalog.spec import ModelSpec, ProviderSpec
-from modelyard.errors import ModelyardError
+from modelyard.errors import DecryptionError, ModelyardError, NotFoundError
 from modelyard.services.change_feed import ChangeFeed
 from modelyard.services.hosted import HostedProvider
 from modelyard.services.lru import LRU
@@ -33,6 +34,7 @@ from modelyard.store.tables import (
     ProviderCredential,
     ProviderSetting,
 )
+from modelyard.types import ModelType
 from modelyard.types.value import Value, repr_without_credentials
 from modelyard.vault import WorkspaceVault
 
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 ModelKey = tuple[str, str, str]  # (provider, model, model type)
 VERSION_CHANNEL = "workspace-changed"
 POLL_INTERVAL_S = 5.0
+_BATCH_MAX = 200  # workspaces built together; each query binds one parameter per workspace
+_T = TypeVar("_T")
 
 
 class ProviderState(Value, frozen=True):
@@ -125,14 +129,14 @@ class ProviderStates(Mapping[str, ProviderState]):
 
 
 class _Build:
-    """A snapshot being built: every caller awaits the same task, and a change meanwhile keeps its result out of
+    """A snapshot being built: every caller awaits the same future, and a change meanwhile keeps its result out of
     the cache (the callers still get it: they asked before the change was known here)."""
 
-    __slots__ = ("stale", "task")
+    __slots__ = ("future", "stale")
 
-    def __init__(self) -> None:
+    def __init__(self, future: asyncio.Future[WorkspaceSnapshot]) -> None:
+        self.future = future
         self.stale = False
-        self.task: asyncio.Task[WorkspaceSnapshot]
 
 
 class SnapshotService:
@@ -140,6 +144,8 @@ class SnapshotService:
         self._services = services
         self._snapshots: LRU[str, WorkspaceSnapshot] = LRU(services.settings.workspace_cache_size)
         self._building: dict[str, _Build] = {}
+        self._queued: list[str] = []  # workspaces whose build waits for the next batch
+        self._builder: asyncio.Task[None] | None = None
         self._shared_states: dict[str, ProviderState] = {}
         self._feed = ChangeFeed()
         self._poller: asyncio.Task[None] | None = None
@@ -151,14 +157,11 @@ class SnapshotService:
         self._poller = asyncio.create_task(self._poll(), name="modelyard-snapshot-poll")
 
     async def close(self) -> None:
-        tasks: list[asyncio.Task[Any]] = [build.task for build in self._building.values()]
-        if self._poller is not None:
-            tasks.append(self._poller)
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for task in (self._builder, self._poller):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def get(self, workspace_id: str) -> WorkspaceSnapshot:
         """The workspace's snapshot; in steady state a dictionary lookup, no database access."""
@@ -166,23 +169,40 @@ class SnapshotService:
         if snapshot is not None:
             return snapshot
         build = self._building.get(workspace_id)
-        if build is None:  # many requests, one build; it is a task of its own, so a caller that goes away
-            build = self._building[workspace_id] = _Build()  # does not cancel it for the others
-            build.task = asyncio.create_task(self._build_and_keep(workspace_id, build), name="modelyard-snapshot")
-            build.task.add_done_callback(lambda task: self._built(workspace_id, build))
-        return await asyncio.shield(build.task)
+        if build is None:  # many requests, one build; a caller that goes away does not cancel it for the others
+            build = self._building[workspace_id] = _Build(asyncio.get_running_loop().create_future())
+            self._queued.append(workspace_id)
+            if self._builder is None or self._builder.done():
+                self._builder = asyncio.create_task(self._build_queued(), name="modelyard-snapshot-builds")
+        return await asyncio.shield(build.future)
 
-    async def _build_and_keep(self, workspace_id: str, build: _Build) -> WorkspaceSnapshot:
-        snapshot = await self._build(workspace_id)
+    async def _build_queued(self) -> None:
+        """Build what is queued, in batches: after a restart, the first calls of many workspaces arrive together,
+        and one batch reads them with one query per table instead of one per table and workspace."""
+        await asyncio.sleep(0)  # the first calls made in this turn of the loop join the batch
+        while self._queued:
+            batch, self._queued = self._queued[:_BATCH_MAX], self._queued[_BATCH_MAX:]
+            try:
+                outcomes = await self._build_many(batch)
+            except asyncio.CancelledError:  # closing
+                for workspace_id in batch + self._queued:
+                    self._building.pop(workspace_id).future.cancel()
+                self._queued = []
+                raise
+            except Exception as exc:  # the database failed the whole batch
+                outcomes = dict.fromkeys(batch, exc)
+            for workspace_id in batch:
+                self._finish(workspace_id, outcomes[workspace_id])
+
+    def _finish(self, workspace_id: str, outcome: WorkspaceSnapshot | Exception) -> None:
+        build = self._building.pop(workspace_id)
+        if isinstance(outcome, Exception):
+            build.future.set_exception(outcome)
+            build.future.exception()  # retrieved: every caller may have gone away
+            return
         if not build.stale:
-            self._snapshots[workspace_id] = snapshot
-        return snapshot
-
-    def _built(self, workspace_id: str, build: _Build) -> None:
-        if self._building.get(workspace_id) is build:
-            del self._building[workspace_id]
-        if not build.task.cancelled():
-            build.task.exception()  # retrieved: every caller may have gone away
+            self._snapshots[workspace_id] = outcome
+        build.future.set_result(outcome)
 
     async def changed(self, workspace_id: str) -> None:
         """Call after a committed configuration write: drops this replica's copy and tells the others."""
@@ -231,65 +251,87 @@ class SnapshotService:
                 await self.invalidate(change.workspace_id)
             elif change.workspace_id in self._building or (cached is not None and cached.version < change.version):
                 await self.invalidate(change.workspace_id)
-        async with self._services.db.begin() as session:
-            await self._feed.prune(session)
+        if self._feed.prune_due:
+            async with self._services.db.begin() as session:
+                await self._feed.prune(session)
 
-    async def _build(self, workspace_id: str) -> WorkspaceSnapshot:
+    async def _build_many(self, workspace_ids: list[str]) -> dict[str, WorkspaceSnapshot | Exception]:
         async with self._services.db() as session:
-            version, vault = await self._services.workspaces.version_and_vault(session, workspace_id=workspace_id)
-            settings = await _rows(session, ProviderSetting, workspace_id)
-            credentials = {row.id: row for row in await _rows(session, ProviderCredential, workspace_id)}
-            customs = await _rows(session, CustomModel, workspace_id)
-            switches = await _rows(session, ModelSetting, workspace_id)
-            balanced = {(s.provider, s.model, s.model_type) for s in switches if s.load_balancing}
-            entries = await _rows(session, LoadBalancingEntry, workspace_id) if balanced else []
-            defaults = {
-                row.model_type: (row.provider, row.model) for row in await _rows(session, DefaultModel, workspace_id)
-            }
-        active = {s.provider: credentials.get(s.active_credential_id or "") for s in settings}
-        members = [e for e in entries if e.enabled and (e.provider, e.model, e.model_type) in balanced]
-        sealed = {row.sealed_values for row in active.values() if row is not None}
-        sealed.update(row.sealed_values for row in customs)
-        sealed.update(text for member in members if (text := _member_values(member, credentials)) is not None)
+            heads = await self._services.workspaces.versions_and_vaults(session, workspace_ids)
+            found = [workspace_id for workspace_id, head in heads.items() if not isinstance(head, Exception)]
+            settings = await _rows(session, ProviderSetting, found)
+            credentials = await _rows(session, ProviderCredential, found)
+            customs = await _rows(session, CustomModel, found)
+            switches = await _rows(session, ModelSetting, found)
+            balanced = [ws for ws in found if any(switch.load_balancing for switch in switches.get(ws, ()))]
+            entries = await _rows(session, LoadBalancingEntry, balanced)
+            defaults = await _rows(session, DefaultModel, found)
+        rows = {}
+        for ws, head in heads.items():
+            if isinstance(head, Exception):
+                continue
+            version, vault = head
+            rows[ws] = _WorkspaceRows(
+                version,
+                vault,
+                settings.get(ws, []),
+                {row.id: row for row in credentials.get(ws, [])},
+                customs.get(ws, []),
+                switches.get(ws, []),
+                entries.get(ws, []),
+                defaults.get(ws, []),
+            )
         # RSA-OAEP unwrapping costs ~1 ms of CPU per secret at 3,072 bits: off the loop, which serves everyone.
-        opened = await asyncio.to_thread(_open_all, vault, sealed) if sealed else {}
+        opened = await asyncio.to_thread(_open_each, rows)
+        outcomes: dict[str, WorkspaceSnapshot | Exception] = {}
+        for workspace_id in workspace_ids:
+            if workspace_id not in heads:
+                outcomes[workspace_id] = NotFoundError(f"workspace {workspace_id!r} does not exist")
+            elif isinstance(failed := heads[workspace_id], Exception):
+                outcomes[workspace_id] = failed
+            elif isinstance(values := opened[workspace_id], Exception):
+                outcomes[workspace_id] = values
+            else:
+                try:
+                    outcomes[workspace_id] = self._assemble(rows[workspace_id], values)
+                except ModelyardError as exc:  # one workspace's bad row fails that workspace alone
+                    outcomes[workspace_id] = exc
+        return outcomes
+
+    def _assemble(self, rows: _WorkspaceRows, opened: Mapping[str, Mapping[str, str]]) -> WorkspaceSnapshot:
         custom_models = {}
-        for row in customs:
+        for row in rows.customs:
             values = opened[row.sealed_values]
-            spec = self._services.runtime.binding(row.provider).model(row.model, row.model_type, values)
+            model_type = cast(ModelType, row.model_type)  # checked when it was stored
+            spec = self._services.runtime.binding(row.provider).model(row.model, model_type, values)
             custom_models[(row.provider, row.model, row.model_type)] = CustomModelState(
                 row.id, row.provider, spec, values, row.status
             )
         pools: dict[ModelKey, list[PoolMember]] = {}
-        for member in members:
-            values_text = _member_values(member, credentials)
-            if values_text is None:
+        for member in rows.pool_members():
+            sealed = rows.member_values(member)
+            if sealed is None:
                 continue  # its credential was deleted
             key = (member.provider, member.model, member.model_type)
-            pools.setdefault(key, []).append(PoolMember(member.id, member.name, member.weight, opened[values_text]))
+            pools.setdefault(key, []).append(PoolMember(member.id, member.name, member.weight, opened[sealed]))
         return WorkspaceSnapshot(
-            workspace_id,
-            version,
-            self._provider_states(settings, active, opened),
+            rows.vault.workspace_id,
+            rows.version,
+            self._provider_states(rows, opened),
             custom_models,
-            frozenset((s.provider, s.model, s.model_type) for s in switches if not s.enabled),
+            frozenset((s.provider, s.model, s.model_type) for s in rows.switches if not s.enabled),
             {key: tuple(group) for key, group in pools.items()},
-            defaults,
+            {row.model_type: (row.provider, row.model) for row in rows.defaults},
         )
 
-    def _provider_states(
-        self,
-        settings: list[ProviderSetting],
-        active: Mapping[str, ProviderCredential | None],
-        opened: Mapping[str, Mapping[str, str]],
-    ) -> ProviderStates:
+    def _provider_states(self, rows: _WorkspaceRows, opened: Mapping[str, Mapping[str, str]]) -> ProviderStates:
         shared = self._shared_provider_states()
         own = {}
-        for setting in settings:
+        for setting in rows.settings:
             default = shared.get(setting.provider)
             if default is None:
                 continue  # a provider the catalog no longer has
-            credential = active.get(setting.provider)
+            credential = rows.active_credential(setting)
             own[setting.provider] = ProviderState(
                 spec=default.spec,
                 credential_id=credential.id if credential else None,
@@ -314,17 +356,58 @@ class SnapshotService:
         return shared
 
 
-def _member_values(member: LoadBalancingEntry, credentials: Mapping[str, ProviderCredential]) -> str | None:
-    """A pool member's sealed values: its own, or those of the provider credential it names (None: deleted)."""
-    if member.credential_id is None:
-        return member.sealed_values or "{}"
-    source = credentials.get(member.credential_id)
-    return source.sealed_values if source is not None else None
+@dataclass(frozen=True, slots=True)
+class _WorkspaceRows:
+    """One workspace's configuration rows, as one batch read them."""
+
+    version: int
+    vault: WorkspaceVault
+    settings: list[ProviderSetting]
+    credentials: dict[str, ProviderCredential]
+    customs: list[CustomModel]
+    switches: list[ModelSetting]
+    entries: list[LoadBalancingEntry]
+    defaults: list[DefaultModel]
+
+    def active_credential(self, setting: ProviderSetting) -> ProviderCredential | None:
+        return self.credentials.get(setting.active_credential_id or "")
+
+    def pool_members(self) -> list[LoadBalancingEntry]:
+        balanced = {(s.provider, s.model, s.model_type) for s in self.switches if s.load_balancing}
+        return [e for e in self.entries if e.enabled and (e.provider, e.model, e.model_type) in balanced]
+
+    def member_values(self, member: LoadBalancingEntry) -> str | None:
+        """A pool member's sealed values: its own, or those of the credential it names (None: deleted)."""
+        if member.credential_id is None:
+            return member.sealed_values or "{}"
+        source = self.credentials.get(member.credential_id)
+        return source.sealed_values if source is not None else None
+
+    def sealed_texts(self) -> set[str]:
+        """Every stored value set the snapshot holds opened."""
+        texts = {credential.sealed_values for s in self.settings if (credential := self.active_credential(s))}
+        texts.update(row.sealed_values for row in self.customs)
+        texts.update(text for member in self.pool_members() if (text := self.member_values(member)) is not None)
+        return texts
 
 
-def _open_all(vault: WorkspaceVault, sealed: set[str]) -> dict[str, dict[str, str]]:
-    return {text: open_values(vault, text) for text in sealed}
+def _open_each(rows: Mapping[str, _WorkspaceRows]) -> dict[str, dict[str, dict[str, str]] | DecryptionError]:
+    """Each workspace's sealed values opened, or the error that stopped it (which fails only that workspace)."""
+    opened: dict[str, dict[str, dict[str, str]] | DecryptionError] = {}
+    for workspace_id, workspace in rows.items():
+        try:
+            opened[workspace_id] = {text: open_values(workspace.vault, text) for text in workspace.sealed_texts()}
+        except DecryptionError as exc:
+            opened[workspace_id] = exc
+    return opened
 
 
-async def _rows(session: AsyncSession, table: type, workspace_id: str) -> list:  # type: ignore[type-arg]
-    return list((await session.scalars(select(table).where(table.workspace_id == workspace_id))).all())  # type: ignore[attr-defined]
+async def _rows(session: AsyncSession, table: type[_T], workspace_ids: list[str]) -> dict[str, list[_T]]:
+    """The table's rows of these workspaces, by workspace (one query: batches stay well under bind-parameter
+    limits)."""
+    grouped: dict[str, list[_T]] = {}
+    if workspace_ids:
+        column = table.workspace_id  # type: ignore[attr-defined]
+        for row in await session.scalars(select(table).where(column.in_(workspace_ids))):
+            grouped.setdefault(row.workspace_id, []).append(row)  # type: ignore[attr-defined]
+    return grouped

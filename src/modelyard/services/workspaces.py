@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -113,31 +114,59 @@ class WorkspaceService:
 
     async def vault(self, session: AsyncSession, *, workspace_id: str) -> WorkspaceVault:
         """The workspace's vault: its keys are opened once and kept until they rotate, here or on another replica."""
-        return (await self.version_and_vault(session, workspace_id=workspace_id))[1]
-
-    async def version_and_vault(self, session: AsyncSession, *, workspace_id: str) -> tuple[int, WorkspaceVault]:
-        """The configuration version and the vault, from one read of the workspace row (its active key id tells a
-        kept vault is still current)."""
-        row = (
-            await session.execute(
-                select(Workspace.config_version, Workspace.active_key_id).where(Workspace.id == workspace_id)
-            )
-        ).first()
-        if row is None:
+        found = await self.versions_and_vaults(session, [workspace_id])
+        if workspace_id not in found:
             raise NotFoundError(f"workspace {workspace_id!r} does not exist")
-        version, active_key_id = row
-        vault = self._vaults.get(workspace_id)
-        if vault is None or vault.active_key_id != active_key_id:
-            vault = self._vaults[workspace_id] = await self._load_vault(session, workspace_id, active_key_id or "")
-        return version, vault
+        outcome = found[workspace_id]
+        if isinstance(outcome, DecryptionError):
+            raise outcome
+        return outcome[1]
 
-    async def _load_vault(self, session: AsyncSession, workspace_id: str, active_key_id: str) -> WorkspaceVault:
-        rows = (await session.scalars(select(WorkspaceKey).where(WorkspaceKey.workspace_id == workspace_id))).all()
-        pairs = {row.id: KeyPair(row.id, row.public_key_pem, row.sealed_private_key) for row in rows}
-        active = pairs.pop(active_key_id, None)
-        if active is None:
-            raise DecryptionError(f"workspace {workspace_id} has no key pair {active_key_id!r}: restore it from backup")
-        return WorkspaceVault(self._services.master, workspace_id, active, tuple(pairs.values()))
+    async def versions_and_vaults(
+        self, session: AsyncSession, workspace_ids: Collection[str]
+    ) -> dict[str, tuple[int, WorkspaceVault] | DecryptionError]:
+        """Each existing workspace's configuration version and vault (or why it has none), in one read of the
+        workspace rows, plus one of the key rows for vaults not kept yet: a kept vault is current while the row's
+        active key id is its own."""
+        rows = await session.execute(
+            select(Workspace.id, Workspace.config_version, Workspace.active_key_id).where(
+                Workspace.id.in_(workspace_ids)
+            )
+        )
+        heads = {workspace_id: (version, active_key_id or "") for workspace_id, version, active_key_id in rows}
+        kept = {workspace_id: self._vaults.get(workspace_id) for workspace_id in heads}
+        missing = [ws for ws, vault in kept.items() if vault is None or vault.active_key_id != heads[ws][1]]
+        loaded = await self._load_vaults(session, {workspace_id: heads[workspace_id][1] for workspace_id in missing})
+        found: dict[str, tuple[int, WorkspaceVault] | DecryptionError] = {}
+        for workspace_id, (version, _) in heads.items():
+            vault = loaded[workspace_id] if workspace_id in loaded else kept[workspace_id]
+            assert vault is not None
+            if isinstance(vault, WorkspaceVault):
+                self._vaults[workspace_id] = vault
+                found[workspace_id] = (version, vault)
+            else:
+                found[workspace_id] = vault
+        return found
+
+    async def _load_vaults(
+        self, session: AsyncSession, active_keys: Mapping[str, str]
+    ) -> dict[str, WorkspaceVault | DecryptionError]:
+        if not active_keys:
+            return {}
+        pairs: dict[str, dict[str, KeyPair]] = {workspace_id: {} for workspace_id in active_keys}
+        for row in await session.scalars(select(WorkspaceKey).where(WorkspaceKey.workspace_id.in_(active_keys))):
+            pairs[row.workspace_id][row.id] = KeyPair(row.id, row.public_key_pem, row.sealed_private_key)
+        vaults: dict[str, WorkspaceVault | DecryptionError] = {}
+        for workspace_id, active_key_id in active_keys.items():
+            active = pairs[workspace_id].pop(active_key_id, None)
+            if active is None:
+                vaults[workspace_id] = DecryptionError(
+                    f"workspace {workspace_id} has no key pair {active_key_id!r}: restore it from backup"
+                )
+                continue
+            others = tuple(pairs[workspace_id].values())
+            vaults[workspace_id] = WorkspaceVault(self._services.master, workspace_id, active, others)
+        return vaults
 
     def forget_vault(self, workspace_id: str) -> None:
         """Drop the kept vault (the workspace is gone)."""
