@@ -10,6 +10,7 @@ from typing import Any, Literal, overload
 import aiohttp
 from msgspec.structs import replace
 
+from modelyard import tasks
 from modelyard.catalog.loader import Catalog
 from modelyard.catalog.spec import ModelSpec
 from modelyard.errors import (
@@ -30,6 +31,8 @@ from modelyard.runtime.stream import ChatStream
 from modelyard.runtime.transport import Timeouts, Transport
 from modelyard.runtime.validation import validate
 from modelyard.signing.base import TokenScheme
+from modelyard.tasks import ConversationTitle, SuggestedQuestions
+from modelyard.tasks.conversation import ConversationInput
 from modelyard.types import (
     ChatRequest,
     ChatResult,
@@ -208,6 +211,47 @@ class Runtime:
             finish_usage=_usage_finisher(target, request),
         )
         return chat if stream else await chat.collect()
+
+    # --- the system model's tasks ------------------------------------------------------------------------------
+
+    async def generate_title(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        messages: ConversationInput,
+        base_url: str | None = None,
+    ) -> ConversationTitle:
+        """A short title for a conversation (unified or OpenAI-shaped messages), in its language: one ordinary chat
+        call, or two when the first answer held no usable title (see modelyard.tasks)."""
+        target = self.target(provider, model, "llm", credentials, base_url=base_url)
+        return await tasks.generate_title(
+            self._task_chat(target), provider=provider, model=target.model, messages=messages
+        )
+
+    async def suggest_questions(
+        self,
+        *,
+        provider: str,
+        model: str,
+        credentials: Credentials,
+        messages: ConversationInput,
+        base_url: str | None = None,
+    ) -> SuggestedQuestions:
+        """Three follow-up questions the user could ask next, in the conversation's language (see modelyard.tasks)."""
+        target = self.target(provider, model, "llm", credentials, base_url=base_url)
+        return await tasks.suggest_questions(
+            self._task_chat(target), provider=provider, model=target.model, messages=messages
+        )
+
+    def _task_chat(self, target: Target) -> tasks.Chat:
+        async def chat(request: ChatRequest) -> ChatResult:
+            result = await self.invoke_chat(target, request, stream=False)
+            assert isinstance(result, ChatResult)  # asked for with stream=False
+            return result
+
+        return chat
 
     # --- embeddings, rerank -----------------------------------------------------------------------------------
 

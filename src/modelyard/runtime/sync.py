@@ -13,6 +13,7 @@ from modelyard.runtime.address_policy import UpstreamPolicy
 from modelyard.runtime.invoke import Runtime
 from modelyard.runtime.stream import ChatStream
 from modelyard.runtime.transport import Timeouts
+from modelyard.tasks import ConversationTitle, SuggestedQuestions
 from modelyard.types import (
     ChatChunk,
     ChatResult,
@@ -84,6 +85,12 @@ class SyncRuntime:
 
     def moderate(self, **kwargs: Any) -> ModerationResult:
         return self._run(self.runtime.moderate(**kwargs))
+
+    def generate_title(self, **kwargs: Any) -> ConversationTitle:
+        return self._run(self.runtime.generate_title(**kwargs))
+
+    def suggest_questions(self, **kwargs: Any) -> SuggestedQuestions:
+        return self._run(self.runtime.suggest_questions(**kwargs))
 
     def validate_credentials(self, **kwargs: Any) -> dict[str, str]:
         return self._run(self.runtime.validate_credentials(**kwargs))
