@@ -172,8 +172,8 @@ async def test_image_message_to_an_openai_upstream(client, with_openai, fake_ope
     answer = await client.messages.create(model="openai/gpt-6.1-terra", max_tokens=50, messages=[IMAGE_TURN])
     assert answer.content[0].text == "A cat."
     assert fake_openai.last.json["messages"][0]["content"][1:] == [
-        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "auto"}},
-        {"type": "image_url", "image_url": {"url": "https://example.test/cat.jpg", "detail": "auto"}},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}},
+        {"type": "image_url", "image_url": {"url": "https://example.test/cat.jpg"}},
     ]
 
 

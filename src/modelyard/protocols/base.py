@@ -30,7 +30,7 @@ from modelyard.types import (
     TranscriptionRequest,
     TranscriptionResult,
 )
-from modelyard.types.chat import FinishReason
+from modelyard.types.chat import CHAT_PARAMETERS, FinishReason
 from modelyard.types.value import Value, repr_without_credentials
 
 JSON_HEADERS: Mapping[str, str] = {"Content-Type": "application/json"}
@@ -142,6 +142,13 @@ class WireProtocol:
     # The stream lives at a URL the first answer announces (Replicate's predictions): the runtime reads the
     # first answer, asks `follow_up(..., stream=True)` for the stream request, and streams that.
     streams_by_follow_up: ClassVar[bool] = False
+
+    # The chat parameters this wire format has a field for; the runtime drops, and reports, any other one it is given.
+    chat_parameters: ClassVar[frozenset[str]] = CHAT_PARAMETERS
+
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        """The chat parameters a request to `target` can carry (protocols with several payload shapes override it)."""
+        return self.chat_parameters
 
     def follow_up(self, target: Target, body: bytes, *, stream: bool) -> FollowUp | None:
         """The next request when `body` is not the final answer yet (a job still running); None when it is."""

@@ -33,7 +33,7 @@ from modelyard.protocols.plain import prompt_text
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.protocols.tei import hf_error, hf_error_in_answer, vectors_of
 from modelyard.types import ChatChunk, ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, Usage
-from modelyard.types.chat import FinishReason
+from modelyard.types.chat import CHAT_PARAMETERS, FinishReason
 from modelyard.types.usage import UNREPORTED
 
 API_TYPE = "api_type"  # the model credential that picks the routes
@@ -52,9 +52,16 @@ def api_type(target: Target) -> str:
     return target.credentials.get(API_TYPE) or ROUTER
 
 
+# TGI's /generate takes no presence penalty, reasoning effort, parallel-call switch or user.
+_TGI_PARAMETERS = CHAT_PARAMETERS - {"presence_penalty", "reasoning_effort", "parallel_tool_calls", "user"}
+
+
 class HuggingFace(WireProtocol):
     name = "huggingface"
     quirks_model = HuggingFaceQuirks
+
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return _TGI_PARAMETERS if api_type(target) == TGI else self.chat_parameters
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if api_type(target) == TGI:

@@ -51,6 +51,9 @@ class MiniMax(WireProtocol):
     name = "minimax"
     quirks_model = OpenAIQuirks
 
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return openai_requests.carried_parameters(target)
+
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if request.tool_choice not in (None, "auto", "none"):
             raise UnsupportedFeatureError("MiniMax takes tool_choice 'auto' or 'none' only", field="tool_choice")

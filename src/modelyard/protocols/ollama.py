@@ -40,7 +40,7 @@ from modelyard.types import (
     ToolCallDelta,
     Usage,
 )
-from modelyard.types.chat import FinishReason, ResponseFormat
+from modelyard.types.chat import CHAT_PARAMETERS, FinishReason, ResponseFormat
 from modelyard.types.usage import UNREPORTED
 
 # Extra request keys that are model options (the SDK's `Options`): they go under `options`, the rest top level.
@@ -70,6 +70,7 @@ _THINK_LEVELS = frozenset({"low", "medium", "high"})
 
 class Ollama(WireProtocol):
     name = "ollama"
+    chat_parameters = CHAT_PARAMETERS - {"parallel_tool_calls", "user"}  # /api/chat has no field for these
     stream_framing: ClassVar[Framing] = "ndjson"
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:

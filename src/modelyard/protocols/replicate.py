@@ -42,6 +42,7 @@ from modelyard.types import (
     TextPart,
     Usage,
 )
+from modelyard.types.chat import CHAT_PARAMETERS
 from modelyard.types.usage import UNREPORTED
 
 VERSION = "model_version"  # the model credential that pins a version (64 hex digits)
@@ -56,6 +57,11 @@ class ReplicateQuirks(Spec):
 
 class Replicate(WireProtocol):
     name = "replicate"
+    chat_parameters = CHAT_PARAMETERS - {
+        "reasoning_effort",
+        "parallel_tool_calls",
+        "user",
+    }  # predictions take no field for these
     quirks_model = ReplicateQuirks
     streams_by_follow_up = True
 

@@ -275,12 +275,19 @@ def parse_rerank(target: Target, request: RerankRequest, body: bytes) -> RerankR
         return RerankResult(model=target.model.id, hits=tuple(hits), usage=UNREPORTED)
 
 
+# The huggingface (TGI) payload's parameters: max_new_tokens, seed, stop, temperature, top_p.
+_TGI_PARAMETERS = frozenset({"max_tokens", "seed", "stop", "temperature", "top_p", "tool_choice"})
+
+
 class SageMaker(WireProtocol):
     """Amazon SageMaker Runtime: a container-defined body on an endpoint, signed with SigV4 (`sagemaker`)."""
 
     name = "sagemaker"
     quirks_model = SageMakerQuirks
     stream_framing = "aws-eventstream"
+
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return _TGI_PARAMETERS if payload_format(target) == "huggingface" else self.chat_parameters
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         return build_chat(target, request, stream=stream)

@@ -50,9 +50,16 @@ class SparkQuirks(Spec):
     app_id_credential: str = "app_id"
 
 
+# The WebSocket frame's `parameter.chat` carries temperature and max_tokens, its header the user (and top_k from extra).
+_SOCKET_PARAMETERS = frozenset({"temperature", "max_tokens", "user", "tool_choice"})
+
+
 class Spark(WireProtocol):
     name = "spark"
     quirks_model = SparkQuirks
+
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return self.chat_parameters if urlsplit(target.base_url).scheme in ("http", "https") else _SOCKET_PARAMETERS
 
     # --- WebSocket ----------------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from modelyard.protocols.openai.responses import reading
 from modelyard.protocols.plain import body_error, error_from_data, prompt_text
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.types import ChatChunk, ChatRequest, ChatResult
-from modelyard.types.chat import FinishReason
+from modelyard.types.chat import CHAT_PARAMETERS, FinishReason
 from modelyard.types.usage import UNREPORTED
 
 VERSION = "model_version"  # model credentials
@@ -35,6 +35,13 @@ STREAM_OUTPUT = "stream_output"  # "incremental" (default) | "cumulative"
 
 class Triton(WireProtocol):
     name = "triton"
+    chat_parameters = CHAT_PARAMETERS - {
+        "presence_penalty",
+        "frequency_penalty",
+        "reasoning_effort",
+        "parallel_tool_calls",
+        "user",
+    }  # the generate endpoint takes no field for these
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if request.tools:

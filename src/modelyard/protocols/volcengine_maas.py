@@ -30,6 +30,7 @@ from modelyard.types import (
     ToolCall,
     ToolCallDelta,
 )
+from modelyard.types.chat import CHAT_PARAMETERS
 
 # The `code` of an error object, by what it means (volcengine SDK examples, Dify's legacy client, providers-b §11.2).
 _STATUS_BY_CODE: Mapping[str, int] = {
@@ -74,6 +75,13 @@ _CONTENT_RISK = frozenset({"ReqTextExistRisk", "RespTextExistRisk"})
 
 class VolcengineMaaSV2(WireProtocol):
     name = "volcengine_maas_v2"
+    chat_parameters = CHAT_PARAMETERS - {
+        "seed",
+        "reasoning_effort",
+        "response_format",
+        "parallel_tool_calls",
+        "user",
+    }  # MaaS v2 takes no field for these
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         parameters: dict[str, Any] = {}

@@ -48,6 +48,13 @@ class ZhipuQuirks(OpenAIQuirks):
     context_length_codes: tuple[str, ...] = ("1261",)
     # glm-4v-plus answers `finish_reason: network_error` when the request has `stop` (Dify's adapter, 2025).
     models_without_stop: tuple[str, ...] = ()
+    # Fields the chat endpoint does not define (SDK 2.1.5, docs.bigmodel.cn 2026): dropped and reported by the runtime.
+    unsupported_parameters: tuple[str, ...] = (
+        "presence_penalty",
+        "frequency_penalty",
+        "parallel_tool_calls",
+        "reasoning_effort",
+    )
 
 
 # Finish reasons beyond OpenAI's: `sensitive` (moderation cut the answer), `network_error` (inference failed).
@@ -66,9 +73,13 @@ class Zhipu(ChatAndEmbeddings):
             request = msgspec.structs.replace(request, tools=(), tool_choice=None)
         elif request.tool_choice not in (None, "auto"):
             what = request.tool_choice.name if isinstance(request.tool_choice, NamedToolChoice) else "required"
-            raise UnsupportedFeatureError(f"Zhipu only lets the model choose its tools (tool_choice {what!r})")
+            raise UnsupportedFeatureError(
+                f"Zhipu only lets the model choose its tools (tool_choice {what!r})", field="tool_choice"
+            )
         if request.response_format is not None and request.response_format.type == "json_schema":
-            raise UnsupportedFeatureError("Zhipu takes response_format json_object, not json_schema")
+            raise UnsupportedFeatureError(
+                "Zhipu takes response_format json_object, not json_schema", field="response_format"
+            )
         built = requests.build_chat(target, request, stream=stream)
         assert isinstance(built.body, bytes)
         body = adjust_chat_body(orjson.loads(built.body), target)

@@ -38,6 +38,7 @@ class Binding:
     models: Mapping[tuple[str, str], ModelSpec]  # (model type, model id) -> spec
     field_defaults: Mapping[str, str]
     custom_models: dict[tuple[str, str, tuple[tuple[str, str], ...]], ModelSpec] = field(default_factory=dict)
+    model_quirks: dict[str, Spec] = field(default_factory=dict)  # a model's `quirks:` merged over the provider's
 
     @property
     def is_customizable(self) -> bool:
@@ -50,13 +51,32 @@ class Binding:
             return spec
         if not self.is_customizable:
             raise ModelNotFoundError(f"[{self.spec.id}] has no {model_type} model {model_id!r}")
-        key = (model_type, model_id, _describing_values(values, self.spec.base_model_credential))
+        # A value the credential omits takes its form's default, as the services fill it when a model is saved.
+        described = {**self.model_form_defaults, **values}
+        key = (model_type, model_id, _describing_values(described, self.spec.base_model_credential))
         custom = self.custom_models.get(key)
         if custom is None:
             if len(self.custom_models) > 4096:
                 self.custom_models.clear()
             custom = self.custom_models[key] = custom_model_spec(self.spec, model_id, model_type, dict(key[2]))
         return custom
+
+    @property
+    def model_form_defaults(self) -> Mapping[str, str]:
+        return {f.variable: f.default for f in self.spec.model_credentials if f.default}
+
+    def quirks_for(self, model: ModelSpec) -> Spec:
+        """The provider's quirks, with the model's own `quirks:` over them."""
+        if not model.quirks:
+            return self.quirks
+        key = repr(sorted(model.quirks.items()))
+        quirks = self.model_quirks.get(key)
+        if quirks is None:
+            merged = {**self.quirks.model_dump(exclude_unset=True), **model.quirks}
+            quirks = self.model_quirks[key] = _validated(
+                self.protocol.quirks_model, merged, f"{self.spec.id}: models.{model.id}.quirks"
+            )
+        return quirks
 
     def target(self, model: ModelSpec, credentials: Mapping[str, str], *, base_url: str | None = None) -> Target:
         upstream = credentials.get(self.spec.upstream_model_credential or "") or model.id
@@ -66,7 +86,7 @@ class Binding:
             base_url=(base_url or self.fill(self.spec.base_url, credentials)).rstrip("/"),
             upstream_model=upstream,
             credentials=credentials,
-            quirks=self.quirks,
+            quirks=self.quirks_for(model),
         )
 
     def fill(self, template: str, credentials: Mapping[str, str]) -> str:
@@ -109,7 +129,7 @@ def _bind(spec: ProviderSpec, source: str) -> Binding:
         if variable not in fields:
             raise CatalogError(f"{source}: credential_headers names unknown field {variable!r}")
     defaults = {f.variable: f.default for f in (*spec.credentials, *spec.model_credentials) if f.default}
-    return Binding(
+    binding = Binding(
         spec=spec,
         protocol=protocol,
         quirks=quirks,
@@ -118,6 +138,12 @@ def _bind(spec: ProviderSpec, source: str) -> Binding:
         models={(m.type, m.id): m for m in spec.models},
         field_defaults=defaults,
     )
+    for model in (*spec.models, *spec.base_models):  # a typo in a model's quirks fails now, naming file and model
+        try:
+            binding.quirks_for(model)
+        except CatalogError as exc:
+            raise CatalogError(f"{source}: {exc}") from exc
+    return binding
 
 
 def _validated(model: type[Spec], raw: Mapping[str, Any], where: str) -> Spec:

@@ -8,13 +8,18 @@ from modelyard.protocols.anthropic.requests import AnthropicQuirks
 from modelyard.protocols.anthropic.stream import AnthropicChatStream
 from modelyard.protocols.base import ChatStreamParser, RemoteModel, Target, UpstreamRequest, WireProtocol
 from modelyard.types import ChatRequest, ChatResult
+from modelyard.types.chat import CHAT_PARAMETERS
 
 
 class Anthropic(WireProtocol):
     """Anthropic's Messages API: chat only (Anthropic serves no embeddings, rerank or audio)."""
 
     name = "anthropic"
+    chat_parameters = CHAT_PARAMETERS - {"seed", "presence_penalty", "frequency_penalty"}  # no Messages API field
     quirks_model = AnthropicQuirks
+
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return requests.carried_parameters(target, self.chat_parameters)
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         return requests.build_chat(target, request, stream=stream)

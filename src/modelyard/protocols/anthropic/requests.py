@@ -51,6 +51,12 @@ def api_version(target: Target) -> str:
     return DEFAULT_VERSION
 
 
+def carried_parameters(target: Target, parameters: frozenset[str]) -> frozenset[str]:
+    """From API version 2026-10-21 temperature, top_p and top_k answer 400: the runtime drops them, and says so."""
+    removed = {"temperature", "top_p", "top_k"}
+    return parameters - removed if api_version(target) >= _SAMPLING_REMOVED_IN else parameters
+
+
 def messages_url(target: Target) -> str:
     return f"{target.base_url}/v1/messages"
 

@@ -9,12 +9,20 @@ from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest, 
 from modelyard.protocols.bedrock import requests, responses
 from modelyard.protocols.bedrock.stream import ConverseStream
 from modelyard.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from modelyard.types.chat import CHAT_PARAMETERS
 
 
 class Bedrock(WireProtocol):
     """Amazon Bedrock Runtime: Converse and ConverseStream for chat, InvokeModel for Titan and Cohere embeddings."""
 
     name = "bedrock"
+    chat_parameters = CHAT_PARAMETERS - {
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "parallel_tool_calls",
+        "user",
+    }  # Converse has no field for these
     quirks_model = AWSQuirks
     stream_framing = "aws-eventstream"
 

@@ -14,12 +14,14 @@ from modelyard.types import (
     RerankRequest,
     RerankResult,
 )
+from modelyard.types.chat import CHAT_PARAMETERS
 
 
 class Cohere(WireProtocol):
     """Cohere's v2 API: chat with typed stream events, embed (input_type, embedding_types), rerank."""
 
     name = "cohere"
+    chat_parameters = CHAT_PARAMETERS - {"parallel_tool_calls", "user"}  # Chat v2 has no field for these
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         return requests.build_chat(target, request, stream=stream)

@@ -28,6 +28,7 @@ from modelyard.types import (
     RerankResult,
     SpeechRequest,
 )
+from modelyard.types.chat import CHAT_PARAMETERS
 
 _COMPATIBLE_QUIRKS = OpenAIQuirks()  # compatible-mode takes max_tokens and stream_options, as OpenAI's defaults
 
@@ -45,6 +46,10 @@ class DashScope(WireProtocol):
     either way: compatible-mode has no rerank route."""
 
     name = "dashscope"
+    chat_parameters = CHAT_PARAMETERS - {
+        "frequency_penalty",
+        "user",
+    }  # the native generation API has no field for these
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if requests.is_compatible_mode(target):

@@ -8,10 +8,12 @@ from modelyard.protocols.gemini import requests, responses
 from modelyard.protocols.gemini.requests import GeminiQuirks
 from modelyard.protocols.gemini.stream import GeminiChatStream
 from modelyard.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from modelyard.types.chat import CHAT_PARAMETERS
 
 
 class Gemini(WireProtocol):
     name = "gemini"
+    chat_parameters = CHAT_PARAMETERS - {"parallel_tool_calls", "user"}  # generateContent has no field for these
     quirks_model = GeminiQuirks
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:

@@ -11,6 +11,7 @@ from modelyard.protocols.hunyuan.stream import HunyuanChatStream, OpenAILines
 from modelyard.protocols.openai import OpenAI, OpenAIQuirks
 from modelyard.protocols.tencent_cloud import parse_error
 from modelyard.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from modelyard.types.chat import CHAT_PARAMETERS
 
 ENDPOINT_CREDENTIAL = "endpoint"
 NATIVE_DOMAIN = ".tencentcloudapi.com"  # Tencent Cloud API 3.0 (the SDK's HttpProfile root domain)
@@ -29,6 +30,17 @@ def is_native(target: Target) -> bool:
     return (urlsplit(endpoint).hostname or "").endswith(NATIVE_DOMAIN)
 
 
+# The native ChatCompletions action has no field for output length, penalties, response format or the user.
+_NATIVE_PARAMETERS = CHAT_PARAMETERS - {
+    "max_tokens",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+    "parallel_tool_calls",
+    "user",
+}
+
+
 class Hunyuan(WireProtocol):
     """Tencent Hunyuan, over the API its credentials chose: the native Tencent Cloud API 3.0 (ChatCompletions,
     GetEmbedding; signed with TC3) or the OpenAI-compatible endpoint (bearer API key), which the OpenAI protocol
@@ -37,6 +49,9 @@ class Hunyuan(WireProtocol):
     name = "hunyuan"
     quirks_model = OpenAIQuirks  # for the OpenAI-compatible endpoint
     stream_framing: ClassVar[Framing] = "ndjson"
+
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return _NATIVE_PARAMETERS if is_native(target) else _OPENAI.carried_parameters(target)
 
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if is_native(target):

@@ -26,6 +26,9 @@ class OpenAI(WireProtocol):
     name = "openai"
     quirks_model = OpenAIQuirks
 
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return requests.carried_parameters(target)
+
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         return requests.build_chat(target, request, stream=stream)
 

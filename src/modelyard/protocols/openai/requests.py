@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import orjson
+from pydantic import field_validator
 
 from modelyard.catalog.spec import Spec
 from modelyard.errors import UnsupportedFeatureError
@@ -25,7 +26,11 @@ from modelyard.types import (
     Tool,
     TranscriptionRequest,
 )
-from modelyard.types.chat import NamedToolChoice, ResponseFormat, ToolChoice
+from modelyard.types.chat import CHAT_PARAMETERS, NamedToolChoice, ResponseFormat, ToolChoice
+
+
+# The api-version value that selects Azure OpenAI's v1 API ({resource}/openai/v1/..., no dated version; GA 2025-08).
+AZURE_V1 = "v1"
 
 
 class OpenAIQuirks(Spec):
@@ -38,6 +43,9 @@ class OpenAIQuirks(Spec):
     default_api_version: str = "2024-10-21"
     max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
     supports_stream_options: bool = True  # some servers reject `stream_options`
+    # Chat parameters the server's schema lacks and refuses (Mistral: `user` is a 422 extra_forbidden); the runtime
+    # drops them before the request is built and reports it, as for any parameter a wire cannot carry.
+    unsupported_parameters: tuple[str, ...] = ()
     seed_field: str = "seed"  # Mistral calls it random_seed
     embedding_encoding: Literal["float", "base64"] | None = "float"  # None: not sent (servers without the field)
     embedding_dimensions_field: str = "dimensions"  # Mistral: output_dimension
@@ -48,8 +56,27 @@ class OpenAIQuirks(Spec):
     # (400), its later thinking modes require it on turns that made tool calls. `tool-call-turns`: on every
     # assistant message between two user messages where a tool was called, the field present even when empty
     # (DeepSeek thinking mode answers 400 "Missing reasoning_content field" otherwise, api-docs 2026-11).
-    reasoning_replay: Literal["never", "with-tool-calls", "tool-call-turns", "always"] = "never"
+    # `always-and-tool-calls`: every reasoning goes back, and an assistant message with tool calls carries the field
+    # even when empty (Kimi thinking models answer 400 "thinking is enabled but reasoning_content is missing in
+    # assistant tool call message" otherwise).
+    reasoning_replay: Literal["never", "with-tool-calls", "tool-call-turns", "always", "always-and-tool-calls"] = (
+        "never"
+    )
     context_length_codes: tuple[str, ...] = ("context_length_exceeded", "string_above_max_length")
+
+    @field_validator("unsupported_parameters")
+    @classmethod
+    def _parameters_are_known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - CHAT_PARAMETERS)
+        if unknown:
+            raise ValueError(f"not chat parameters: {', '.join(unknown)} (known: {', '.join(sorted(CHAT_PARAMETERS))})")
+        return value
+
+
+def carried_parameters(target: Target) -> frozenset[str]:
+    """The chat parameters an OpenAI-compatible server takes: all but the ones its quirks say it refuses."""
+    refused = quirks_of(target).unsupported_parameters
+    return CHAT_PARAMETERS - frozenset(refused) if refused else CHAT_PARAMETERS
 
 
 def quirks_of(target: Target) -> OpenAIQuirks:
@@ -65,6 +92,8 @@ def endpoint(target: Target, path: str) -> str:
     version = target.credentials.get(quirks.api_version_credential or "", "") or quirks.default_api_version
     if quirks.url_style == "azure-inference":
         return f"{target.base_url}{path}?api-version={version}"
+    if version == AZURE_V1:  # Azure's version-less v1 API: the deployment goes in the body's `model`
+        return f"{target.base_url}/v1{path}"
     return f"{target.base_url}/deployments/{target.upstream_model}{path}?api-version={version}"
 
 
@@ -123,6 +152,8 @@ _AZURE_INFERENCE_CHAT_KEYS = frozenset(
 def _reasoning_replayed(messages: Sequence[Message], quirks: OpenAIQuirks) -> frozenset[int]:
     """The indexes of the assistant messages whose reasoning goes back upstream."""
     rule = quirks.reasoning_replay
+    if rule == "always-and-tool-calls":
+        return frozenset(i for i, m in enumerate(messages) if m.role == "assistant" and (m.reasoning or m.tool_calls))
     if rule != "tool-call-turns":
         return frozenset(
             i
@@ -168,7 +199,12 @@ def _part(part: TextPart | ImagePart | AudioPart | DocumentPart) -> dict[str, An
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
-        return {"type": "image_url", "image_url": {"url": part.url, "detail": part.detail}}
+        # `detail` only when the caller chose one: "auto" is OpenAI's default, and servers that document other
+        # values (StepFun: low|high, default low) or none (MiniMax-Text-01: url only) get no word they do not know.
+        image: dict[str, str] = {"url": part.url}
+        if part.detail != "auto":
+            image["detail"] = part.detail
+        return {"type": "image_url", "image_url": image}
     if isinstance(part, AudioPart):
         return {"type": "input_audio", "input_audio": {"data": part.data, "format": part.format}}
     file: dict[str, str] = {"file_data": f"data:{part.media_type};base64,{part.data}"}

@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from msgspec.structs import replace
 
-from modelyard.errors import UpstreamError
+from modelyard.errors import UnsupportedFeatureError, UpstreamError
 from modelyard.protocols.base import ChatStreamParser, Framing, Target, UpstreamRequest, WireProtocol
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.protocols.openai import requests as openai_requests
@@ -21,8 +21,17 @@ from modelyard.types import (
     RerankRequest,
     RerankResult,
 )
+from modelyard.types.chat import CHAT_PARAMETERS
 
 _V2_QUIRKS = OpenAIQuirks()  # Qianfan v2 takes OpenAI's fields as they are, max_tokens included
+# The legacy workshop body has no seed, penalties, reasoning effort or parallel-call switch.
+_LEGACY_PARAMETERS = CHAT_PARAMETERS - {
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "reasoning_effort",
+    "parallel_tool_calls",
+}
 
 
 class Wenxin(WireProtocol):
@@ -36,9 +45,19 @@ class Wenxin(WireProtocol):
     quirks_model = WenxinQuirks
     stream_framing: ClassVar[Framing] = "ndjson"  # lines, so a bare JSON error line is seen (stream.py)
 
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return _LEGACY_PARAMETERS if _is_legacy(target) else self.chat_parameters
+
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if _is_legacy(target):
             return requests.build_chat(target, request, stream=stream)
+        if requests.quirks_of(target).last_message_user and request.messages[-1].role != "user":
+            raise UnsupportedFeatureError(
+                f"{target.model.id} on Qianfan v2 takes a conversation that ends with the user's message, "
+                f"not a {request.messages[-1].role} message (Baidu's text-generation API); after tool results, "
+                "add the user's next message",
+                field="messages",
+            )
         return openai_requests.build_chat(_v2(target), request, stream=stream)
 
     def parse_chat(self, target: Target, body: bytes) -> ChatResult:

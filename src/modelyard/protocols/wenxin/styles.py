@@ -33,6 +33,9 @@ class WenxinQuirks(Spec):
     legacy_endpoints: dict[str, str] = Field(default_factory=dict)
     # v2 API: the name v2 knows a model by, where it differs from the catalog id.
     v2_models: dict[str, str] = Field(default_factory=dict)
+    # v2: the model takes only a conversation whose last message is the user's (a per-model quirk: ERNIE 4.5 and
+    # X1 Turbo refuse a tool result last, Baidu's text-generation API page).
+    last_message_user: bool = False
 
 
 def style_of(credentials: Mapping[str, str], variable: str = "api_style") -> Style:
