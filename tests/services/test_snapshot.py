@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 from modelyard import vault as vault_module
 from modelyard.errors import DecryptionError, NotFoundError
 from modelyard.services import snapshot as snapshot_module
-from modelyard.services import workspaces as workspaces_module
+from modelyard.services import vaults as vaults_module
 from modelyard.services.context import Services
 from modelyard.services.snapshot import WorkspaceSnapshot
 from modelyard.settings import Settings, SettingsError
@@ -68,7 +68,7 @@ async def test_snapshots_and_vaults_are_bounded_by_the_workspace_cache_size(smal
     await small_cache.snapshots.get(ids[2])
 
     assert sorted(small_cache.snapshots._snapshots) == sorted([ids[0], ids[2]])  # ids[1] was least recently used
-    assert len(small_cache.workspaces._vaults) == 2
+    assert len(small_cache.vaults) == 2
     again = await small_cache.snapshots.get(ids[1])  # an evicted workspace is rebuilt, not lost
     assert api_key(again) == SECRET
 
@@ -213,7 +213,7 @@ async def test_key_generation_runs_off_the_event_loop(services: Services, monkey
             ticks += 1
 
     ticks_during: list[int] = []
-    real_generate = workspaces_module.new_key_pair
+    real_generate = vaults_module.new_key_pair
 
     def observed_generate(*args: object, **kwargs: object) -> vault_module.KeyPair:
         before = ticks
@@ -221,7 +221,7 @@ async def test_key_generation_runs_off_the_event_loop(services: Services, monkey
         ticks_during.append(ticks - before)  # the loop ran meanwhile only if this ran in another thread
         return pair
 
-    monkeypatch.setattr(workspaces_module, "new_key_pair", observed_generate)
+    monkeypatch.setattr(vaults_module, "new_key_pair", observed_generate)
     running = asyncio.create_task(ticker())
     try:
         workspace = await services.workspaces.create("Off the loop")
@@ -267,7 +267,7 @@ async def test_a_workspace_deleted_on_another_replica_is_forgotten(
     await replica.workspaces.delete(workspace)
     await services.snapshots.check_versions()
     assert workspace not in services.snapshots._snapshots
-    assert workspace not in services.workspaces._vaults
+    assert workspace not in services.vaults
 
 
 async def test_keys_rotated_on_another_replica_are_used_after_the_change(
@@ -279,7 +279,7 @@ async def test_keys_rotated_on_another_replica_are_used_after_the_change(
     await services.snapshots.check_versions()
     snapshot = await services.snapshots.get(workspace)
     assert api_key(snapshot) == SECRET
-    assert services.workspaces._vaults.peek(workspace).active_key_id == new_key  # type: ignore[union-attr]
+    assert services.vaults.peek(workspace).active_key_id == new_key  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("backend", ["postgres"])

@@ -12,8 +12,8 @@ async def test_a_workspace_gets_its_own_key_pair(services) -> None:
     second = await services.workspaces.create("Two")
     form = default_catalog().get("deepseek").credentials
     async with services.db() as session:
-        vault_one = await services.workspaces.vault(session, workspace_id=first.id)
-        vault_two = await services.workspaces.vault(session, workspace_id=second.id)
+        vault_one = await services.vaults.vault(session, workspace_id=first.id)
+        vault_two = await services.vaults.vault(session, workspace_id=second.id)
     sealed = seal_values(vault_one, form, {"api_key": "sk-abcdef0123456789"})
     assert open_values(vault_one, sealed) == {"api_key": "sk-abcdef0123456789"}
     with pytest.raises(DecryptionError):

@@ -20,6 +20,7 @@ from modelyard.services.quota import QuotaService
 from modelyard.services.responses import ResponseStore
 from modelyard.services.snapshot import SnapshotService
 from modelyard.services.usage import UsageRecorder
+from modelyard.services.vaults import Vaults
 from modelyard.services.workspaces import WorkspaceService
 from modelyard.settings import Settings
 from modelyard.store.cache import cache_for
@@ -50,6 +51,7 @@ class Services:
         self.cache = cache_for(settings.redis_url)
         self.master = MasterKey.load(settings.secret_key, settings.home)
         self.hosted = hosted if hosted is not None else load_hosted_config(settings.hosted_config, self.catalog)
+        self.vaults = Vaults(self.master, capacity=settings.workspace_cache_size)
         self.workspaces = WorkspaceService(self)
         self.accounts = AccountService(self)
         self.api_keys = ApiKeyService(self)

@@ -15,11 +15,9 @@ from modelyard.catalog.forms import check_values
 from modelyard.catalog.spec import FormField
 from modelyard.errors import ConflictError, CredentialValidationError, InvalidRequestError, NotFoundError
 from modelyard.services.sealed import masked_values, merge_update, open_values, seal_values
-from modelyard.services.sealed import reseal as reseal_values
 from modelyard.services.workspaces import bump_version
 from modelyard.store.tables import ProviderCredential, ProviderSetting, utcnow
 from modelyard.types import ModelType
-from modelyard.vault import WorkspaceVault
 
 if TYPE_CHECKING:
     from modelyard.services.context import Services
@@ -82,7 +80,7 @@ class CredentialService:
             raise InvalidRequestError(f"{provider} takes credentials per model; add a custom model instead")
         accepted, status, error = await self.checked(provider, spec.credentials, values, validate=validate)
         async with self._services.db.begin() as session:
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             if name is None:
                 count = await session.scalar(
                     select(func.count()).where(
@@ -121,7 +119,7 @@ class CredentialService:
         """Change some fields: others keep their stored value, and a secret sent back as its mask is kept."""
         async with self._services.db() as session:
             row = await self._row(session, workspace_id, credential_id)
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             stored = open_values(vault, row.sealed_values)
         spec = self._services.catalog.get(row.provider)
         merged = merge_update(stored, values or {})
@@ -196,7 +194,7 @@ class CredentialService:
         """Check a stored credential again and record the outcome: verified, or failing with the error."""
         async with self._services.db() as session:
             row = await self._row(session, workspace_id, credential_id)
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             stored = open_values(vault, row.sealed_values)
         try:
             await self._services.runtime.validate_credentials(provider=row.provider, credentials=stored)
@@ -211,9 +209,6 @@ class CredentialService:
             view = _view(row, setting.active_credential_id)
         await self._services.snapshots.changed(workspace_id)
         return view
-
-    def reseal(self, stored: str, old: WorkspaceVault, new: WorkspaceVault) -> str:
-        return reseal_values(stored, old, new)
 
     async def _row(self, session: AsyncSession, workspace_id: str, credential_id: str) -> ProviderCredential:
         row = await session.get(ProviderCredential, credential_id)

@@ -169,7 +169,7 @@ class ModelService:
         )
         self._services.runtime.binding(provider).model(model, kind, accepted)  # the form must describe a model
         async with self._services.db.begin() as session:
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             row = CustomModel(
                 workspace_id=workspace_id,
                 provider=provider,
@@ -191,7 +191,7 @@ class ModelService:
     ) -> CustomModelView:
         async with self._services.db() as session:
             row = await _custom_row(session, workspace_id, custom_model_id)
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             stored = open_values(vault, row.sealed_values)
         spec = self._services.catalog.get(row.provider)
         accepted, status, error = await self._services.credentials.checked(
@@ -214,7 +214,7 @@ class ModelService:
     async def validate_custom(self, *, workspace_id: str, custom_model_id: str) -> CustomModelView:
         async with self._services.db() as session:
             row = await _custom_row(session, workspace_id, custom_model_id)
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             stored = open_values(vault, row.sealed_values)
         try:
             await self._services.runtime.validate_credentials(

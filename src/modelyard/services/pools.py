@@ -91,7 +91,7 @@ class PoolService:
             if credential_id is not None:
                 await _credential(session, workspace_id, credential_id, provider)
             else:
-                vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+                vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
                 sealed = seal_values(vault, form, accepted)
             row = LoadBalancingEntry(
                 workspace_id=workspace_id,
@@ -143,7 +143,7 @@ class PoolService:
     ) -> PoolEntryView:
         async with self._services.db() as session:
             row = await _entry(session, workspace_id, entry_id)
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
         sealed = row.sealed_values
         status, error, checked = row.status, row.last_error, row.checked_at
         if row.name == INHERIT_NAME and (values is not None or name is not None):
@@ -227,7 +227,7 @@ class PoolService:
         """Check an entry again; a verified entry that the balancer took out (auth failure) comes back."""
         async with self._services.db() as session:
             row = await _entry(session, workspace_id, entry_id)
-            vault = await self._services.workspaces.vault(session, workspace_id=workspace_id)
+            vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
             if row.name == INHERIT_NAME:
                 snapshot = await self._services.snapshots.get(workspace_id)
                 base = _base(snapshot, (row.provider, row.model, row.model_type))

@@ -247,7 +247,7 @@ class SnapshotService:
         for change in changes:
             cached = self._snapshots.peek(change.workspace_id)
             if change.version is None:
-                self._services.workspaces.forget_vault(change.workspace_id)
+                self._services.vaults.forget(change.workspace_id)
                 await self.invalidate(change.workspace_id)
             elif change.workspace_id in self._building or (cached is not None and cached.version < change.version):
                 await self.invalidate(change.workspace_id)
@@ -257,7 +257,7 @@ class SnapshotService:
 
     async def _build_many(self, workspace_ids: list[str]) -> dict[str, WorkspaceSnapshot | Exception]:
         async with self._services.db() as session:
-            heads = await self._services.workspaces.versions_and_vaults(session, workspace_ids)
+            heads = await self._services.vaults.versions_and_vaults(session, workspace_ids)
             found = [workspace_id for workspace_id, head in heads.items() if not isinstance(head, Exception)]
             settings = await _rows(session, ProviderSetting, found)
             credentials = await _rows(session, ProviderCredential, found)
