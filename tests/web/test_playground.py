@@ -27,6 +27,8 @@ async def test_playground_streams_the_answer_as_it_arrives_then_shows_its_usage(
     words = ["Hello", ", ", "streaming ", "world", "!"]
     chunks = [chat_chunk({"role": "assistant", "content": ""}), *(chat_chunk({"content": w}) for w in words)]
     site.fake.stream(sse(*chunks, chat_chunk({}, "stop"), usage_chunk(11, 5)), piece_size=48, pause_s=0.05)
+    for _ in range(2):  # then the page asks for a title and follow-up questions: one answer serves either
+        site.fake.reply_chat('{"title": "Greeting", "questions": ["Why?", "How?", "When?"]}')
     await open_playground(page, site)
     await page.evaluate(WATCH_ANSWER)
 
@@ -42,13 +44,15 @@ async def test_playground_streams_the_answer_as_it_arrives_then_shows_its_usage(
     partial = shown[:-1]
     assert partial, f"the answer appeared all at once: {shown}"
     assert shown[-1] == ANSWER and all(ANSWER.startswith(text) for text in partial)
-    sent = site.fake.last.json
+    sent = site.fake.requests[0].json  # the answer's call; the title and questions follow it
     assert sent["stream"] is True
     assert sent["messages"] == [{"role": "user", "content": "Say hello"}]
 
+    await expect(page.locator("#suggestions")).to_have_attribute("data-state", "done")
+    await expect(page.locator("#conversation-title")).to_have_text("Greeting")
     await site.services.usage.flush()
     await page.goto("/#/usage")
-    await expect(page.locator("#usage-totals .stat").first).to_contain_text("1")
+    await expect(page.locator("#usage-totals .stat").first).to_contain_text("3")  # the answer, title, questions
     await expect(page.locator("main")).to_contain_text("deepseek/deepseek-flash")
 
 

@@ -23,6 +23,7 @@ from modelyard.cli import (
     provider,
     quota,
     serve,
+    task,
     usage,
     workspace,
 )
@@ -107,6 +108,7 @@ for command in (
     default.default,
     quota.quota,
     usage.usage,
+    task.task,
     db.db,
 ):
     modelyard.add_command(command)

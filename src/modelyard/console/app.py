@@ -15,6 +15,7 @@ from modelyard.console import (
     routes_auth,
     routes_models,
     routes_playground,
+    routes_playground_tasks,
     routes_pools,
     routes_providers,
     routes_system,
@@ -72,6 +73,7 @@ def create_console(services: Services, metrics: Metrics, *, max_body_bytes: int 
         routes_pools,
         routes_usage,
         routes_playground,
+        routes_playground_tasks,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modelyard.errors import CredentialError, ModelyardError
-from modelyard.gateway import audio, chat, endpoints, messages, responses
+from modelyard.gateway import audio, chat, endpoints, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
 from modelyard.gateway.metrics import Metrics
@@ -32,6 +32,8 @@ ROUTES: dict[tuple[str, str], Handler] = {
     ("POST", "/v1/audio/transcriptions"): audio.transcriptions,
     ("POST", "/v1/audio/speech"): audio.speech,
     ("GET", "/v1/models"): endpoints.list_models,
+    ("POST", "/v1/tasks/conversation-title"): tasks.conversation_title,
+    ("POST", "/v1/tasks/suggested-questions"): tasks.suggested_questions,
 }
 _PATHS = {path for _, path in ROUTES}
 # Routes with a trailing `{parameter}`, by (method, the path before it): looked up only when no exact route matches.

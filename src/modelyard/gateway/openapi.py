@@ -323,6 +323,51 @@ SCHEMAS: dict[str, Schema] = {
         },
         "required": ["model", "input"],
     },
+    "ConversationTaskRequest": {
+        "type": "object",
+        "description": "A conversation for one of the system model's tasks; other keys are ignored.",
+        "properties": {
+            "messages": {
+                "type": "array",
+                "items": {"$ref": _REF + "ChatMessage"},
+                "minItems": 1,
+                "description": "The conversation, as for chat completions; its system and tool messages are not read",
+            },
+            "model": {**_MODEL, "default": "default", "description": f"{_MODEL['description']} (the default LLM)"},
+        },
+        "required": ["messages"],
+    },
+    "ConversationTitle": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "conversation.title"},
+            "title": {
+                "type": "string",
+                "maxLength": 60,
+                "description": "A few words in the conversation's language, without quotes or end punctuation",
+            },
+            "model": {"type": "string", "description": "provider/model that wrote it"},
+            "usage": {**_USAGE, "description": "Of every call the task made (two when the first answer was unusable)"},
+        },
+        "required": ["object", "title", "model", "usage"],
+    },
+    "SuggestedQuestions": {
+        "type": "object",
+        "properties": {
+            "object": {"const": "conversation.suggested_questions"},
+            "questions": {
+                "type": "array",
+                "items": {"type": "string", "maxLength": 120},
+                "minItems": 1,
+                "maxItems": 3,
+                "description": "Three follow-up questions in the conversation's language; fewer only when the model "
+                "twice gave fewer usable ones",
+            },
+            "model": {"type": "string", "description": "provider/model that wrote them"},
+            "usage": {**_USAGE, "description": "Of every call the task made (two when the first answer was short)"},
+        },
+        "required": ["object", "questions", "model", "usage"],
+    },
     "ModelList": {
         "type": "object",
         "properties": {
@@ -481,6 +526,22 @@ PATHS: dict[str, Schema] = {
             "Synthesise speech; the audio is streamed",
             _json("SpeechRequest"),
             {"description": "The audio", "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}}},
+        )
+    },
+    "/v1/tasks/conversation-title": {
+        "post": _operation(
+            "gateway_conversation_title",
+            "A short title for a conversation, by the workspace's default LLM or the model named",
+            _json("ConversationTaskRequest"),
+            {"description": "The title", "content": _json("ConversationTitle")},
+        )
+    },
+    "/v1/tasks/suggested-questions": {
+        "post": _operation(
+            "gateway_suggested_questions",
+            "Three follow-up questions the user could ask next, by the workspace's default LLM or the model named",
+            _json("ConversationTaskRequest"),
+            {"description": "The questions", "content": _json("SuggestedQuestions")},
         )
     },
     "/v1/models": {

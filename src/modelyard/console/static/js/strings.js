@@ -300,4 +300,9 @@ export const ZH_HANS = {
   Reasoning: "推理过程",
   "{prompt} prompt + {completion} completion = {total} tokens": "输入 {prompt} + 输出 {completion} = {total} tokens",
   "No usage reported": "未返回用量",
+  "Suggested questions": "推荐问题",
+  "Suggesting follow-up questions…": "正在生成推荐问题…",
+  "Ask next:": "接着问：",
+  "No suggestions: {reason}": "无法推荐问题：{reason}",
+  "Title by {model}": "标题由 {model} 生成",
 };

@@ -1,7 +1,8 @@
 // A small chat playground: pick a model, send a message, watch the answer stream in, then see its usage.
-// The stream is the console's SSE route, read with fetch (EventSource cannot POST).
+// The stream is the console's SSE route, read with fetch (EventSource cannot POST). After an answer, the
+// workspace's default LLM names the conversation (once) and suggests follow-up questions; a click asks one.
 
-import { get, postStream } from "../api.js";
+import { get, post, postStream } from "../api.js";
 import { catalog } from "../catalog.js";
 import { h, replace } from "../dom.js";
 import { field, form, formError, showError } from "../forms.js";
@@ -74,6 +75,78 @@ async function streamAnswer(body, bubble, signal) {
   return full;
 }
 
+/**
+ * The system model's tasks for the conversation so far: its title (asked after the first answer, until one
+ * comes) and follow-up questions (after every answer). A late answer for a conversation that moved on is dropped.
+ */
+function conversationTasks(titleElement, suggestions, ask) {
+  let conversation = 0; // a new one after Clear
+  let turn = 0; // a new one with every question
+  let titled = false;
+
+  function reset() {
+    conversation += 1;
+    titled = false;
+    titleElement.hidden = true;
+    titleElement.textContent = "";
+    clearSuggestions();
+  }
+
+  function clearSuggestions() {
+    turn += 1;
+    suggestions.hidden = true;
+    suggestions.dataset.state = "idle";
+    replace(suggestions);
+  }
+
+  function nameConversation(body) {
+    const named = conversation;
+    titled = true;
+    post(wsPath("/playground/title"), body).then(
+      (answer) => {
+        if (named !== conversation) return;
+        titleElement.textContent = answer.title;
+        titleElement.title = text("Title by {model}", { model: `${answer.provider}/${answer.model}` });
+        titleElement.hidden = false;
+      },
+      () => {
+        if (named === conversation) titled = false; // asked again after the next answer
+      },
+    );
+  }
+
+  async function suggest(body) {
+    const asked = turn;
+    suggestions.hidden = false;
+    suggestions.dataset.state = "loading";
+    replace(suggestions, h("span", { class: "hint" }, tr("Suggesting follow-up questions…")));
+    try {
+      const answer = await post(wsPath("/playground/suggested-questions"), body);
+      if (asked !== turn) return;
+      replace(
+        suggestions,
+        h("span", { class: "hint" }, tr("Ask next:")),
+        answer.questions.map((question) =>
+          h("button", { type: "button", class: "suggestion small", onclick: () => ask(question) }, question),
+        ),
+      );
+      suggestions.dataset.state = "done";
+    } catch (error) {
+      if (asked !== turn) return;
+      replace(suggestions, h("span", { class: "hint" }, tr("No suggestions: {reason}", { reason: error.message })));
+      suggestions.dataset.state = "error";
+    }
+  }
+
+  function afterAnswer(history) {
+    const body = { messages: history.slice() };
+    if (!titled) nameConversation(body);
+    suggest(body);
+  }
+
+  return { afterAnswer, clearSuggestions, reset };
+}
+
 async function playgroundPage() {
   const [models, providers] = await Promise.all([get(wsPath(`/models?model_type=llm`)), catalog()]);
   const usable = models.filter((model) => model.is_enabled && model.is_available);
@@ -86,7 +159,11 @@ async function playgroundPage() {
     );
   }
   const history = [];
+  const conversationTitle = h("h2", { class: "conversation-title", id: "conversation-title", hidden: true });
   const transcript = h("div", { class: "chat", id: "transcript", "aria-live": "polite" });
+  const suggestions = h("div", { class: "suggestions", id: "suggestions", role: "group", hidden: true });
+  translateAttribute(suggestions, "aria-label", "Suggested questions");
+  const tasks = conversationTasks(conversationTitle, suggestions, ask);
   let controller = null;
   const stop = button("Stop", () => controller?.abort(), { small: true });
   stop.hidden = true;
@@ -103,6 +180,7 @@ async function playgroundPage() {
       onSubmit: async (self) => {
         const content = message.value.trim();
         if (!content) return showError(self, { field: "message", message: text("Write a message first.") });
+        tasks.clearSuggestions();
         history.push({ role: "user", content });
         transcript.append(h("div", { class: "message user" }, content));
         const bubble = h("div", { class: "message assistant", dataset: { state: "streaming" } });
@@ -116,6 +194,7 @@ async function playgroundPage() {
         try {
           const answer = await streamAnswer(body, bubble, controller.signal);
           history.push({ role: "assistant", content: answer });
+          if (bubble.dataset.state === "done") tasks.afterAnswer(history);
         } catch (error) {
           history.pop(); // the question got no answer: leave it out of the next turn
           bubble.classList.add("error");
@@ -153,6 +232,7 @@ async function playgroundPage() {
         () => {
           history.length = 0;
           replace(transcript);
+          tasks.reset();
         },
         { small: true },
       ),
@@ -161,11 +241,16 @@ async function playgroundPage() {
   message.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) composer.requestSubmit();
   });
+  function ask(question) {
+    if (controller) return; // an answer is still streaming
+    message.value = question;
+    composer.requestSubmit();
+  }
   return h(
     "div",
     {},
     pageHead("Playground", "Try a chat model with this workspace's credentials."),
-    panel(null, transcript, composer),
+    panel(null, conversationTitle, transcript, suggestions, composer),
   );
 }
 
