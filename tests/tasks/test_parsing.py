@@ -115,3 +115,8 @@ def test_visible_text_leaves_out_reasoning() -> None:
 def test_json_value_finds_the_first_object_in_prose_and_none_in_plain_text() -> None:
     assert json_value('I think [1] is wrong; {"a": 1}') == [1]
     assert json_value("no json here") is None
+
+
+def test_a_title_key_is_read_alone_when_there_is_one() -> None:
+    assert parse_title('{"title": "", "note": "I could not decide"}') is None
+    assert parse_title('{"name": "Sorting lists"}') == "Sorting lists"

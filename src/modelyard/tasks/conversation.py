@@ -6,6 +6,7 @@ themselves, a model tends to carry on the conversation instead of describing it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -17,6 +18,7 @@ from modelyard.types.chat import AudioPart, DocumentPart, ImagePart, TextPart
 MESSAGE_CHARS = 2_000  # of each message: the head and the tail, which say what it is about
 TRANSCRIPT_MESSAGES = 8  # the first ones name a conversation; the last ones lead to what comes next
 _SPEAKERS = {"user": "User", "assistant": "Assistant"}
+_TAGS = re.compile(r"</?\s*conversation\s*>", re.IGNORECASE)
 _PART_NAMES = {ImagePart: "[image]", AudioPart: "[audio]", DocumentPart: "[document]"}
 
 ConversationInput = Sequence[Message | Mapping[str, Any]]
@@ -37,7 +39,7 @@ def transcript(messages: Sequence[Message], *, keep: Literal["first", "last"]) -
     (they are instructions and data, not the conversation)."""
     turns = [m for m in messages if m.role in _SPEAKERS and _said(m)]
     kept = turns[:TRANSCRIPT_MESSAGES] if keep == "first" else turns[-TRANSCRIPT_MESSAGES:]
-    blocks = [f"{_SPEAKERS[m.role]}: {_shortened(_said(m))}" for m in kept]
+    blocks = [f"{_SPEAKERS[m.role]}: {_fenced(_shortened(_said(m)))}" for m in kept]
     if len(kept) < len(turns):
         blocks.insert(len(blocks) if keep == "first" else 0, "[…]")
     return "\n\n".join(blocks)
@@ -48,6 +50,11 @@ def _said(message: Message) -> str:
         return message.content.strip()
     parts = [part.text if isinstance(part, TextPart) else _PART_NAMES[type(part)] for part in message.content]
     return " ".join(p.strip() for p in parts if p.strip())
+
+
+def _fenced(text: str) -> str:
+    """The text unable to close the prompt's <conversation> block early (and so to pose as the task's own words)."""
+    return _TAGS.sub(lambda tag: tag.group().replace("<", "‹").replace(">", "›"), text)
 
 
 def _shortened(text: str) -> str:

@@ -75,7 +75,7 @@ def parse_questions(content: str) -> list[str]:
 def _from_json(value: Any) -> list[Any]:
     if isinstance(value, dict):
         named = {str(k).lower(): v for k, v in value.items()}
-        lists = [named.get("questions"), *named.values()]
+        lists = [named["questions"]] if "questions" in named else named.values()  # another key only without it
         value = next((v for v in lists if isinstance(v, list)), [])
     if not isinstance(value, list):
         return []

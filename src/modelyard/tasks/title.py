@@ -61,7 +61,8 @@ def parse_title(content: str) -> str | None:
     candidates: list[str] = []
     if isinstance(value, dict):
         named = {str(k).lower(): v for k, v in value.items()}
-        candidates += [v for v in (named.get("title"), *named.values()) if isinstance(v, str)]
+        chosen = [named["title"]] if "title" in named else named.values()  # another key only when no `title`
+        candidates += [v for v in chosen if isinstance(v, str)]
     elif isinstance(value, list):
         candidates += [v for v in value if isinstance(v, str)]
     field = _TITLE_FIELD.search(text)
