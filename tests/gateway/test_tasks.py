@@ -62,12 +62,15 @@ async def fake_google(gateway: Running) -> AsyncIterator[gemini.FakeGoogle]:
         yield upstream
 
 
-async def test_a_title_by_the_default_llm_from_a_chatty_answer(gateway: Running, fake_openai: FakeOpenAI) -> None:
+@pytest.mark.parametrize("model", [{}, {"model": None}, {"model": "default"}])
+async def test_a_title_by_the_default_llm_from_a_chatty_answer(
+    gateway: Running, fake_openai: FakeOpenAI, model: dict[str, Any]
+) -> None:
     fake_openai.reply_chat(
         'Here is a concise title:\n\n"Sorting Dicts by Key in Python."', reasoning="Short, no quotes...", usage=(80, 9)
     )
 
-    status, body, headers = await post(gateway, TITLE, {"messages": ENGLISH})
+    status, body, headers = await post(gateway, TITLE, {"messages": ENGLISH, **model})
 
     assert status == 200, body
     assert body == {
@@ -136,6 +139,7 @@ async def test_every_call_of_a_task_is_recorded_as_usage(gateway: Running, fake_
         ({"messages": "hello"}, 400, "invalid_request", "messages"),
         ({"messages": [{"role": "user", "content": 5}]}, 400, "invalid_request", "messages[0].content"),
         ({"messages": ENGLISH, "model": ""}, 400, "invalid_request", "model"),
+        ({"messages": ENGLISH, "model": 7}, 400, "invalid_request", "model"),
         ({"messages": ENGLISH, "model": "deepseek/nope"}, 404, "model_not_found", None),
     ],
 )

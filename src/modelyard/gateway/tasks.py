@@ -63,7 +63,9 @@ async def suggested_questions(
 
 
 def _model(body: dict[str, Any]) -> str:
-    model = body.get("model", "default")
+    model = body.get("model")
+    if model is None:
+        return "default"
     if not isinstance(model, str) or not model:
         raise InvalidRequestError("model must be 'provider/model', a model name, or 'default'", field="model")
     return model
