@@ -167,6 +167,18 @@ EXPECTED: dict[str, Expected] = {
     "modelyard.services.hosted.HostedConfigError": Expected(
         500, "hosted_config_invalid", "server_error", "api_error", "server_error", False, _NO_RETRY
     ),
+    "modelyard.services.idempotency.values.IdempotencyConflictError": Expected(
+        409,
+        "idempotency_key_in_use",
+        "invalid_request_error",
+        "invalid_request_error",
+        "conflict",
+        True,
+        {"retry-after": "1"},
+    ),
+    "modelyard.services.idempotency.values.IdempotencyKeyReusedError": Expected(
+        422, "idempotency_key_reused", "invalid_request_error", "invalid_request_error", "invalid_request", False
+    ),
     "modelyard.settings.SettingsError": Expected(
         500, "settings_invalid", "server_error", "api_error", "server_error", False, _NO_RETRY
     ),

@@ -130,6 +130,13 @@ _ROWS: dict[type[BaseException] | str, Contract] = {
         503, "no_credential_available", Kind.UPSTREAM, Retry.BACKOFF
     ),
     "modelyard.services.hosted.HostedConfigError": Contract(500, "hosted_config_invalid", Kind.SERVER, Retry.NO),
+    # A repeat of a call still running: 409 as the IETF Idempotency-Key draft says; the SDKs retry it after Retry-After.
+    "modelyard.services.idempotency.values.IdempotencyConflictError": Contract(
+        409, "idempotency_key_in_use", Kind.CONFLICT, Retry.SOON
+    ),
+    "modelyard.services.idempotency.values.IdempotencyKeyReusedError": Contract(
+        422, "idempotency_key_reused", Kind.INVALID_REQUEST, Retry.NO
+    ),
     "modelyard.settings.SettingsError": Contract(500, "settings_invalid", Kind.SERVER, Retry.NO),
     "modelyard.store.transfer.TransferError": Contract(500, "transfer_failed", Kind.SERVER, Retry.NO),
     "modelyard.vault.MasterKeyError": Contract(500, "master_key_invalid", Kind.SERVER, Retry.NO),

@@ -35,6 +35,7 @@ class Settings:
     metrics_token: str | None = None  # set: /metrics answers only `Authorization: Bearer <token>`
     trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose X-Forwarded-For / Forwarded names the client
     workspace_cache_size: int = 10_000  # workspaces whose snapshot and keys each process keeps (LRU)
+    idempotency_hours: int = 24  # how long the gateway replays the answer kept for an Idempotency-Key
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +61,7 @@ class Settings:
             metrics_token=env.get("MODELYARD_METRICS_TOKEN") or None,
             trusted_proxies=_networks(env, "MODELYARD_TRUSTED_PROXIES"),
             workspace_cache_size=_positive_int(env, "MODELYARD_WORKSPACE_CACHE_SIZE", 10_000),
+            idempotency_hours=_positive_int(env, "MODELYARD_IDEMPOTENCY_HOURS", 24),
         )
 
     @property

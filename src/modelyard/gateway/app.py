@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modelyard.errors import CredentialError, ModelyardError
-from modelyard.gateway import audio, chat, endpoints, messages, responses, tasks
+from modelyard.gateway import audio, chat, endpoints, idempotency, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
 from modelyard.gateway.metrics import Metrics
@@ -57,6 +57,16 @@ class Gateway:
                 await _no_route(exchange, path)
                 return
             identity = await self.services.api_keys.authenticate(_api_key(exchange))
+            key = idempotency.key_of(exchange) if scope["method"] == "POST" else None
+            if key is not None:  # the first answer for the key is kept and replayed to its repeats
+
+                async def run(metrics: Metrics) -> None:
+                    await handler(self.services, exchange, identity, metrics)
+
+                await idempotency.answer_once(
+                    self.services.idempotency, exchange, identity, key, run, self.metrics, path, self._answer_error
+                )
+                return
             await handler(self.services, exchange, identity, self.metrics)
         except ClientDisconnectedError:
             return

@@ -12,6 +12,7 @@ from modelyard.services.balancer import LoadBalancer
 from modelyard.services.credentials import CredentialService
 from modelyard.services.defaults import DefaultModelService
 from modelyard.services.hosted import HostedConfig, load_hosted_config
+from modelyard.services.idempotency import IdempotencyService
 from modelyard.services.invoke import Invoker
 from modelyard.services.models import ModelService
 from modelyard.services.pools import PoolService
@@ -65,6 +66,12 @@ class Services:
         self.usage = UsageRecorder(self)
         self.snapshots = SnapshotService(self)
         self.invoker = Invoker(self)
+        self.idempotency = IdempotencyService.create(
+            self.engine,
+            self.cache,
+            call_timeout_s=self.runtime.transport.timeouts.total_s,
+            ttl_s=settings.idempotency_hours * 3600,
+        )
         self.responses = ResponseStore(self.engine, self.cache)
 
     async def start(self, *, run_migrations: bool = True) -> None:
@@ -77,6 +84,7 @@ class Services:
         await self.usage.start()
         await self.api_keys.start()
         await self.quota.start()
+        await self.idempotency.start()
         await self.responses.start()
 
     async def close(self) -> None:
@@ -85,6 +93,7 @@ class Services:
         await self.usage.close()  # flushes what is queued: nothing recorded is lost on a graceful stop
         await self.responses.close()  # likewise for stored responses
         await self.quota.close()
+        await self.idempotency.close()
         await self.snapshots.close()
         await self.balancer.close()  # finishes the cool-down writes it queued for Redis
         await self.cache.close()

@@ -336,3 +336,23 @@ class StoredResponse(Base):
     conversation: Mapped[bytes] = mapped_column(LargeBinary)  # input items of a continuation, JSON
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class IdempotencyRecord(Base):
+    """A gateway call made with an Idempotency-Key, and the answer replayed to its repeats until `expires_at`.
+
+    While the first call runs, `status` is null and `expires_at` is the end of its lease. Only what the gateway
+    answered is kept (status, headers, body), never the request or its headers.
+    """
+
+    __tablename__ = "idempotency_keys"
+    # The primary key is the claim: one INSERT wins, on SQLite and PostgreSQL alike.
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    api_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the route and the body
+    token: Mapped[str] = mapped_column(String(32))  # the claim holding the key
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    headers: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON pairs
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -98,7 +98,9 @@ class QuotaService:
         unit prices the call's worst case: 1 for times, the model's credits for credits, and for tokens the
         `estimate` (prompt plus max_tokens or the model's output limit); when less remains than a token estimate,
         or no estimate bounds the call, what remains is reserved and the reservation `is_capped`. A repeated
-        `idempotency_key` returns the first reservation, marked `is_replay`, and spends nothing.
+        `idempotency_key` returns the first reservation, marked `is_replay`, and spends nothing. The gateway passes
+        no key here: it replays a repeated Idempotency-Key's first answer itself (gateway/idempotency.py), and a
+        replayed reservation would let a call reach the provider without spending.
         """
         hosted = self._services.hosted.get(provider)
         if hosted is None:
