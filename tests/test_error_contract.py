@@ -471,7 +471,7 @@ async def test_console_face(faces: App, case: Case) -> None:
 
     assert response.status_code == case.expected.status
     error = response.json()["error"]
-    assert set(response.json()) == {"error"} and set(error) == {"message", "type", "code", "field"}
+    assert set(response.json()) == {"error"} and set(error) == {"message", "type", "code", "field", "params"}
     assert (error["type"], error["code"], error["field"]) == (case.expected.console, case.expected.code, case.field)
     _check_message(error["message"], case)
     _check_headers(response, case.expected)

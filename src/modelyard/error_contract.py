@@ -182,20 +182,22 @@ class ErrorAnswer:
     message: str
     field: str | None  # the request field at fault, when the error names one
     headers: tuple[tuple[str, str], ...]  # lower-case names
+    params: Mapping[str, str]  # what `message` names, for a face that words it itself (the console)
 
 
 def answer_for(error: BaseException) -> ErrorAnswer:
     row = contract_of(type(error))
+    params: Mapping[str, str] = MappingProxyType({})
     if row is _STORE_BUSY:
         message = _STORE_BUSY_MESSAGE  # the driver's text names hosts and pool sizes
     elif isinstance(error, DecryptionError):
         message = "stored credentials could not be decrypted; an operator must check the master key"
     elif isinstance(error, ModelyardError):
-        message = str(error)
+        message, params = str(error), error.params
     else:
         message = _INTERNAL_MESSAGE
     field = getattr(error, "field", None) if isinstance(error, ModelyardError) else None
-    return ErrorAnswer(row.status, row.code, row.kind, message, field, _retry_headers(row, error))
+    return ErrorAnswer(row.status, row.code, row.kind, message, field, _retry_headers(row, error), params)
 
 
 def _retry_headers(row: Contract, error: BaseException) -> tuple[tuple[str, str], ...]:

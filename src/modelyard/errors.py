@@ -22,13 +22,32 @@ Every error modelyard raises on purpose:
 
 What each class answers at the gateway and the console (status, code, retry headers) is its row in
 `error_contract.py`; a class added anywhere in modelyard needs one there, or `tests/test_error_contract.py` fails.
+
+An error may carry `params`, the values its English message names (`provider`, `model`, `model_type` ...), so that
+the console can word it in the user's language from its code; the message API clients read stays as it is:
+
+    raise ModelDisabledError(f"[{provider}] {model} is disabled ...").with_params(provider=provider, model=model)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Self
+
+_NO_PARAMS: Mapping[str, str] = MappingProxyType({})
+
 
 class ModelyardError(Exception):
     """Base class: catch this to handle anything modelyard raises deliberately."""
+
+    # The values the message names, by name; `case` picks a wording where one code has several (an ICU `select`).
+    params: Mapping[str, str] = _NO_PARAMS
+
+    def with_params(self, **params: str | int) -> Self:
+        """This error, carrying `params` besides those it had: `raise SomeError("...").with_params(model=m)`."""
+        self.params = {**self.params, **{name: str(value) for name, value in params.items()}}
+        return self
 
 
 class CatalogError(ModelyardError):
@@ -116,6 +135,7 @@ class UpstreamError(ModelyardError):
         self.provider = provider
         self.status_code = status_code  # None when no HTTP response arrived
         self.vendor_code = vendor_code  # the provider's own error code, for logs
+        self.params = {"provider": provider, "detail": message}  # `detail`: the message after its [provider] prefix
 
 
 class UpstreamConnectionError(UpstreamError):

@@ -144,6 +144,7 @@ async def test_malformed_json_is_400(team: Team, owner: httpx2.AsyncClient) -> N
         "type": "invalid_request",
         "code": "validation",
         "field": "body",
+        "params": {"case": "json_invalid"},
     }
 
 

@@ -77,5 +77,5 @@ class Team:
 def error_of(response: httpx2.Response) -> dict[str, Any]:
     body = response.json()
     assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"message", "type", "code", "field"}, body
+    assert set(body["error"]) == {"message", "type", "code", "field", "params"}, body
     return body["error"]  # type: ignore[no-any-return]

@@ -31,13 +31,17 @@ def check_values(
     fields = {f.variable: f for f in form}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise CredentialValidationError(f"unknown credential field {unknown[0]!r}", field=unknown[0])
+        raise CredentialValidationError(f"unknown credential field {unknown[0]!r}", field=unknown[0]).with_params(
+            case="unknown_field", field=unknown[0]
+        )
     checked: dict[str, str] = {}
     for variable, raw in values.items():
         if raw is None:
             continue
         if not isinstance(raw, str | bool | int | float):
-            raise CredentialValidationError(f"{variable} must be a string", field=variable)
+            raise CredentialValidationError(f"{variable} must be a string", field=variable).with_params(
+                case="not_text", field=variable
+            )
         text = ("true" if raw else "false") if isinstance(raw, bool) else str(raw)
         if text != "":
             checked[variable] = text.strip() if not fields[variable].is_secret else text
@@ -51,15 +55,21 @@ def check_values(
         value = checked.get(field.variable)
         if value is None:
             if field.required and field.variable not in hidden:
-                raise CredentialValidationError(f"{field.variable} is required", field=field.variable)
+                raise CredentialValidationError(f"{field.variable} is required", field=field.variable).with_params(
+                    case="required", field=field.variable
+                )
             continue
         if len(value) > field.max_length:
             raise CredentialValidationError(
                 f"{field.variable} is longer than {field.max_length} characters", field=field.variable
-            )
+            ).with_params(case="too_long", field=field.variable, max_length=field.max_length)
         if field.options and value not in {option.value for option in field.options}:
             allowed = ", ".join(option.value for option in field.options)
-            raise CredentialValidationError(f"{field.variable} must be one of: {allowed}", field=field.variable)
+            raise CredentialValidationError(
+                f"{field.variable} must be one of: {allowed}", field=field.variable
+            ).with_params(case="not_an_option", field=field.variable, options=allowed)
         if field.type == "switch" and value not in ("true", "false"):
-            raise CredentialValidationError(f"{field.variable} must be true or false", field=field.variable)
+            raise CredentialValidationError(
+                f"{field.variable} must be true or false", field=field.variable
+            ).with_params(case="not_a_switch", field=field.variable)
     return checked

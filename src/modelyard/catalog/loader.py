@@ -38,7 +38,9 @@ class Catalog:
         try:
             return self._providers[provider_id]
         except KeyError:
-            raise ModelNotFoundError(f"unknown provider {provider_id!r}") from None
+            raise ModelNotFoundError(f"unknown provider {provider_id!r}").with_params(
+                case="unknown_provider", provider=provider_id
+            ) from None
 
     def source(self, provider_id: str) -> Path:
         return self._sources[provider_id]

@@ -1,14 +1,16 @@
-"""The console's face of the error contract: `{"error": {"message", "type", "code", "field"}}`.
+"""The console's face of the error contract: `{"error": {"message", "type", "code", "field", "params"}}`.
 
 Domain errors take status, code and headers from `modelyard.error_contract`; `ApiError` and the framework's own
-errors (no route, bad JSON) are answers of the HTTP edge, in the same shape.
+errors (no route, bad JSON) are answers of the HTTP edge, in the same shape. `message` is English, as every face
+says it; `params` holds the values it names (`provider`, `model`, `model_type` ...), so that the web console words
+the error from `code` and `params` in the user's language (static/js/messages.js), falling back to `message`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi.exceptions import RequestValidationError
@@ -21,6 +23,12 @@ from modelyard.errors import ModelyardError, UpstreamError
 
 log = logging.getLogger(__name__)
 
+# The codes of the HTTP edge's own answers; the web console words each one (tests/web/test_server_messages.py).
+EdgeCode = Literal[
+    "not_signed_in", "invalid_token", "session_expired", "csrf", "metrics_token", "rate_limited", "not_a_token"
+]
+VALIDATION_CODE = "validation"  # a body, query or path value the route's schema refuses
+
 
 class ApiError(Exception):
     """An answer given at the HTTP edge (not signed in, CSRF, rate limited), as opposed to a domain error."""
@@ -31,9 +39,10 @@ class ApiError(Exception):
         message: str,
         *,
         type: str,
-        code: str | None = None,
+        code: EdgeCode | None = None,
         field: str | None = None,
         headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -42,6 +51,7 @@ class ApiError(Exception):
         self.code = code
         self.field = field
         self.headers = dict(headers or {})
+        self.params = dict(params or {})
 
 
 def not_signed_in() -> ApiError:
@@ -73,7 +83,13 @@ def error_payload(error: BaseException) -> dict[str, Any]:
 
 
 def _payload(answer: ErrorAnswer) -> dict[str, Any]:
-    return {"message": answer.message, "type": _CONSOLE_TYPES[answer.kind], "code": answer.code, "field": answer.field}
+    return {
+        "message": answer.message,
+        "type": _CONSOLE_TYPES[answer.kind],
+        "code": answer.code,
+        "field": answer.field,
+        "params": dict(answer.params),
+    }
 
 
 def error_response(
@@ -84,8 +100,9 @@ def error_response(
     code: str | None = None,
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
 ) -> Response:
-    body = {"error": {"message": message, "type": type, "code": code, "field": field}}
+    body = {"error": {"message": message, "type": type, "code": code, "field": field, "params": dict(params or {})}}
     return Response(orjson.dumps(body), status_code=status, media_type="application/json", headers=headers)
 
 
@@ -117,7 +134,9 @@ def _respond(answer: ErrorAnswer) -> Response:
 
 async def on_api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return error_response(exc.status, exc.message, type=exc.type, code=exc.code, field=exc.field, headers=exc.headers)
+    return error_response(
+        exc.status, exc.message, type=exc.type, code=exc.code, field=exc.field, headers=exc.headers, params=exc.params
+    )
 
 
 async def on_http_error(request: Request, exc: Exception) -> Response:
@@ -137,11 +156,12 @@ async def on_validation_error(request: Request, exc: Exception) -> Response:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": ("body",), "msg": "invalid request"}
     if first.get("type") == "json_invalid":
-        field, message = "body", "the body is not valid JSON"
+        field, message, params = "body", "the body is not valid JSON", {"case": "json_invalid"}
     else:
         field = field_name(first.get("loc", ()))
-        message = f"{field}: {first.get('msg', 'invalid value')}"
-    return error_response(400, message, type="invalid_request", code="validation", field=field)
+        detail = str(first.get("msg", "invalid value"))
+        message, params = f"{field}: {detail}", {"field": field, "detail": detail}
+    return error_response(400, message, type="invalid_request", code=VALIDATION_CODE, field=field, params=params)
 
 
 def field_name(location: Sequence[Any]) -> str:

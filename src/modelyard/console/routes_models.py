@@ -35,6 +35,7 @@ def model_json(view: ModelView) -> dict[str, Any]:
         "is_available": view.is_available,
         "reason": view.reason,
         "reason_code": view.reason_code,
+        "reason_params": dict(view.reason_params),
         "provider_types": list(view.provider_types),
     }
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict, computed_field
 
 from modelyard.catalog.spec import FormField, Help, I18nText, ModelProperties, Pricing, ProviderSpec
 from modelyard.services.accounts import AccountView
@@ -144,7 +144,39 @@ class WorkspaceProviderOut(View):
         )
 
 
-class CredentialOut(View):
+# Why a model, a default or stored credentials cannot be used, as codes the web console words in the user's language
+# (static/js/messages.js) from the values in `*_params`; the English sentence stays beside them for API clients.
+ReasonCode = Literal[
+    "credentials_not_configured",  # these three are the error contract's codes (services/resolve.py)
+    "model_disabled",
+    "model_not_found",
+    "no_usable_model",  # no model of the type can be called: nothing to be the default
+    "credentials_rejected",  # the last check of stored credentials failed
+]
+
+
+class LastCheckOut(View):
+    """Stored credentials and their last check: `last_error` in English, and its code and values to word it."""
+
+    provider: str
+    last_error: str | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def last_error_code(self) -> ReasonCode | None:
+        return "credentials_rejected" if self.last_error else None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def last_error_params(self) -> dict[str, str]:
+        """`provider` (and `model`); the stored sentence is kept whole, so the provider's own words stay in it."""
+        if not self.last_error:
+            return {}
+        model: str | None = getattr(self, "model", None)
+        return {"case": "last_check", "provider": self.provider} | ({"model": model} if model else {})
+
+
+class CredentialOut(LastCheckOut):
     id: str
     provider: str
     name: str
@@ -172,7 +204,8 @@ class ModelOut(View):
     is_load_balanced: bool
     is_available: bool
     reason: str | None
-    reason_code: str | None  # credentials_not_configured | model_disabled | model_not_found
+    reason_code: ReasonCode | None  # credentials_not_configured | model_disabled | model_not_found
+    reason_params: dict[str, str]
     provider_types: list[str]
 
 
@@ -181,7 +214,7 @@ class RemoteModelOut(View):
     owned_by: str | None
 
 
-class CustomModelOut(View):
+class CustomModelOut(LastCheckOut):
     id: str
     provider: str
     model: str
@@ -200,9 +233,11 @@ class DefaultModelOut(View):
     source: str | None  # chosen | automatic | None
     is_available: bool
     reason: str | None
+    reason_code: ReasonCode | None
+    reason_params: dict[str, str]
 
 
-class PoolEntryOut(View):
+class PoolEntryOut(LastCheckOut):
     id: str
     provider: str
     model: str

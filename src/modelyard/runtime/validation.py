@@ -35,9 +35,11 @@ async def validate(
         target = binding.target(model, values, base_url=base_url)
         await _tiny_call(runtime, target, model)
     except CredentialsNotConfiguredError as exc:
-        raise CredentialValidationError(str(exc)) from exc
+        raise CredentialValidationError(str(exc)).with_params(**exc.params) from exc
     except UpstreamError as exc:
-        raise CredentialValidationError(f"the test call failed: {exc}") from exc
+        raise CredentialValidationError(f"the test call failed: {exc}").with_params(
+            **{**exc.params, "case": "test_call"}
+        ) from exc
     return values
 
 

@@ -77,7 +77,9 @@ class CredentialService:
         if "predefined-model" not in spec.configuration_methods and "fetch-from-remote" not in (
             spec.configuration_methods
         ):
-            raise InvalidRequestError(f"{provider} takes credentials per model; add a custom model instead")
+            raise InvalidRequestError(
+                f"{provider} takes credentials per model; add a custom model instead"
+            ).with_params(case="credentials_per_model", provider=provider)
         accepted, status, error = await self.checked(provider, spec.credentials, values, validate=validate)
         async with self._services.db.begin() as session:
             vault = await self._services.vaults.vault(session, workspace_id=workspace_id)
@@ -213,7 +215,9 @@ class CredentialService:
     async def _row(self, session: AsyncSession, workspace_id: str, credential_id: str) -> ProviderCredential:
         row = await session.get(ProviderCredential, credential_id)
         if row is None or row.workspace_id != workspace_id:  # another workspace's id reads as absent
-            raise NotFoundError(f"credential {credential_id!r} does not exist")
+            raise NotFoundError(f"credential {credential_id!r} does not exist").with_params(
+                case="no_credential", id=credential_id
+            )
         return row
 
 

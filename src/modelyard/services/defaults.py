@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
@@ -24,7 +25,12 @@ class DefaultModelView:
     model: str | None
     source: str | None  # chosen | automatic | None (nothing usable)
     is_available: bool
-    reason: str | None = None  # why a chosen default cannot be used now
+    reason: str | None = None  # why a chosen default cannot be used now, or why there is none
+    reason_code: str | None = None  # the error contract's code of `reason`; no_usable_model when there is none
+    reason_params: Mapping[str, str] = field(default_factory=dict)  # the values `reason` names
+
+
+NO_USABLE_MODEL = "no_usable_model"  # the reason code of a type with no usable model: nothing to choose from
 
 
 def check_model_type(model_type: str) -> ModelType:
@@ -43,11 +49,13 @@ class DefaultModelService:
         chosen = snapshot.defaults.get(kind)
         if chosen is not None:
             state = availability(snapshot, chosen[0], chosen[1], kind)
-            return DefaultModelView(kind, chosen[0], chosen[1], "chosen", state.is_available, state.reason)
+            return DefaultModelView(
+                kind, *chosen, "chosen", state.is_available, state.reason, state.reason_code, state.reason_params
+            )
         try:
             provider, model = default_model(snapshot, kind)
         except ModelyardError as exc:
-            return DefaultModelView(kind, None, None, None, False, str(exc))
+            return DefaultModelView(kind, None, None, None, False, str(exc), NO_USABLE_MODEL, exc.params)
         return DefaultModelView(kind, provider, model, "automatic", True)
 
     async def all(self, *, workspace_id: str) -> list[DefaultModelView]:

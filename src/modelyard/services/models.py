@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,7 @@ class ModelView:
     reason: str | None
     provider_types: tuple[str, ...]  # which of system / custom can serve it
     reason_code: str | None = None  # the error contract's code of `reason`
+    reason_params: Mapping[str, str] = field(default_factory=dict)  # the values `reason` names, to word it anew
 
     @property
     def is_deprecated(self) -> bool:
@@ -98,14 +99,18 @@ class ModelService:
         snapshot = await self._services.snapshots.get(workspace_id)
         state = snapshot.providers.get(provider)
         if state is None:
-            raise NotFoundError(f"unknown provider {provider!r}")
+            raise NotFoundError(f"unknown provider {provider!r}").with_params(
+                case="unknown_provider", provider=provider
+            )
         if "fetch-from-remote" not in state.spec.configuration_methods:
             raise InvalidRequestError(f"{provider} cannot list its models")
         credentials = state.credentials or next(
             (m.credentials for k, m in snapshot.custom_models.items() if k[0] == provider), None
         )
         if credentials is None:
-            raise CredentialValidationError(f"add credentials for {provider} first")
+            raise CredentialValidationError(f"add credentials for {provider} first").with_params(
+                case="add_credentials_first", provider=provider
+            )
         return await self._services.runtime.list_remote_models(provider=provider, credentials=credentials)
 
     # --- switches -----------------------------------------------------------------------------------------------
@@ -138,7 +143,9 @@ class ModelService:
         snapshot = await self._services.snapshots.get(workspace_id)
         state = snapshot.providers.get(provider)
         if state is None:
-            raise NotFoundError(f"unknown provider {provider!r}")
+            raise NotFoundError(f"unknown provider {provider!r}").with_params(
+                case="unknown_provider", provider=provider
+            )
         if state.spec.model(model, kind) is None and (provider, model, kind) not in snapshot.custom_models:
             raise NotFoundError(f"[{provider}] has no {kind} model {model!r} in this workspace")
 
@@ -288,6 +295,7 @@ def list_models(
                     reason=state_now.reason,
                     provider_types=tuple(types),
                     reason_code=state_now.reason_code,
+                    reason_params=state_now.reason_params,
                 )
             )
     return views

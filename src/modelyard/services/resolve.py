@@ -49,6 +49,7 @@ class Availability(Value, frozen=True):
     is_available: bool
     reason: str | None = None
     reason_code: str | None = None  # the error contract's code for the reason, for a console to word it
+    reason_params: Mapping[str, str] = {}  # the values the reason names (ModelyardError.params)
 
 
 # Why a model cannot be called, as the codes the error contract gives these errors (error_contract.py).
@@ -83,34 +84,45 @@ def _resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> R
         return resolve_exact(snapshot, matches[0][0], name, model_type)
     if len(matches) > 1:
         options = ", ".join(f"{p}/{m}" for p, m, _ in matches)
-        raise ModelNotFoundError(f"{name!r} is ambiguous in this workspace: name one of {options}")
+        raise ModelNotFoundError(f"{name!r} is ambiguous in this workspace: name one of {options}").with_params(
+            case="ambiguous", model=name, options=options
+        )
     if rest and provider in snapshot.providers:
-        raise ModelNotFoundError(f"[{provider}] has no {model_type} model {rest!r} in this workspace")
-    raise ModelNotFoundError(f"no usable {model_type} model named {name!r} in this workspace")
+        raise _no_such_model(provider, rest, model_type)
+    raise ModelNotFoundError(f"no usable {model_type} model named {name!r} in this workspace").with_params(
+        case="no_usable_named", model=name, model_type=model_type
+    )
 
 
 def resolve_exact(snapshot: WorkspaceSnapshot, provider: str, model_id: str, model_type: ModelType) -> Resolved:
     state = snapshot.providers.get(provider)
     if state is None:
-        raise ModelNotFoundError(f"unknown provider {provider!r}")
+        raise ModelNotFoundError(f"unknown provider {provider!r}").with_params(
+            case="unknown_provider", provider=provider
+        )
     key = (provider, model_id, model_type)
     if key in snapshot.disabled:
-        raise ModelDisabledError(f"[{provider}] {model_id} is disabled in this workspace; enable it to use it")
+        raise ModelDisabledError(
+            f"[{provider}] {model_id} is disabled in this workspace; enable it to use it"
+        ).with_params(provider=provider, model=model_id)
     custom = snapshot.custom_models.get(key)
     spec = custom.spec if custom is not None else state.spec.model(model_id, model_type)
     if spec is None:
-        raise ModelNotFoundError(f"[{provider}] has no {model_type} model {model_id!r} in this workspace")
+        raise _no_such_model(provider, model_id, model_type)
     routes = _routes(snapshot, state, key, spec)
     if not routes:
+        or_custom = custom is None and "customizable-model" in state.spec.configuration_methods
         raise CredentialsNotConfiguredError(
             f"[{provider}] no credentials are configured for {model_id}: add an API key for {provider}"
-            + (
-                " or a custom model"
-                if custom is None and "customizable-model" in state.spec.configuration_methods
-                else ""
-            )
-        )
+            + (" or a custom model" if or_custom else "")
+        ).with_params(case="or_custom_model" if or_custom else "api_key", provider=provider, model=model_id)
     return Resolved(provider, spec, model_type, routes, state.hosted)
+
+
+def _no_such_model(provider: str, model_id: str, model_type: ModelType) -> ModelNotFoundError:
+    return ModelNotFoundError(f"[{provider}] has no {model_type} model {model_id!r} in this workspace").with_params(
+        case="no_such_model", provider=provider, model=model_id, model_type=model_type
+    )
 
 
 def type_order(preferred_type: str | None, *, has_custom: bool, has_system: bool) -> tuple[ProviderType, ...]:
@@ -174,7 +186,7 @@ def availability(snapshot: WorkspaceSnapshot, provider: str, model_id: str, mode
     try:
         resolve_exact(snapshot, provider, model_id, model_type)
     except (ModelNotFoundError, ModelDisabledError, CredentialsNotConfiguredError) as exc:
-        return Availability(False, str(exc), _REASON_CODES[type(exc)])
+        return Availability(False, str(exc), _REASON_CODES[type(exc)], exc.params)
     return Availability(True)
 
 
@@ -212,7 +224,9 @@ def default_model(snapshot: WorkspaceSnapshot, model_type: ModelType) -> tuple[s
         return chosen
     usable = usable_models(snapshot, model_type)
     if not usable:
-        raise ModelNotFoundError(f"this workspace has no usable {model_type} model to use as its default")
+        raise ModelNotFoundError(f"this workspace has no usable {model_type} model to use as its default").with_params(
+            case="no_usable_model", model_type=model_type
+        )
     current = next((key for key in usable if not is_deprecated(snapshot, key)), usable[0])
     return current[0], current[1]
 
