@@ -67,6 +67,26 @@ def error_body(kind: str, text_: str, *, error_code: str | None = None) -> dict[
     return {"type": "error", "error": error, "request_id": "req_fake01"}
 
 
+# API version 2026-10-21 refuses the sampling parameters (migration guide); Sonnet 5.5 refuses forced tool use (its
+# model page, 2026-11). The wording of both messages is unverified.
+_SAMPLING_REMOVED_IN = "2026-10-21"
+_NO_FORCED_TOOLS = frozenset({"claude-sonnet-5-5"})
+
+
+def refusal_of(recorded: Recorded) -> str | None:
+    """The message of the 400 Anthropic answers this request with, or None when it would answer it."""
+    body = recorded.json if isinstance(recorded.json, dict) else {}
+    version = recorded.headers.get("anthropic-version", _SAMPLING_REMOVED_IN)
+    if version >= _SAMPLING_REMOVED_IN:
+        for name in ("temperature", "top_p", "top_k"):
+            if name in body:
+                return f"{name}: this parameter is not supported from API version {_SAMPLING_REMOVED_IN}"
+    choice = (body.get("tool_choice") or {}).get("type")
+    if body.get("model") in _NO_FORCED_TOOLS and choice in ("any", "tool"):
+        return f"tool_choice type {choice!r} is not supported by {body['model']}"
+    return None
+
+
 def sse(*events: dict[str, Any]) -> bytes:
     """Named events, as the API sends them: each `event:` line repeats the payload's type."""
     return b"".join(f"event: {e['type']}\ndata: ".encode() + orjson.dumps(e) + b"\n\n" for e in events)
@@ -200,6 +220,9 @@ class FakeAnthropic:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         recorded = await Recorded.of(request)
         self.requests.append(recorded)
+        refusal = refusal_of(recorded)
+        if refusal is not None:  # what Anthropic refuses, it refuses here too, before any queued reply
+            return web.json_response(error_body("invalid_request_error", refusal), status=400)
         if self._replies:
             return await self._replies.pop(0)(request, recorded)
         return await self._default(recorded)

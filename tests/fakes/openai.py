@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from tests.fakes.vendor_rules import chat_refusal
+
 Reply = Callable[[web.Request, "Recorded"], Awaitable[web.StreamResponse]]
 
 
@@ -127,6 +129,7 @@ class FakeOpenAI:
             self.app.router.add_get(prefix + "/models", self._handle("models"))
         self.url = ""  # set by the fixture once the server listens
         self.disconnects = 0  # streams the client abandoned before the end
+        self.strict = True  # refuse what the model's vendor refuses (tests/fakes/vendor_rules.py)
 
     # --- scripting ----------------------------------------------------------------------------------------------
 
@@ -210,6 +213,9 @@ class FakeOpenAI:
         async def handle(request: web.Request) -> web.StreamResponse:
             recorded = await Recorded.of(request)
             self.requests.append(recorded)
+            refusal = chat_refusal(recorded.json) if kind == "chat" and self.strict else None
+            if refusal is not None:  # what the real vendor refuses, it refuses here too, before any queued reply
+                return web.json_response(refusal[1], status=refusal[0])
             if self._replies:
                 return await self._replies.pop(0)(request, recorded)
             return await getattr(self, f"_default_{kind}")(recorded)

@@ -89,10 +89,19 @@ async def chat(runtime, credentials: dict[str, str], **params: Any) -> Any:
 async def test_plain_chat_request_matches_the_sdk(sdk, runtime, fake, credentials) -> None:
     messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
     await sdk.chat.completions.create(
-        model=MODEL, messages=messages, temperature=0.7, top_p=0.95, max_completion_tokens=100, stop=["END"]
+        model=MODEL, messages=messages, temperature=0.7, top_p=0.95, max_completion_tokens=100
     )
-    await chat(runtime, credentials, messages=messages, temperature=0.7, top_p=0.95, max_tokens=100, stop=["END"])
+    await chat(runtime, credentials, messages=messages, temperature=0.7, top_p=0.95, max_tokens=100)
     assert_same_request(fake)
+
+
+async def test_stop_is_dropped_and_reported_not_sent(runtime, fake, credentials) -> None:
+    """chatcompletion_v2's request schema has no `stop` (text-post API reference): no model lists a stop rule."""
+    messages = [{"role": "user", "content": "Hi"}]
+    result = await chat(runtime, credentials, messages=messages, stop=["END"])
+    assert "stop" not in fake.requests[-1].json
+    assert result.dropped_params == ("stop",)
+    assert result.adjusted_params[0].requested == ["END"]
 
 
 async def test_streamed_tool_chat_request_matches_the_sdk(sdk, runtime, fake, credentials) -> None:

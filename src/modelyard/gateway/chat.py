@@ -13,6 +13,7 @@ from modelyard.errors import InvalidRequestError, ModelyardError
 from modelyard.gateway.errors import openai_error
 from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
+from modelyard.gateway.parameters import adjustment_headers, strict_params
 from modelyard.protocols.openai import egress, ingress
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.invoke import Invocation
@@ -38,12 +39,15 @@ def model_name(body: dict[str, Any]) -> str:
 def invocation_headers(
     invocation: Invocation[Any], exchange: Exchange, upstream_s: float = 0.0
 ) -> list[tuple[bytes, bytes]]:
-    return [
+    headers = [
         (b"x-modelyard-provider", invocation.provider.encode()),
         (b"x-modelyard-model", invocation.model.encode()),
         (b"x-modelyard-provider-type", invocation.provider_type.encode()),
         (b"x-modelyard-overhead-ms", exchange.overhead_ms(upstream_s)),
     ]
+    if isinstance(invocation.result, ChatResult | ChatStream):  # what the model's parameter rules changed
+        headers += adjustment_headers(invocation.result)
+    return headers
 
 
 async def chat_completions(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
@@ -56,6 +60,7 @@ async def chat_completions(services: Services, exchange: Exchange, identity: Api
         model=model,
         request=request,
         stream=stream,
+        strict_params=strict_params(exchange, identity),
         api_key_id=identity.api_key_id,
         request_id=exchange.request_id,
         idempotency_key=exchange.header(b"idempotency-key"),

@@ -18,6 +18,7 @@ from modelyard.gateway.chat import JSON_LIMIT, invocation_headers, model_name
 from modelyard.gateway.errors import encoded_headers
 from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
+from modelyard.gateway.parameters import strict_params
 from modelyard.protocols import anthropic_ingress
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.invoke import Invocation
@@ -61,6 +62,7 @@ async def _messages(services: Services, exchange: Exchange, identity: ApiKeyIden
         model=model,
         request=request,
         stream=body.get("stream") is True,
+        strict_params=strict_params(exchange, identity),
         api_key_id=identity.api_key_id,
         request_id=exchange.request_id,
         idempotency_key=exchange.header(b"idempotency-key"),

@@ -20,6 +20,7 @@ from modelyard.errors import InvalidRequestError, ModelyardError, NotFoundError
 from modelyard.gateway.chat import JSON_LIMIT, invocation_headers
 from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
+from modelyard.gateway.parameters import strict_params
 from modelyard.protocols.openai_responses import egress, ingress
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.invoke import Invocation
@@ -59,6 +60,7 @@ async def create(services: Services, exchange: Exchange, identity: ApiKeyIdentit
         model=model,
         request=request,
         stream=call.stream,
+        strict_params=strict_params(exchange, identity),
         api_key_id=identity.api_key_id,
         request_id=exchange.request_id,
         idempotency_key=exchange.header(b"idempotency-key"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import aiohttp
@@ -20,12 +20,14 @@ from modelyard.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest, WebSocketRequest
-from modelyard.protocols.openai import ingress
+from modelyard.protocols.base import ChatStreamParser, RemoteModel, Target, UpstreamRequest, WebSocketRequest
+from modelyard.protocols.sse import ServerSentEvent
 from modelyard.runtime import tokenizer, websocket
 from modelyard.runtime.access_tokens import TokenCache
 from modelyard.runtime.address_policy import UpstreamPolicy
 from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
+from modelyard.runtime.chat_input import checked_chat_request
+from modelyard.runtime.parameters import apply_parameter_rules
 from modelyard.runtime.pricing import priced
 from modelyard.runtime.stream import ChatStream
 from modelyard.runtime.transport import Timeouts, Transport
@@ -34,6 +36,7 @@ from modelyard.signing.base import TokenScheme
 from modelyard.tasks import ConversationTitle, SuggestedQuestions
 from modelyard.tasks.conversation import ConversationInput
 from modelyard.types import (
+    ChatChunk,
     ChatRequest,
     ChatResult,
     EmbeddingRequest,
@@ -47,6 +50,7 @@ from modelyard.types import (
     RerankResult,
     SpeechRequest,
     SpeechStream,
+    ToolCallDelta,
     TranscriptionRequest,
     TranscriptionResult,
     Usage,
@@ -62,7 +66,9 @@ class Runtime:
 
     One instance per process: it owns the pooled HTTP session. Use it as an async context manager, or call
     `close()` at shutdown. `upstream_policy` says which addresses it may connect to (see `UpstreamPolicy`; by
-    default everything but link-local and cloud metadata addresses).
+    default everything but link-local and cloud metadata addresses). Each model's parameter rules apply to every
+    chat call: what they drop or clamp is in `result.adjusted_params`; with `strict_params=True` (here for every
+    call, or per `chat` call) such a call is refused instead.
 
         async with Runtime() as runtime:
             result = await runtime.chat(provider="deepseek", model="deepseek-chat",
@@ -75,8 +81,10 @@ class Runtime:
         *,
         timeouts: Timeouts | None = None,
         upstream_policy: UpstreamPolicy | None = None,
+        strict_params: bool = False,
     ) -> None:
         self.bindings = bind_catalog(catalog) if catalog is not None else default_bindings()
+        self.strict_params = strict_params  # the default of every chat call; each may set its own
         self.transport = Transport(timeouts, policy=upstream_policy)
         self.tokens = TokenCache(self.transport)
 
@@ -121,6 +129,7 @@ class Runtime:
         request: ChatRequest | None = None,
         stream: Literal[False] = False,
         base_url: str | None = None,
+        strict_params: bool | None = None,
         **params: Any,
     ) -> ChatResult: ...
 
@@ -135,6 +144,7 @@ class Runtime:
         request: ChatRequest | None = None,
         stream: Literal[True],
         base_url: str | None = None,
+        strict_params: bool | None = None,
         **params: Any,
     ) -> ChatStream: ...
 
@@ -148,37 +158,73 @@ class Runtime:
         request: ChatRequest | None = None,
         stream: bool = False,
         base_url: str | None = None,
+        strict_params: bool | None = None,
         **params: Any,
     ) -> ChatResult | ChatStream:
         """Chat with an LLM. Pass `messages` (unified or OpenAI-shaped) and parameters, or a whole `request`.
 
         Parameters are the ChatRequest fields (temperature, max_tokens, tools, tool_choice, response_format,
-        stop, seed, ...); tools may be `Tool`s or OpenAI-shaped dicts. With `stream=True` you get a ChatStream.
+        stop, seed, ...); tools, tool_choice and response_format may be OpenAI-shaped dicts. With `stream=True`
+        you get a ChatStream. What the model's parameter rules dropped or clamped is in `adjusted_params` (on the
+        result, or on the stream); `strict_params=True` refuses the call instead (default: the Runtime's setting).
         """
         target = self.target(provider, model, "llm", credentials, base_url=base_url)
-        return await self.invoke_chat(target, request or _chat_request(messages, params), stream=stream)
+        chat_request = request or _chat_request(messages, params)
+        return await self.invoke_chat(target, chat_request, stream=stream, strict_params=strict_params)
 
-    async def invoke_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> ChatResult | ChatStream:
+    async def invoke_chat(
+        self, target: Target, request: ChatRequest, *, stream: bool, strict_params: bool | None = None
+    ) -> ChatResult | ChatStream:
         binding = self.bindings[target.provider.id]
+        request = checked_chat_request(request)
         check_chat_features(target.model, request)
+        request, adjusted = apply_parameter_rules(
+            target.model,
+            request,
+            binding.protocol.carried_parameters(target),
+            provider=target.provider.id,
+            strict=self.strict_params if strict_params is None else strict_params,
+        )
+        answer = await self._chat(binding, target, request, stream=stream)
+        if not adjusted:
+            return answer
+        if isinstance(answer, ChatStream):
+            answer.adjusted_params = adjusted
+            return answer
+        return replace(answer, adjusted_params=adjusted)
+
+    async def _chat(
+        self, binding: Binding, target: Target, request: ChatRequest, *, stream: bool
+    ) -> ChatResult | ChatStream:
         started = time.perf_counter()
         socket_request = binding.protocol.build_chat_socket(target, request)
         if socket_request is not None:
             return await self._chat_over_socket(binding, target, request, socket_request, stream, started)
-        upstream = binding.protocol.build_chat(target, request, stream=stream)
+        if not stream:
+            return await self._complete(binding, target, request, started)
+        if _streams_no_tool_calls(target.model, request):
+            # The model declares no streamed tool calls (integrators switch streaming off for it): ask for the whole
+            # answer and hand it to the caller as a stream.
+            answer = await self._complete(binding, target, request, started)
+            return _whole_answer_as_stream(answer, started=started, finish_usage=_usage_finisher(target, request))
         deadline = self.transport.deadline()
-        if stream:
-            response = await self._open_stream(binding, target, upstream, deadline)
-            events = self.transport.events(
-                response, framing=binding.protocol.stream_framing, provider=target.provider.id, deadline=deadline
-            )
-            return ChatStream(
-                events,
-                binding.protocol.chat_stream_parser(target),
-                model=target.model.id,
-                started=started,
-                finish_usage=_usage_finisher(target, request),
-            )
+        upstream = binding.protocol.build_chat(target, request, stream=True)
+        response = await self._open_stream(binding, target, upstream, deadline)
+        events = self.transport.events(
+            response, framing=binding.protocol.stream_framing, provider=target.provider.id, deadline=deadline
+        )
+        return ChatStream(
+            events,
+            binding.protocol.chat_stream_parser(target),
+            model=target.model.id,
+            started=started,
+            finish_usage=_usage_finisher(target, request),
+        )
+
+    async def _complete(self, binding: Binding, target: Target, request: ChatRequest, started: float) -> ChatResult:
+        """One whole (non-streamed) answer, its usage counted locally when the provider reports none, and priced."""
+        deadline = self.transport.deadline()
+        upstream = binding.protocol.build_chat(target, request, stream=False)
         body = await self._call(binding, target, upstream, deadline)
         result = binding.protocol.parse_chat(target, body)
         usage = result.usage
@@ -573,20 +619,44 @@ def _extra_headers(binding: Binding, credentials: Credentials) -> dict[str, str]
 
 
 def _chat_request(messages: Sequence[Message | Mapping[str, Any]] | None, params: Mapping[str, Any]) -> ChatRequest:
+    """The call's keyword arguments as a request; invoke_chat checks their values (runtime/chat_input.py)."""
     if not messages:
         raise InvalidRequestError("messages must not be empty", field="messages")
-    converted = tuple(ingress.message(m, f"messages[{i}]") for i, m in enumerate(messages))
-    fields = dict(params)
-    if "tools" in fields:
-        fields["tools"] = tuple(ingress.tool(t, f"tools[{i}]") for i, t in enumerate(fields["tools"] or ()))
-    if isinstance(fields.get("stop"), str):
-        fields["stop"] = (fields["stop"],)
-    elif fields.get("stop") is not None:
-        fields["stop"] = tuple(fields["stop"])
+    fields = {"tools": (), **params}
+    fields["tools"] = fields["tools"] or ()
     try:
-        return ChatRequest(messages=converted, **fields)
+        return ChatRequest(messages=tuple(messages), **fields)  # type: ignore[arg-type]
     except TypeError as exc:
         raise InvalidRequestError(f"unknown chat parameter: {exc}") from None
+
+
+def _streams_no_tool_calls(model: ModelSpec, request: ChatRequest) -> bool:
+    """Whether a streamed call would stream tool calls that the model declares it cannot stream."""
+    return bool(request.tools) and request.tool_choice != "none" and not model.supports("stream-tool-call")
+
+
+def _whole_answer_as_stream(result: ChatResult, *, started: float, finish_usage: UsageFinisher) -> ChatStream:
+    """A whole answer as a stream of one chunk, for a caller who asked to stream."""
+
+    async def one_event() -> AsyncGenerator[list[ServerSentEvent], None]:
+        yield [ServerSentEvent(b"")]
+
+    return ChatStream(one_event(), _WholeAnswer(result), model=result.model, started=started, finish_usage=finish_usage)
+
+
+class _WholeAnswer(ChatStreamParser):
+    __slots__ = ("_result", "finished")
+
+    def __init__(self, result: ChatResult) -> None:
+        self._result = result
+        self.finished = False
+
+    def feed(self, event: ServerSentEvent) -> ChatChunk | None:
+        self.finished = True
+        answer = self._result
+        calls = tuple(ToolCallDelta(i, call.id, call.name, call.arguments) for i, call in enumerate(answer.tool_calls))
+        usage = None if answer.usage is UNREPORTED else answer.usage
+        return ChatChunk(answer.content, answer.reasoning or "", calls, answer.finish_reason, usage)
 
 
 def check_chat_features(model: ModelSpec, request: ChatRequest) -> None:

@@ -9,7 +9,7 @@ from msgspec.structs import replace
 from modelyard.errors import ModelyardError
 from modelyard.protocols.base import ChatStreamParser
 from modelyard.protocols.sse import ServerSentEvent
-from modelyard.types import ChatChunk, ChatResult, ToolCall, Usage
+from modelyard.types import ChatChunk, ChatResult, ParameterAdjustment, ToolCall, Usage
 from modelyard.types.chat import FinishReason
 
 
@@ -33,6 +33,7 @@ class ChatStream:
         self.model = model
         self.usage: Usage | None = None  # set once the stream is complete
         self.finish_reason: FinishReason | None = None
+        self.adjusted_params: tuple[ParameterAdjustment, ...] = ()  # what the model's parameter rules changed
         self._events = events
         self._parser = parser
         self._started = started
@@ -165,4 +166,5 @@ class ChatStream:
             ),
             finish_reason=self.finish_reason,
             usage=self.usage,
+            adjusted_params=self.adjusted_params,
         )

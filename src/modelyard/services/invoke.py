@@ -71,6 +71,7 @@ class CallContext(Value, frozen=True):
     workspace_id: str
     api_key_id: str | None
     request_id: str
+    idempotency_key: str | None
 
 
 class Invoker:
@@ -79,15 +80,24 @@ class Invoker:
         self._background: set[asyncio.Task[None]] = set()
 
     async def chat(
-        self, *, workspace_id: str, model: str, request: ChatRequest, stream: bool = False, **context: str | None
+        self,
+        *,
+        workspace_id: str,
+        model: str,
+        request: ChatRequest,
+        stream: bool = False,
+        strict_params: bool | None = None,
+        **context: str | None,
     ) -> Invocation[ChatResult | ChatStream]:
+        """`strict_params`: refuse the call (400) where the model's parameter rules would drop or change a value
+        (None: the runtime's default)."""
         runtime = self._services.runtime
         return await self._invoke(
             _context(workspace_id, context),
             model,
             "llm",
             request,
-            lambda target, request: runtime.invoke_chat(target, request, stream=stream),
+            lambda target, request: runtime.invoke_chat(target, request, stream=stream, strict_params=strict_params),
         )
 
     async def embed(
@@ -153,6 +163,7 @@ class Invoker:
                         provider=resolved.provider,
                         model=resolved.model.id,
                         estimate=estimate,
+                        idempotency_key=context.idempotency_key,
                     )
                 except HostedQuotaExceededError as exc:
                     last_error = exc  # the workspace's own key, if it has one, is the next route
@@ -295,4 +306,5 @@ def _context(workspace_id: str, context: dict[str, str | None]) -> CallContext:
         workspace_id=workspace_id,
         api_key_id=context.get("api_key_id"),
         request_id=context.get("request_id") or new_request_id(),
+        idempotency_key=context.get("idempotency_key"),
     )
