@@ -6,12 +6,17 @@ Routes: `/model/{modelId}/converse`, `/converse-stream`, `/invoke` (Titan and Co
 
 Every request's signature is recomputed with botocore's SigV4Auth from what arrived: the raw path as
 received, the headers the client said it signed, the body bytes. A mismatch answers 403
-InvalidSignatureException, as AWS does, and `Recorded.signature_ok` records the verdict.
+InvalidSignatureException, as AWS does, and `Recorded.signature_ok` records the verdict. A bearer token (a Bedrock
+API key) is accepted when it is one of `api_keys`. `/rerank` is the Agents for Bedrock runtime's Rerank.
+
+The fake is also a forward proxy for itself: a request in proxy form (`POST http://host/model/...`, what a client
+sends to an HTTP proxy) is served like a direct one, and its path is recorded in `proxied`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -96,15 +101,18 @@ def vector(index: int, size: int = 4) -> list[float]:
 class FakeAWS:
     """Queue replies (`reply_json`, `fail`, `stream_events`, `stream_bytes`), run the code, read `requests`."""
 
-    def __init__(self, keys: dict[str, str] | None = None) -> None:
+    def __init__(self, keys: dict[str, str] | None = None, api_keys: frozenset[str] = frozenset()) -> None:
         self.keys = {"AKIDEXAMPLE": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", **(keys or {})}  # access key -> secret
+        self.api_keys = api_keys  # Bedrock API keys taken as bearer tokens
         self.requests: list[Recorded] = []
         self.signatures: list[Signature] = []
+        self.proxied: list[str] = []  # paths of requests that arrived in proxy form
         self._replies: list[Reply] = []
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         self.app.router.add_post("/model/{model_id}/converse", self._handle("converse"))
         self.app.router.add_post("/model/{model_id}/converse-stream", self._handle("converse_stream"))
         self.app.router.add_post("/model/{model_id}/invoke", self._handle("invoke"))
+        self.app.router.add_post("/rerank", self._handle("rerank"))
         self.app.router.add_post("/endpoints/{endpoint}/invocations", self._handle("invocations"))
         self.app.router.add_post(
             "/endpoints/{endpoint}/invocations-response-stream", self._handle("invocations_stream")
@@ -156,6 +164,8 @@ class FakeAWS:
         async def handle(request: web.Request) -> web.StreamResponse:
             recorded = await Recorded.of(request)
             self.requests.append(recorded)
+            if request.raw_path.startswith(("http://", "https://")):
+                self.proxied.append(request.path)
             refusal = self._check_signature(request, recorded)
             if refusal is not None:
                 return refusal
@@ -167,6 +177,12 @@ class FakeAWS:
 
     def _check_signature(self, request: web.Request, recorded: Recorded) -> web.StreamResponse | None:
         authorization = recorded.headers.get("authorization", "")
+        if authorization.startswith("Bearer "):
+            if authorization.removeprefix("Bearer ") in self.api_keys:
+                return None
+            return _aws_error(
+                403, "UnrecognizedClientException", "The security token included in the request is invalid."
+            )
         fields = dict(
             part.strip().split("=", 1)
             for part in authorization.removeprefix("AWS4-HMAC-SHA256 ").split(",")
@@ -183,9 +199,10 @@ class FakeAWS:
                 403, "UnrecognizedClientException", "The security token included in the request is invalid."
             )
         # Exactly what arrived: the raw path (never re-quoted), the signed headers' values, the body bytes.
+        path = request.raw_path if request.raw_path.startswith("/") else request.raw_path.split("/", 3)[3:][0]
         aws_request = AWSRequest(
             method=request.method,
-            url=f"http://{request.host}{request.raw_path}",
+            url=f"http://{request.host}/{path.lstrip('/')}",
             headers={name: request.headers.get(name, "") for name in signed_headers},
             data=recorded.body,
         )
@@ -246,6 +263,13 @@ class FakeAWS:
         return web.json_response(
             {"id": "emb-1", "embeddings": embeddings, "response_type": response_type, "texts": texts}
         )
+
+    async def _default_rerank(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
+        body = recorded.json or {}
+        sources = body.get("sources") or []
+        wanted = body["rerankingConfiguration"]["bedrockRerankingConfiguration"].get("numberOfResults") or len(sources)
+        results = [{"index": i, "relevanceScore": round(1.0 / (1 + i), 4)} for i in range(len(sources))]
+        return web.json_response({"results": results[:wanted]})
 
     async def _default_invocations(self, request: web.Request, recorded: Recorded) -> web.StreamResponse:
         body = recorded.json or {}
@@ -320,3 +344,74 @@ def _aws_error(status: int, code: str, message: str) -> web.Response:
     return web.Response(
         body=orjson.dumps({"message": message}), status=status, headers=headers, content_type="application/json"
     )
+
+
+class FakeMachineCredentials:
+    """This machine's AWS credential endpoints on loopback: the EC2 instance metadata service (IMDSv2, and v1 when
+    `v1_only`) and a container credentials endpoint (`/v2/credentials/...`, checking `Authorization` when
+    `container_token` is set). Every answer hands out `keys` with `expiration`; `requests` records what came."""
+
+    def __init__(
+        self,
+        keys: tuple[str, str, str] = ("ASIAMACHINE", "machine-secret", "machine-session-token"),
+        *,
+        role: str = "modelyard-role",
+        expiration: str | None = None,  # default: six hours from now (botocore compares with the real clock)
+        container_token: str | None = None,
+        v1_only: bool = False,
+    ) -> None:
+        self.keys = keys
+        self.role = role
+        later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=6)
+        self.expiration = expiration or later.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.container_token = container_token
+        self.v1_only = v1_only
+        self.session_token = "imds-session-token"
+        self.requests: list[Recorded] = []
+        self.app = web.Application()
+        self.app.router.add_put("/latest/api/token", self._token)
+        self.app.router.add_get("/latest/meta-data/iam/security-credentials/", self._role)
+        self.app.router.add_get("/latest/meta-data/iam/security-credentials/{role}", self._keys)
+        self.app.router.add_get("/v2/credentials/{id}", self._container)
+        self.url = ""
+
+    def answer(self) -> dict[str, str]:
+        access_key, secret_key, token = self.keys
+        return {
+            "Code": "Success",
+            "Type": "AWS-HMAC",
+            "AccessKeyId": access_key,
+            "SecretAccessKey": secret_key,
+            "Token": token,
+            "Expiration": self.expiration,
+            "LastUpdated": "2026-11-28T09:30:15Z",
+        }
+
+    async def _token(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(await Recorded.of(request))
+        if self.v1_only:
+            return web.Response(status=404)
+        if not request.headers.get("x-aws-ec2-metadata-token-ttl-seconds"):
+            return web.Response(status=400)
+        return web.Response(text=self.session_token)
+
+    def _refused(self, request: web.Request) -> web.StreamResponse | None:
+        if self.v1_only or request.headers.get("x-aws-ec2-metadata-token") == self.session_token:
+            return None
+        return web.Response(status=401)
+
+    async def _role(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(await Recorded.of(request))
+        return self._refused(request) or web.Response(text=self.role)
+
+    async def _keys(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(await Recorded.of(request))
+        if request.match_info["role"] != self.role:
+            return web.Response(status=404)
+        return self._refused(request) or web.Response(text=orjson.dumps(self.answer()).decode())
+
+    async def _container(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(await Recorded.of(request))
+        if self.container_token is not None and request.headers.get("Authorization") != self.container_token:
+            return web.json_response({"code": "AccessDenied", "message": "bad token"}, status=403)
+        return web.json_response(self.answer())

@@ -43,8 +43,10 @@ WEATHER_SPEC = {
         "inputSchema": {"json": {"type": "object", "properties": {"city": {"type": "string"}}}},
     }
 }
-OPUS = "global.anthropic.claude-opus-4-8"  # no `:` in the id: the whole request, signature included, equals boto3's
-NOVA = "global.amazon.nova-2-lite-v1:0"
+# Catalog ids, called through their default inference profile (`global.`); no `:` in Opus's id, so the whole
+# request, signature included, equals boto3's.
+OPUS, OPUS_WIRE = "anthropic.claude-opus-4-8", "global.anthropic.claude-opus-4-8"
+NOVA, NOVA_WIRE = "amazon.nova-2-lite-v1:0", "global.amazon.nova-2-lite-v1:0"
 
 
 @pytest.fixture
@@ -108,7 +110,7 @@ def assert_same_request(fake: FakeAWS, *, same_signature: bool = True) -> None:
 async def test_converse_request_and_signature_equal_boto3s(bedrock_sdk, runtime, fake_aws, bedrock) -> None:
     answer = await asyncio.to_thread(
         bedrock_sdk.converse,
-        modelId=OPUS,
+        modelId=OPUS_WIRE,
         messages=[{"role": "user", "content": [{"text": "Hi"}]}],
         system=[{"text": "Be brief."}],
         inferenceConfig={"maxTokens": 100, "stopSequences": ["END"]},
@@ -125,7 +127,7 @@ async def test_converse_request_and_signature_equal_boto3s(bedrock_sdk, runtime,
     )
 
     assert ours.content == "Hello!"
-    assert fake_aws.requests[-1].path == f"/model/{OPUS}/converse"
+    assert fake_aws.requests[-1].path == f"/model/{OPUS_WIRE}/converse"
     assert_same_request(fake_aws)
 
 
@@ -133,7 +135,7 @@ async def test_a_model_id_with_a_colon_is_sent_as_aiohttp_sends_it_and_still_ver
     bedrock_sdk, runtime, fake_aws, bedrock
 ) -> None:
     await asyncio.to_thread(
-        bedrock_sdk.converse, modelId=NOVA, messages=[{"role": "user", "content": [{"text": "Hi"}]}]
+        bedrock_sdk.converse, modelId=NOVA_WIRE, messages=[{"role": "user", "content": [{"text": "Hi"}]}]
     )
     await runtime.chat(
         provider="bedrock", model=NOVA, credentials=bedrock, messages=[{"role": "user", "content": "Hi"}]
@@ -153,7 +155,7 @@ async def test_streamed_tool_chat_with_an_image_equals_boto3s_request(bedrock_sd
     ]
     response = await asyncio.to_thread(
         bedrock_sdk.converse_stream,
-        modelId=OPUS,
+        modelId=OPUS_WIRE,
         messages=[{"role": "user", "content": content}],
         toolConfig={"tools": [WEATHER_SPEC], "toolChoice": {"auto": {}}},
     )
@@ -188,7 +190,8 @@ async def test_tool_result_turn_equals_boto3s_request(bedrock_sdk, runtime, fake
         },
         {"role": "user", "content": [{"toolResult": {"toolUseId": "t1", "content": [{"text": "-3C"}]}}]},
     ]
-    await asyncio.to_thread(bedrock_sdk.converse, modelId=OPUS, messages=wire, toolConfig={"tools": [WEATHER_SPEC]})
+    tools = {"tools": [WEATHER_SPEC]}
+    await asyncio.to_thread(bedrock_sdk.converse, modelId=OPUS_WIRE, messages=wire, toolConfig=tools)
     messages = (
         Message.user("Weather in Oslo?"),
         Message.assistant("", [ToolCall("t1", "get_weather", '{"city": "Oslo"}')]),
@@ -203,7 +206,7 @@ async def test_json_schema_output_equals_boto3s_request(bedrock_sdk, runtime, fa
     schema = {"type": "object", "properties": {"caption": {"type": "string"}}, "required": ["caption"]}
     await asyncio.to_thread(
         bedrock_sdk.converse,
-        modelId=OPUS,
+        modelId=OPUS_WIRE,
         messages=[{"role": "user", "content": [{"text": "Caption"}]}],
         outputConfig={
             "textFormat": {
@@ -274,7 +277,7 @@ async def test_errors_read_the_same_by_botocore_and_by_us(
     fake_aws.fail(status, code, "nope")
     with pytest.raises(botocore.exceptions.ClientError) as sdk_error:
         await asyncio.to_thread(
-            bedrock_sdk.converse, modelId=OPUS, messages=[{"role": "user", "content": [{"text": "x"}]}]
+            bedrock_sdk.converse, modelId=OPUS_WIRE, messages=[{"role": "user", "content": [{"text": "x"}]}]
         )
     assert sdk_error.value.response["Error"]["Code"] == code
 
@@ -292,7 +295,7 @@ async def test_an_exception_inside_the_stream_reaches_both_after_the_text(
     events = converse_text_events("Hel", "lo")[:3]
     fake_aws.stream_events(events, exception=("throttlingException", "slow down"))
     response = await asyncio.to_thread(
-        bedrock_sdk.converse_stream, modelId=OPUS, messages=[{"role": "user", "content": [{"text": "x"}]}]
+        bedrock_sdk.converse_stream, modelId=OPUS_WIRE, messages=[{"role": "user", "content": [{"text": "x"}]}]
     )
     with pytest.raises(botocore.exceptions.EventStreamError, match="throttlingException"):
         await asyncio.to_thread(lambda: list(response["stream"]))

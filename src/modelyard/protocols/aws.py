@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import orjson
+from pydantic import Field
 
 from modelyard.catalog.spec import Spec
 from modelyard.errors import (
+    CredentialValidationError,
     UpstreamAuthError,
     UpstreamError,
     UpstreamRateLimitError,
@@ -30,15 +32,46 @@ class AWSQuirks(Spec):
     # A credential that, when filled, replaces the regional endpoint (VPC/PrivateLink endpoints, FIPS, a proxy).
     # The catalog's base_url cannot fall back from one template to another, so the protocol does it.
     endpoint_credential: str | None = None
+    # A credential naming an HTTP(S) forward proxy every request goes through (`host:port` means http://).
+    proxy_credential: str | None = None
+    region_credential: str = "aws_region"
+    # Bedrock cross-Region inference: the profile prefix of the geography a region belongs to, by region prefix
+    # (longest first wins), and the regions the Japan profiles (`jp.`) may be called from.
+    geographic_profiles: dict[str, str] = Field(default_factory=dict)
+    japan_regions: tuple[str, ...] = ()
+    # Where the agent-runtime API (Rerank) lives; `{variable}` filled from the credentials like base_url.
+    agent_base_url: str | None = None
+
+
+def quirks_of(target: Target) -> AWSQuirks:
+    quirks = target.quirks
+    return quirks if isinstance(quirks, AWSQuirks) else AWSQuirks()
 
 
 def endpoint(target: Target) -> str:
-    quirks = target.quirks
-    if isinstance(quirks, AWSQuirks) and quirks.endpoint_credential:
+    quirks = quirks_of(target)
+    if quirks.endpoint_credential:
         override = target.credentials.get(quirks.endpoint_credential)
         if override:
             return override.rstrip("/")
     return target.base_url
+
+
+def proxy(target: Target) -> str | None:
+    """The proxy URL the credentials name, as aiohttp takes it; None when they name none."""
+    quirks = quirks_of(target)
+    raw = (target.credentials.get(quirks.proxy_credential) or "").strip() if quirks.proxy_credential else ""
+    if not raw:
+        return None
+    url = raw if "://" in raw else f"http://{raw}"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+        raise CredentialValidationError(
+            f"{quirks.proxy_credential} must be a proxy address such as http://proxy.example:3128 or "
+            "proxy.example:3128",
+            field=quirks.proxy_credential,
+        )
+    return url.rstrip("/")
 
 
 def path_segment(value: str) -> str:

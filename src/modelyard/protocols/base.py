@@ -57,6 +57,7 @@ class UpstreamRequest(Value, frozen=True):
     url: str
     headers: Mapping[str, str]
     body: bytes | Multipart | None = None
+    proxy: str | None = None  # an HTTP(S) forward proxy to reach the upstream through (a provider's proxy URL)
 
 
 class Target(Value, frozen=True):

@@ -1,4 +1,5 @@
-"""Unified requests to Bedrock Runtime: Converse / ConverseStream for chat, InvokeModel for embeddings.
+"""Unified requests to Bedrock Runtime: Converse / ConverseStream for chat, InvokeModel for embeddings, and to
+the Agents for Bedrock runtime for Rerank.
 
 Bodies are serialized the way botocore serializes them (`json.dumps` with its default separators, keys in
 the order given), so for the same call our bytes, and with a fixed clock our signature, equal boto3's.
@@ -10,9 +11,19 @@ import json
 from typing import Any
 
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
-from modelyard.protocols.aws import endpoint, path_segment
+from modelyard.protocols.aws import endpoint, path_segment, proxy, quirks_of
 from modelyard.protocols.base import Target, UpstreamRequest
-from modelyard.types import ChatRequest, DocumentPart, EmbeddingRequest, ImagePart, Message, TextPart, Tool
+from modelyard.protocols.bedrock import profiles
+from modelyard.types import (
+    ChatRequest,
+    DocumentPart,
+    EmbeddingRequest,
+    ImagePart,
+    Message,
+    RerankRequest,
+    TextPart,
+    Tool,
+)
 from modelyard.types.chat import AudioPart, NamedToolChoice, ResponseFormat
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -56,8 +67,12 @@ def dumps(body: Any) -> bytes:
     return json.dumps(body).encode()
 
 
-def model_url(target: Target, action: str) -> str:
-    return f"{endpoint(target)}/model/{path_segment(target.upstream_model)}/{action}"
+def model_url(target: Target, action: str, model_id: str | None = None) -> str:
+    return f"{endpoint(target)}/model/{path_segment(model_id or target.upstream_model)}/{action}"
+
+
+def post(target: Target, url: str, headers: dict[str, str], body: Any) -> UpstreamRequest:
+    return UpstreamRequest("POST", url, headers, dumps(body), proxy=proxy(target))
 
 
 def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
@@ -76,6 +91,8 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
     additional: dict[str, Any] = {}
     output_config: dict[str, Any] = {}
     for key, value in request.extra.items():
+        if key == profiles.PARAMETER:
+            continue  # which inference profile to call, not a model field
         if key == "additionalModelRequestFields":
             additional.update(value)
         elif key == "outputConfig":
@@ -94,7 +111,7 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
     if output_config:
         body["outputConfig"] = output_config
     action = "converse-stream" if stream else "converse"
-    return UpstreamRequest("POST", model_url(target, action), JSON_HEADERS, dumps(body))
+    return post(target, model_url(target, action, profiles.model_id(target, request.extra)), JSON_HEADERS, body)
 
 
 def _messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
@@ -233,13 +250,19 @@ def _text_format(response_format: ResponseFormat | None) -> dict[str, Any] | Non
 # --- embeddings: InvokeModel with the model's native body -----------------------------------------------------
 
 
+EMBEDDING_FORMAT_CREDENTIAL = "embedding_format"  # a custom model's choice, where its id (an ARN) does not say
+
+
 def embedding_family(target: Target) -> str:
-    """`titan` or `cohere`, from the model id (inference-profile prefixes and ARNs included)."""
+    """`titan` or `cohere`, from the model id (inference-profile prefixes included), else a custom model's form."""
     model = target.upstream_model
     if "amazon.titan-embed" in model:
         return "titan"
     if "cohere.embed" in model:
         return "cohere"
+    chosen = target.credentials.get(EMBEDDING_FORMAT_CREDENTIAL)
+    if chosen in ("titan", "cohere"):
+        return chosen
     raise UnsupportedFeatureError(f"no Bedrock embedding body is known for {model!r} (Titan and Cohere are)")
 
 
@@ -268,4 +291,58 @@ def build_embeddings(target: Target, request: EmbeddingRequest) -> UpstreamReque
                 )
             body["output_dimension"] = request.dimensions  # Embed v4 only
         body["embedding_types"] = ["float"]
-    return UpstreamRequest("POST", model_url(target, "invoke"), INVOKE_HEADERS, dumps(body))
+    return post(target, model_url(target, "invoke"), INVOKE_HEADERS, body)
+
+
+# --- rerank: the Agents for Bedrock runtime's Rerank operation (bedrock-agent-runtime 2023-07-26) ----------------
+
+
+def build_rerank(target: Target, request: RerankRequest) -> UpstreamRequest:
+    """Rerank names the model by ARN: a foundation model's is built from the region; an ARN is used as is."""
+    method_variable = target.provider.signing.get("auth_method_credential")
+    if method_variable and target.credentials.get(method_variable) == "api_key":
+        # bedrock-agent-runtime lists SigV4 only, no bearer auth (botocore 1.44.18 service model)
+        raise UnsupportedFeatureError(
+            "Bedrock's Rerank API takes no API key: use an access key or the default credential chain",
+            field=method_variable,
+        )
+    sources = [
+        {"type": "INLINE", "inlineDocumentSource": {"type": "TEXT", "textDocument": {"text": document}}}
+        for document in request.documents
+    ]
+    configuration = {
+        "numberOfResults": min(request.top_n or len(sources), len(sources)),
+        "modelConfiguration": {"modelArn": model_arn(target)},
+    }
+    body = {
+        "queries": [{"type": "TEXT", "textQuery": {"text": request.query}}],
+        "sources": sources,
+        "rerankingConfiguration": {"type": "BEDROCK_RERANKING_MODEL", "bedrockRerankingConfiguration": configuration},
+    }
+    return post(target, f"{agent_endpoint(target)}/rerank", JSON_HEADERS, body)
+
+
+def model_arn(target: Target) -> str:
+    model = target.upstream_model
+    if model.startswith("arn:"):
+        return model
+    region = target.credentials.get(quirks_of(target).region_credential, "")
+    partition = "aws-us-gov" if region.startswith("us-gov-") else "aws-cn" if region.startswith("cn-") else "aws"
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model}"
+
+
+def agent_endpoint(target: Target) -> str:
+    """bedrock-agent-runtime beside the regional bedrock-runtime; a base URL set by hand (a proxy, a fake) serves
+    both. An endpoint_url credential (a bedrock-runtime VPC endpoint) applies to bedrock-runtime only."""
+    template = quirks_of(target).agent_base_url
+    default_runtime = _fill(target.provider.base_url, target)
+    if template is None or target.base_url != default_runtime:
+        return target.base_url
+    return _fill(template, target)
+
+
+def _fill(template: str, target: Target) -> str:
+    filled = template
+    for field in (*target.provider.credentials, *target.provider.model_credentials):
+        filled = filled.replace(f"{{{field.variable}}}", target.credentials.get(field.variable) or field.default or "")
+    return filled.rstrip("/")

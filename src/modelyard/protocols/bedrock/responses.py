@@ -10,8 +10,9 @@ import orjson
 from modelyard.protocols.base import Target
 from modelyard.protocols.bedrock.requests import embedding_family
 from modelyard.protocols.openai.responses import reading
-from modelyard.types import ChatResult, EmbeddingResult, ToolCall, Usage
+from modelyard.types import ChatResult, EmbeddingResult, RerankRequest, RerankResult, ToolCall, Usage
 from modelyard.types.chat import FinishReason
+from modelyard.types.rerank import RerankHit
 from modelyard.types.usage import UNREPORTED
 
 # Converse `StopReason` (botocore 1.44.8) to OpenAI's finish reasons.
@@ -94,3 +95,19 @@ def parse_embeddings(target: Target, body: bytes) -> EmbeddingResult:
             embeddings = embeddings["float"]
         # Cohere on Bedrock puts no token count in the body (Bedrock reports it in a response header).
         return EmbeddingResult(model=target.model.id, vectors=tuple(list(v) for v in embeddings), usage=UNREPORTED)
+
+
+def parse_rerank(target: Target, request: RerankRequest, body: bytes) -> RerankResult:
+    """Rerank's `results`: each a document's `index` in the request and its `relevanceScore`, best first."""
+    with reading(target, "rerank"):
+        results = orjson.loads(body)["results"]
+        hits = [
+            RerankHit(
+                index=int(item["index"]),
+                score=float(item["relevanceScore"]),
+                document=request.documents[int(item["index"])],
+            )
+            for item in results
+        ]
+    hits.sort(key=lambda hit: hit.score, reverse=True)
+    return RerankResult(model=target.model.id, hits=tuple(hits), usage=UNREPORTED)
