@@ -44,6 +44,7 @@ async def messages(services: Services, exchange: Exchange, identity: ApiKeyIdent
         if not exchange.response_started:
             status, body, headers = anthropic_error(exc, exchange.request_id)
             await exchange.respond(status, body, headers=headers)
+            metrics.observe(ROUTE, status, time.perf_counter() - exchange.started)
 
 
 def anthropic_error(error: BaseException, request_id: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:

@@ -1,8 +1,14 @@
 """Prometheus metrics for the gateway: requests, errors by class, latency, time to first token, tokens, quota.
 
-Every label takes a bounded set of values, whatever the tenants do: routes are the gateway's own, error classes
-are modelyard's, providers come from the catalog, and a model is named only when the catalog lists it for its
-provider. A workspace's custom model names (anything it typed) all count under `model="custom"`.
+`modelyard_requests_total{route, status}` counts every answer, errors too, by its exact status code, so that an
+error ratio is `sum(rate(modelyard_requests_total{status=~"5.."}[5m])) / sum(rate(modelyard_requests_total[5m]))`.
+A caller who leaves before the answer ends counts as 499 (nginx's "client closed request"); a stream that failed
+after its 200 went out counts as 200, and its error in `modelyard_errors_total`.
+
+Every label takes a bounded set of values, whatever the tenants do: routes are the gateway's own (a path matching
+none is `unmatched`), statuses are those the error contract answers, error classes are modelyard's, providers come
+from the catalog, and a model is named only when the catalog lists it for its provider. A workspace's custom model
+names (anything it typed) all count under `model="custom"`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from modelyard.catalog.loader import Catalog, default_catalog
 from modelyard.types import Usage
 
 CUSTOM_MODEL_LABEL = "custom"
+UNMATCHED_ROUTE = "unmatched"  # the route label of a path no route serves: a 404, whatever the path was
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 
@@ -28,7 +35,7 @@ class Metrics:
         self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
         self._catalog_models: dict[str, frozenset[str]] = {}  # provider -> its catalog model ids, filled on use
         self.requests = Counter(
-            "modelyard_requests", "Gateway requests answered", ["route", "status"], registry=self.registry
+            "modelyard_requests", "Gateway requests answered, by status", ["route", "status"], registry=self.registry
         )
         self.errors = Counter(
             "modelyard_errors", "Gateway errors by class", ["route", "error_class"], registry=self.registry
