@@ -28,7 +28,6 @@ from modelyard.types import (
 )
 from modelyard.types.chat import CHAT_PARAMETERS, NamedToolChoice, ResponseFormat, ToolChoice
 
-
 # The api-version value that selects Azure OpenAI's v1 API ({resource}/openai/v1/..., no dated version; GA 2025-08).
 AZURE_V1 = "v1"
 
