@@ -17,33 +17,33 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modelyard.errors import InvalidRequestError
-from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Message, PayloadTooLargeError, Receive, Send
+from modelyard.gateway.exchange import Exchange
 from modelyard.gateway.metrics import Metrics
-from modelyard.services.idempotency import (
-    IdempotencyConflictError,
-    IdempotencyService,
-    KeyScope,
-    StoredAnswer,
+from modelyard.gateway.recording import (
+    AnswerError,
+    Recorder,
+    Run,
+    WatchedMetrics,
+    answering_errors,
+    raising,
+    read_body,
+    replay,
+    replaying,
 )
+from modelyard.services.idempotency import IdempotencyConflictError, IdempotencyService, KeyScope
 from modelyard.services.idempotency.values import HEADER
-from modelyard.types import Usage
+from modelyard.services.recorded import StoredAnswer
 
 if TYPE_CHECKING:
     from modelyard.services.api_keys import ApiKeyIdentity
 
-BODY_LIMIT = 64 * 1024 * 1024  # the largest body a route accepts (an audio upload); each route checks its own
 MAX_ANSWER_BYTES = 16 * 1024 * 1024  # a longest speech answer as WAV fits (4,096 characters, 24 kHz)
 MAX_KEY_LENGTH = 255  # as Stripe's
 _NOT_KEPT = frozenset({408, 409, 425, 429})  # besides every 5xx: answers a retry can change
-# Headers of one exchange: a replay answers them for itself.
-_OWN_HEADERS = frozenset({"x-request-id", "request-id", "x-modelyard-overhead-ms"})
-
-Run = Callable[[Metrics], Awaitable[None]]  # the route's handler, reporting to the metrics given
-AnswerError = Callable[[Exchange, BaseException], Awaitable[None]]
+_REPLAYED = ((b"idempotent-replayed", b"true"),)
 
 
 def key_of(exchange: Exchange) -> str | None:
@@ -77,58 +77,31 @@ async def answer_once(
 ) -> None:
     """Answer the call once for `key`: `run` the route and keep what it answered, or replay the answer kept for it."""
     try:
-        body = await _read_body(exchange)
+        body = await read_body(exchange)
         scope = KeyScope(identity.workspace_id, identity.api_key_id, key)
         outcome = await idempotency.begin(scope, fingerprint(exchange, body))
     except (InvalidRequestError, IdempotencyConflictError) as exc:  # too large, the key reused, or still running
-        exchange.receive = _raising(exc)
-        await _answering_errors(run, metrics, exchange, answer_error)
+        exchange.receive = raising(exc)
+        await answering_errors(run, metrics, exchange, answer_error)
         return
     if isinstance(outcome, StoredAnswer):
-        await _replay(exchange, outcome)
+        await replay(exchange, outcome, _REPLAYED)
         metrics.observe(route, outcome.status, time.perf_counter() - exchange.started)
         return
-    recorder = _Recorder(exchange.send)
+    recorder = Recorder(exchange.send, max_bytes=MAX_ANSWER_BYTES)
     exchange.send = recorder.send
-    exchange.receive = _replaying(body, exchange.receive)
+    exchange.receive = replaying(body, exchange.receive)
     try:
-        await _answering_errors(run, _WatchedMetrics(metrics, exchange, recorder), exchange, answer_error)
+        await answering_errors(run, WatchedMetrics(metrics, exchange, recorder), exchange, answer_error)
     finally:
-        await idempotency.finish(outcome, recorder.answer())
+        await idempotency.finish(outcome, _kept(recorder.answer()))
 
 
-async def _answering_errors(run: Run, metrics: Metrics, exchange: Exchange, answer_error: AnswerError) -> None:
-    """Run the route. An error it raises is answered here, so that the answer is sent (and kept) before the key is
-    finished, then raised again for the gateway to count; the gateway sends nothing once an answer has started."""
-    try:
-        await run(metrics)
-    except ClientDisconnectedError:
-        raise
-    except Exception as exc:
-        await answer_error(exchange, exc)
-        raise
-
-
-async def _read_body(exchange: Exchange) -> bytes:
-    """The whole body, read before the route runs: its fingerprint decides whether the route runs at all."""
-    declared = exchange.headers.get(b"content-length")
-    if declared is not None and declared.isdigit() and int(declared) > BODY_LIMIT:
-        raise PayloadTooLargeError(f"the request body is larger than {BODY_LIMIT // (1024 * 1024)} MB", field="body")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await exchange.receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnectedError
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > BODY_LIMIT:
-            raise PayloadTooLargeError(
-                f"the request body is larger than {BODY_LIMIT // (1024 * 1024)} MB", field="body"
-            )
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
+def _kept(answer: StoredAnswer | None) -> StoredAnswer | None:
+    """The answer to keep for the key: not one a retry can change, so that a retry may succeed."""
+    if answer is None or answer.status >= 500 or answer.status in _NOT_KEPT:
+        return None
+    return answer
 
 
 def fingerprint(exchange: Exchange, body: bytes) -> str:
@@ -150,99 +123,3 @@ def _multipart_boundary(content_type: str) -> bytes | None:
         if name.lower() == "boundary" and value:
             return value.strip('"').encode("latin-1")
     return None
-
-
-async def _replay(exchange: Exchange, answer: StoredAnswer) -> None:
-    own = {"x-request-id": exchange.request_id, "request-id": exchange.request_id}
-    headers = []
-    for name, value in answer.headers:
-        if name in _OWN_HEADERS:
-            value = exchange.overhead_ms().decode() if name == "x-modelyard-overhead-ms" else own[name]
-        headers.append((name.encode("latin-1"), value.encode("latin-1")))
-    headers.append((b"idempotent-replayed", b"true"))
-    exchange.response_started = True
-    await exchange.send({"type": "http.response.start", "status": answer.status, "headers": headers})
-    await exchange.send({"type": "http.response.body", "body": answer.body})
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The route reads the body already read; later reads wait for the client's disconnect, as before."""
-    pending = [{"type": "http.request", "body": body, "more_body": False}]
-
-    async def replayed() -> Message:
-        return pending.pop() if pending else await receive()
-
-    return replayed
-
-
-def _raising(error: Exception) -> Receive:
-    async def refuse() -> Message:
-        raise error
-
-    return refuse
-
-
-class _Recorder:
-    """Passes what the route sends on to the client, keeping a copy: the answer to keep for the key."""
-
-    __slots__ = ("_chunks", "_send", "_size", "complete", "headers", "spoiled", "status")
-
-    def __init__(self, send: Send) -> None:
-        self._send = send
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self.status = 0
-        self.headers: tuple[tuple[str, str], ...] = ()
-        self.complete = False
-        self.spoiled = False  # the route reported an error after its answer began: a stream ended by an error event
-
-    async def send(self, message: Message) -> None:
-        await self._send(message)
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = tuple(
-                (bytes(name).decode("latin-1").lower(), bytes(value).decode("latin-1"))
-                for name, value in message.get("headers", ())
-            )
-        elif message["type"] == "http.response.body":
-            chunk = message.get("body", b"")
-            if chunk and self._size <= MAX_ANSWER_BYTES:
-                self._size += len(chunk)
-                self._chunks.append(chunk)
-            if not message.get("more_body", False):
-                self.complete = True
-
-    def answer(self) -> StoredAnswer | None:
-        """The answer as sent, if it was sent whole and is one to keep."""
-        if not self.complete or self.spoiled or self._size > MAX_ANSWER_BYTES:
-            return None
-        if self.status >= 500 or self.status in _NOT_KEPT:
-            return None
-        return StoredAnswer(self.status, self.headers, b"".join(self._chunks))
-
-
-class _WatchedMetrics(Metrics):
-    """The gateway's metrics for one call, noting an error the route reports once its answer has begun (a stream
-    that ended in an error event): that answer is not kept. Everything goes on to the gateway's own metrics."""
-
-    def __init__(self, metrics: Metrics, exchange: Exchange, recorder: _Recorder) -> None:
-        self._metrics = metrics  # no super().__init__(): the counters are `metrics`' own
-        self._exchange = exchange
-        self._recorder = recorder
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._metrics, name)
-
-    def observe(self, route: str, status: int, seconds: float) -> None:
-        self._metrics.observe(route, status, seconds)
-
-    def error(self, route: str, error: BaseException) -> None:
-        if self._exchange.response_started:
-            self._recorder.spoiled = True
-        self._metrics.error(route, error)
-
-    def usage(self, provider: str, model: str, usage: Usage | None, provider_type: str) -> None:
-        self._metrics.usage(provider, model, usage, provider_type)
-
-    def model_label(self, provider: str, model: str) -> str:
-        return self._metrics.model_label(provider, model)

@@ -6,8 +6,8 @@ from modelyard.services.idempotency.values import (
     IdempotencyConflictError,
     IdempotencyKeyReusedError,
     KeyScope,
-    StoredAnswer,
 )
+from modelyard.services.recorded import StoredAnswer
 
 __all__ = [
     "Claim",

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from modelyard.services.idempotency.values import Claim, Found, KeyScope, StoredAnswer
+from modelyard.services.idempotency.values import Claim, Found, KeyScope
+from modelyard.services.recorded import StoredAnswer
 from modelyard.store.cache import RedisCache
 
 # KEYS: the record. ARGV: token, fingerprint, lease (ms).

@@ -26,8 +26,8 @@ from modelyard.services.idempotency.values import (
     IdempotencyConflictError,
     IdempotencyKeyReusedError,
     KeyScope,
-    StoredAnswer,
 )
+from modelyard.services.recorded import StoredAnswer
 from modelyard.store.cache import Cache, RedisCache
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, Table, and_, delete, select, tuple_, updat
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from modelyard.services.idempotency.values import Claim, Found, KeyScope, StoredAnswer
+from modelyard.services.idempotency.values import Claim, Found, KeyScope
+from modelyard.services.recorded import StoredAnswer
 from modelyard.store.tables import IdempotencyRecord, utcnow
 
 PRUNE_BATCH = 500

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
-
 from modelyard.errors import ConflictError, InvalidRequestError
+from modelyard.services.recorded import StoredAnswer
 
 HEADER = "Idempotency-Key"
 
@@ -18,23 +17,6 @@ class KeyScope:
     workspace_id: str
     api_key_id: str
     key: str
-
-
-@dataclass(frozen=True, slots=True)
-class StoredAnswer:
-    """The first call's answer, replayed to every repeat: status, headers (lower-case names) and body, a stream's
-    events assembled. Only what the gateway sent back is kept: nothing of the request, so never a credential."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def encoded_headers(self) -> bytes:
-        return orjson.dumps(self.headers)
-
-    @classmethod
-    def of(cls, status: int, headers: bytes | str, body: bytes) -> StoredAnswer:
-        return cls(status, tuple((name, value) for name, value in orjson.loads(headers)), body)
 
 
 @dataclass(frozen=True, slots=True)
