@@ -27,7 +27,7 @@ from argon2 import PasswordHasher
 import modelyard
 from modelyard import vault
 from modelyard.error_contract import ROWS, Retry, class_name, own_row
-from modelyard.errors import DecryptionError, ModelyardError, UpstreamError, UpstreamRateLimitError
+from modelyard.errors import DecryptionError, ModelyardError, RateLimitedError, UpstreamError, UpstreamRateLimitError
 from modelyard.protocols.base import ChatStreamParser
 from modelyard.protocols.sse import ServerSentEvent, SSEDecoder
 from modelyard.runtime import Runtime
@@ -110,6 +110,9 @@ EXPECTED: dict[str, Expected] = {
     "modelyard.errors.DecryptionError": Expected(
         500, "decryption_failed", "server_error", "api_error", "server_error", False, _NO_RETRY
     ),
+    "modelyard.errors.ApiKeyExpiredError": Expected(
+        401, "api_key_expired", "authentication_error", "authentication_error", "authentication", False
+    ),
     "modelyard.errors.WorkspaceError": Expected(
         403, "workspace_refused", "permission_error", "permission_error", "permission", False
     ),
@@ -127,6 +130,15 @@ EXPECTED: dict[str, Expected] = {
     ),
     "modelyard.errors.ConflictError": Expected(
         409, "conflict", "invalid_request_error", "invalid_request_error", "conflict", False, _NO_RETRY
+    ),
+    "modelyard.errors.ModelNotAllowedError": Expected(
+        403, "model_not_allowed", "permission_error", "permission_error", "permission", False
+    ),
+    "modelyard.errors.RateLimitedError": Expected(
+        429, "rate_limit_exceeded", "rate_limit_error", "rate_limit_error", "rate_limited", True, {"retry-after": "7"}
+    ),
+    "modelyard.errors.BudgetExceededError": Expected(
+        429, "budget_exceeded", "insufficient_quota", "rate_limit_error", "quota", False, _NO_RETRY
     ),
     "modelyard.errors.UpstreamError": Expected(
         502, "upstream_error", "upstream_error", "api_error", "upstream", False, _NO_RETRY
@@ -292,7 +304,8 @@ def test_every_row_names_an_error_class_that_exists() -> None:
 
 
 def test_only_a_rate_limit_takes_retry_after_from_the_error() -> None:
-    assert [key for key, row in ROWS.items() if row.retry is Retry.AFTER_ERROR] == [UpstreamRateLimitError]
+    rows = [key for key, row in ROWS.items() if row.retry is Retry.AFTER_ERROR]
+    assert rows == [RateLimitedError, UpstreamRateLimitError]  # this service's own limits, and the provider's
 
 
 # --- the faces ----------------------------------------------------------------------------------------------------

@@ -15,6 +15,14 @@ from modelyard.services.context import Services
 from modelyard.settings import Settings
 
 CUSTOM_PROVIDER = "openai_api_compatible"
+GOVERNED = "-governed"  # as harness.targets names the governed route's models
+POLICY: dict[str, object] = {
+    "allowed_models": [f"{CUSTOM_PROVIDER}/*"],
+    "requests_per_minute": 1_000_000_000,
+    "tokens_per_minute": 1_000_000_000,
+    "max_concurrent_requests": 100_000,
+    "budget": {"limit": "1000000", "currency": "USD", "window": "monthly", "soft_limit": "900000"},
+}
 
 
 async def prepare(bases: dict[str, str]) -> dict[str, str]:
@@ -23,16 +31,19 @@ async def prepare(bases: dict[str, str]) -> dict[str, str]:
     try:
         workspace = await services.workspaces.create("bench")
         _, key = await services.api_keys.create(workspace_id=workspace.id, name="bench")
+        # The governed route's key: every limit and a budget, none of which a run reaches (issue 16 §4).
+        _, governed = await services.api_keys.create(workspace_id=workspace.id, name="bench-governed", policy=POLICY)
         for name, base in bases.items():
-            await services.models.add_custom(
-                workspace_id=workspace.id,
-                provider=CUSTOM_PROVIDER,
-                model=name,
-                model_type="llm",
-                values={"endpoint_url": base, "api_key": "sk-fake", "endpoint_model_name": "bench"},
-                validate=False,  # the fakes answer any call; validation would only add a request
-            )
-        return {"workspace_id": workspace.id, "api_key": key}
+            for model in (name, f"{name}{GOVERNED}"):
+                await services.models.add_custom(
+                    workspace_id=workspace.id,
+                    provider=CUSTOM_PROVIDER,
+                    model=model,
+                    model_type="llm",
+                    values={"endpoint_url": base, "api_key": "sk-fake", "endpoint_model_name": "bench"},
+                    validate=False,  # the fakes answer any call; validation would only add a request
+                )
+        return {"workspace_id": workspace.id, "api_key": key, "governed_api_key": governed}
     finally:
         await services.close()
 

@@ -161,6 +161,14 @@ CUSTOM_ROUTE = Route(
     "openai_api_compatible/bench-stream",
     "openai_api_compatible/bench-slow",
 )
+# The custom route with an API key that carries limits and a budget (issue 16 §4): its own models on the same fakes,
+# which `routing` sends with that key, so only the key's policy differs from the custom route.
+GOVERNED = "-governed"
+CUSTOM_GOVERNED_ROUTE = Route(
+    "custom-governed",
+    "custom, key with limits and a budget",
+    *(f"{model}{GOVERNED}" for model in (CUSTOM_ROUTE.json_model, CUSTOM_ROUTE.stream_model, CUSTOM_ROUTE.slow_model)),
+)
 
 
 def hosted_config(upstreams: Upstreams) -> dict[str, object]:
@@ -259,7 +267,16 @@ def start_modelyard(
     wait_for_port(port, started, timeout_s=120)
     wait_for_workers(started, workers, timeout_s=120)
     url = f"http://127.0.0.1:{port}/v1/chat/completions"
-    return Target("modelyard", url, f"Bearer {created['api_key']}", started)
+    governed = {"Authorization": f"Bearer {created['governed_api_key']}"}
+    routing = {
+        model: governed
+        for model in (
+            CUSTOM_GOVERNED_ROUTE.json_model,
+            CUSTOM_GOVERNED_ROUTE.stream_model,
+            CUSTOM_GOVERNED_ROUTE.slow_model,
+        )
+    }
+    return Target("modelyard", url, f"Bearer {created['api_key']}", started, routing)
 
 
 def wait_for_workers(started: Started, workers: int, *, timeout_s: float) -> None:
@@ -275,7 +292,7 @@ def wait_for_workers(started: Started, workers: int, *, timeout_s: float) -> Non
 
 ROUTES = {
     "passthrough": (DIRECT_ROUTE,),
-    "modelyard": (SYSTEM_ROUTE, SYSTEM_SQLITE_ROUTE, CUSTOM_ROUTE),
+    "modelyard": (SYSTEM_ROUTE, SYSTEM_SQLITE_ROUTE, CUSTOM_ROUTE, CUSTOM_GOVERNED_ROUTE),
     "litellm": (DIRECT_ROUTE,),
     "portkey": (HEADERS_ROUTE,),
 }

@@ -17,6 +17,8 @@ import sqlalchemy.exc
 
 from modelyard.errors import (
     AddressRefusedError,
+    ApiKeyExpiredError,
+    BudgetExceededError,
     CatalogError,
     ConflictError,
     ContentFilteredError,
@@ -28,11 +30,13 @@ from modelyard.errors import (
     HostedQuotaExceededError,
     InvalidRequestError,
     ModelDisabledError,
+    ModelNotAllowedError,
     ModelNotFoundError,
     ModelyardError,
     NotFoundError,
     PermissionDeniedError,
     ProviderQuotaExhaustedError,
+    RateLimitedError,
     UnsupportedFeatureError,
     UpstreamAuthError,
     UpstreamBadRequestError,
@@ -57,6 +61,7 @@ class Kind(enum.Enum):
     CONFLICT = "conflict"
     QUOTA = "quota"  # the workspace spent its hosted quota
     RATE_LIMITED = "rate_limited"  # the provider rate-limited the call
+    LIMITED = "limited"  # a rate or concurrency limit of this service: the API key's or its workspace's
     UPSTREAM_REFUSED = "upstream_refused"  # the provider refused the request itself: too long, filtered, invalid
     UPSTREAM = "upstream"  # the provider failed
     SERVER = "server"  # modelyard itself failed: its database, its configuration, a bug
@@ -107,12 +112,18 @@ _ROWS: dict[type[BaseException] | str, Contract] = {
     CredentialsNotConfiguredError: Contract(400, "credentials_not_configured", Kind.INVALID_REQUEST, Retry.NO),
     CredentialValidationError: Contract(400, "credentials_rejected", Kind.INVALID_REQUEST, Retry.NO),
     DecryptionError: Contract(500, "decryption_failed", Kind.SERVER, Retry.NO),
+    ApiKeyExpiredError: Contract(401, "api_key_expired", Kind.AUTHENTICATION, Retry.NO),
     WorkspaceError: Contract(403, "workspace_refused", Kind.PERMISSION, Retry.NO),
     ModelDisabledError: Contract(403, "model_disabled", Kind.PERMISSION, Retry.NO),
     HostedQuotaExceededError: Contract(429, "insufficient_quota", Kind.QUOTA, Retry.NO),
     PermissionDeniedError: Contract(403, "permission_denied", Kind.PERMISSION, Retry.NO),
     NotFoundError: Contract(404, "not_found", Kind.NOT_FOUND, Retry.NO),
     ConflictError: Contract(409, "conflict", Kind.CONFLICT, Retry.NO),
+    ModelNotAllowedError: Contract(403, "model_not_allowed", Kind.PERMISSION, Retry.NO),
+    # OpenAI's code for its own rate limits; Retry-After says when the bucket holds enough again.
+    RateLimitedError: Contract(429, "rate_limit_exceeded", Kind.LIMITED, Retry.AFTER_ERROR),
+    # 429 and insufficient_quota, as OpenAI answers a spent quota; waiting does not help before the budget resets.
+    BudgetExceededError: Contract(429, "budget_exceeded", Kind.QUOTA, Retry.NO),
     UpstreamError: Contract(502, "upstream_error", Kind.UPSTREAM, Retry.NO),
     UpstreamConnectionError: Contract(502, "upstream_connection_error", Kind.UPSTREAM, Retry.BACKOFF),
     UpstreamTimeoutError: Contract(504, "upstream_timeout", Kind.UPSTREAM, Retry.BACKOFF),

@@ -9,8 +9,12 @@ Every error modelyard raises on purpose:
   + ModelNotFoundError           not in the catalog, or not configured for the workspace
   + CredentialError              credentials missing or unusable
     - CredentialsNotConfiguredError, CredentialValidationError, DecryptionError
+    - ApiKeyExpiredError         the caller's API key is past its expiry time
   + WorkspaceError               a workspace rule refused the call
     - ModelDisabledError, HostedQuotaExceededError, PermissionDeniedError, NotFoundError, ConflictError
+    - ModelNotAllowedError       the API key's policy does not allow the model
+    - RateLimitedError           a key's or workspace's rate or concurrency limit; `retry_after_s`
+    - BudgetExceededError        a key's or workspace's spend budget is used up
   + UpstreamError                the provider failed us (its `is_retryable` says if another try may help)
     - UpstreamConnectionError, UpstreamTimeoutError          no usable HTTP response
     - UpstreamAuthError                                      the stored key was refused
@@ -94,6 +98,10 @@ class DecryptionError(CredentialError):
     """A stored secret could not be decrypted: wrong master key, or tampered ciphertext."""
 
 
+class ApiKeyExpiredError(CredentialError):
+    """The API key is past the expiry time its policy set."""
+
+
 class WorkspaceError(ModelyardError):
     """A workspace rule refused the request."""
 
@@ -116,6 +124,23 @@ class NotFoundError(WorkspaceError):
 
 class ConflictError(WorkspaceError):
     """The change conflicts with what is stored (a duplicate name, a resource in use)."""
+
+
+class ModelNotAllowedError(WorkspaceError):
+    """The API key's policy does not allow the model that was asked for (its allowed models say which)."""
+
+
+class RateLimitedError(WorkspaceError):
+    """A rate or concurrency limit of the API key or of its workspace refused the call; `retry_after_s` is how long
+    until it would pass, when waiting can help."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class BudgetExceededError(WorkspaceError):
+    """The spend budget of the API key or of its workspace cannot cover the call's worst-case cost."""
 
 
 class UpstreamError(ModelyardError):

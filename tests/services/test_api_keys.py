@@ -99,10 +99,11 @@ async def test_create_refuses_a_blank_name_naming_the_field(services, workspace,
     assert str(refused.value) == "a key name is required"
     assert await services.api_keys.list(workspace_id=workspace) == []
 
+
 async def test_authenticate_resolves_a_key_to_its_workspace(services, workspace) -> None:
     view, key = await services.api_keys.create(workspace_id=workspace, name="tests")
 
-    assert await services.api_keys.authenticate(key) == ApiKeyIdentity(view.id, workspace)
+    assert await services.api_keys.authenticate(key) == ApiKeyIdentity(view.id, workspace, "tests")
 
 
 @pytest.mark.parametrize(
@@ -150,7 +151,7 @@ async def test_simultaneous_first_uses_of_a_key_read_the_database_once(services,
     with statements(services) as seen:
         identities = await asyncio.gather(*(services.api_keys.authenticate(key) for _ in range(50)))
 
-    assert set(identities) == {ApiKeyIdentity(view.id, workspace)}
+    assert set(identities) == {ApiKeyIdentity(view.id, workspace, "tests")}
     assert len(seen) == 1
 
 
@@ -248,7 +249,7 @@ async def test_one_workspace_can_neither_see_nor_revoke_anothers_keys(services, 
         await services.api_keys.revoke(workspace_id=workspace, key_id="key_nope")
 
     assert (await row_of(services, mine.id)).revoked_at is None
-    assert await services.api_keys.authenticate(key) == ApiKeyIdentity(mine.id, workspace)
+    assert await services.api_keys.authenticate(key) == ApiKeyIdentity(mine.id, workspace, "A's key")
 
 
 async def test_last_used_is_kept_in_memory_and_written_in_one_batch_on_flush(services, workspace) -> None:

@@ -1,4 +1,4 @@
-"""`modelyard usage`: a workspace's calls, tokens and spend, summed per day, provider and model."""
+"""`modelyard usage`: a workspace's calls, tokens and spend, summed per day, API key, provider and model."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import click
 from modelyard.cli.output import emit, json_option, table
 from modelyard.cli.running import run, workspace_option
 
-GROUP_KEYS = ("day", "provider", "model", "model_type")  # as in services/usage.py, which checks them again
+GROUP_KEYS = ("day", "api_key", "provider", "model", "model_type")  # as in services/usage.py, which checks them again
+_ATTRIBUTES = {"api_key": "api_key_id"}  # a group key whose total names it otherwise
 
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -46,7 +47,7 @@ def usage(
     )
     rows = [
         (
-            *(getattr(t, key) for key in group_by),
+            *(getattr(t, _ATTRIBUTES.get(key, key)) for key in group_by),
             t.calls,
             t.errors,
             t.prompt_tokens,

@@ -69,6 +69,7 @@ _CONSOLE_TYPES = {
     Kind.CONFLICT: "conflict",
     Kind.QUOTA: "quota",
     Kind.RATE_LIMITED: "upstream",
+    Kind.LIMITED: "rate_limited",
     Kind.UPSTREAM_REFUSED: "upstream",
     Kind.UPSTREAM: "upstream",
     Kind.SERVER: "server_error",

@@ -11,6 +11,7 @@ from modelyard.console.auth import Reader, State
 from modelyard.console.views import QuotaOut, UsageOut, UsageRecordOut
 
 router = APIRouter(tags=["usage"])
+_GROUP_KEYS = "Comma-separated: day, api_key (the API key's id), provider, model, model_type"
 
 
 @router.get("/workspaces/{ws}/quota", summary="The workspace's quota on each hosted provider")
@@ -24,9 +25,7 @@ async def usage(
     state: State,
     since: date | None = None,
     until: date | None = None,
-    group_by: Annotated[str, Query(max_length=100, description="Comma-separated: day, provider, model, model_type")] = (
-        "day,provider,model"
-    ),
+    group_by: Annotated[str, Query(max_length=100, description=_GROUP_KEYS)] = "day,provider,model",
 ) -> list[UsageOut]:
     keys = [key.strip() for key in group_by.split(",") if key.strip()]
     totals = await state.services.usage.aggregate(

@@ -1,16 +1,21 @@
-"""/console/api/workspaces: the workspaces themselves, their members and their API keys."""
+"""/console/api/workspaces: the workspaces themselves, their members, their API keys and limits."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from modelyard.console.auth import Manager, Member, Owner, Reader, SignedIn, State
-from modelyard.console.schemas import ApiKeyBody, MemberBody, RoleBody, WorkspaceBody
-from modelyard.console.views import ApiKeyCreatedOut, ApiKeyOut, MemberOut, WorkspaceOut
+from modelyard.console.schemas import ApiKeyBody, ApiKeyUpdateBody, LimitsBody, MemberBody, RoleBody, WorkspaceBody
+from modelyard.console.views import ApiKeyCreatedOut, ApiKeyOut, BudgetOut, LimitsOut, MemberOut, WorkspaceOut
 from modelyard.errors import NotFoundError, PermissionDeniedError
 from modelyard.services.accounts import AccountView, valid_email
+from modelyard.services.api_keys import ApiKeyView
 from modelyard.services.context import Services
+from modelyard.services.governance import Limits
+from modelyard.services.governance.status import BudgetStatus
 from modelyard.store.tables import Account
 
 router = APIRouter(tags=["workspaces"])
@@ -111,24 +116,106 @@ async def _account_by_email(services: Services, email: str) -> AccountView:
     return await services.accounts.get(account_id)
 
 
-# --- API keys -------------------------------------------------------------------------------------------------
+# --- API keys and limits ---------------------------------------------------------------------------------------
 
 
 @router.get("/workspaces/{ws}/api-keys", tags=["api keys"], summary="The workspace's API keys (never the keys)")
 async def list_api_keys(member: Manager, state: State) -> list[ApiKeyOut]:
     keys = await state.services.api_keys.list(workspace_id=member.workspace_id)
-    return [ApiKeyOut.model_validate(key) for key in keys]
+    return await api_keys_out(state.services, member.workspace_id, keys)
 
 
-@router.post("/workspaces/{ws}/api-keys", status_code=201, tags=["api keys"], summary="Create an API key (shown once)")
+@router.post(
+    "/workspaces/{ws}/api-keys",
+    status_code=201,
+    tags=["api keys"],
+    summary="Create an API key (shown once), with any policy: allowed models, expiry, limits, budget",
+)
 async def create_api_key(body: ApiKeyBody, member: Manager, state: State) -> ApiKeyCreatedOut:
     view, key = await state.services.api_keys.create(
-        workspace_id=member.workspace_id, name=body.name, created_by=member.account_id
+        workspace_id=member.workspace_id, name=body.name, created_by=member.account_id, policy=body.policy()
     )
-    return ApiKeyCreatedOut.model_validate({**ApiKeyOut.model_validate(view).model_dump(), "key": key})
+    [shown] = await api_keys_out(state.services, member.workspace_id, [view])
+    return ApiKeyCreatedOut.model_validate({**shown.model_dump(), "key": key})
+
+
+@router.get("/workspaces/{ws}/api-keys/{key_id}", tags=["api keys"], summary="One API key, its policy and spend")
+async def get_api_key(key_id: str, member: Manager, state: State) -> ApiKeyOut:
+    view = await state.services.api_keys.get(workspace_id=member.workspace_id, key_id=key_id)
+    return (await api_keys_out(state.services, member.workspace_id, [view]))[0]
+
+
+@router.patch(
+    "/workspaces/{ws}/api-keys/{key_id}",
+    tags=["api keys"],
+    summary="Rename a key or change its policy: fields left out stay, null removes a limit",
+)
+async def update_api_key(key_id: str, body: ApiKeyUpdateBody, member: Manager, state: State) -> ApiKeyOut:
+    view = await state.services.api_keys.update(
+        workspace_id=member.workspace_id, key_id=key_id, name=body.name, policy=body.policy()
+    )
+    return (await api_keys_out(state.services, member.workspace_id, [view]))[0]
 
 
 @router.delete("/workspaces/{ws}/api-keys/{key_id}", status_code=NO_CONTENT, tags=["api keys"], summary="Revoke")
 async def revoke_api_key(key_id: str, member: Manager, state: State) -> Response:
     await state.services.api_keys.revoke(workspace_id=member.workspace_id, key_id=key_id)
     return Response(status_code=NO_CONTENT)
+
+
+@router.get("/workspaces/{ws}/limits", tags=["api keys"], summary="The workspace's own limits, and its budget's spend")
+async def get_limits(member: Reader, state: State) -> LimitsOut:
+    limits = await state.services.governor.policies.get(member.workspace_id)
+    return await limits_out(state.services, member.workspace_id, limits)
+
+
+@router.patch(
+    "/workspaces/{ws}/limits",
+    tags=["api keys"],
+    summary="Set limits on the whole workspace (every call passes them and its key's): null removes one",
+)
+async def update_limits(body: LimitsBody, member: Manager, state: State) -> LimitsOut:
+    limits = await state.services.governor.policies.update(member.workspace_id, body.model_dump(exclude_unset=True))
+    return await limits_out(state.services, member.workspace_id, limits)
+
+
+async def api_keys_out(services: Services, workspace_id: str, keys: list[ApiKeyView]) -> list[ApiKeyOut]:
+    budgets = [(f"key:{key.id}", key.policy.budget) for key in keys if key.policy.budget is not None]
+    found = await services.governor.budgets(workspace_id, budgets)
+    statuses = dict(zip([scope for scope, _ in budgets], found, strict=True))
+    now = datetime.now(UTC)
+    return [
+        ApiKeyOut(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+            expires_at=key.policy.expires_at,
+            is_expired=key.policy.expires_at is not None and key.policy.expires_at <= now,
+            allowed_models=None if key.policy.allowed_models is None else list(key.policy.allowed_models),
+            strict_params=key.policy.strict_params,
+            requests_per_minute=key.policy.requests_per_minute,
+            tokens_per_minute=key.policy.tokens_per_minute,
+            max_concurrent_requests=key.policy.max_concurrent_requests,
+            budget=_budget_out(statuses.get(f"key:{key.id}")),
+        )
+        for key in keys
+    ]
+
+
+async def limits_out(services: Services, workspace_id: str, limits: Limits) -> LimitsOut:
+    status = None
+    if limits.budget is not None:
+        [status] = await services.governor.budgets(workspace_id, [("workspace", limits.budget)])
+    return LimitsOut(
+        requests_per_minute=limits.requests_per_minute,
+        tokens_per_minute=limits.tokens_per_minute,
+        max_concurrent_requests=limits.max_concurrent_requests,
+        budget=_budget_out(status),
+    )
+
+
+def _budget_out(status: BudgetStatus | None) -> BudgetOut | None:
+    return None if status is None else BudgetOut.model_validate(status)

@@ -119,8 +119,56 @@ class PoolEntryUpdateBody(Checked):
     values: Values | None = None
 
 
-class ApiKeyBody(Body):
+def _amount(value: object) -> str | int | float:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError('an amount is a string such as "25.00", or a number')
+    return value
+
+
+# Checked again, exactly, by the policy (services/governance/policy.py): above 0, at most 6 decimal places.
+Amount = Annotated[
+    str | int | float,
+    PlainValidator(_amount),
+    WithJsonSchema({"type": ["string", "number"], "examples": ["25.00"]}),
+]
+
+
+class BudgetBody(Body):
+    limit: Amount
+    currency: Literal["USD", "CNY", "EUR"] = "USD"
+    window: Literal["none", "daily", "weekly", "monthly"] = "none"  # resets at 00:00 UTC; weeks start on Monday
+    soft_limit: Amount | None = None  # past it, answers carry x-modelyard-budget-soft-limit-reached
+
+
+class LimitsBody(Body):
+    """Limits; in an update, a field left out keeps its value and null removes the limit."""
+
+    requests_per_minute: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    tokens_per_minute: Annotated[int, Field(ge=1, le=10**9)] | None = None
+    max_concurrent_requests: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    budget: BudgetBody | None = None
+
+
+ModelPattern = Annotated[str, Field(min_length=1, max_length=320)]
+
+
+class KeyPolicyBody(LimitsBody):
+    # Exact names (provider/model, a bare name, an alias) or a whole provider, `openai/*`; null: every model.
+    allowed_models: Annotated[list[ModelPattern], Field(max_length=200)] | None = None
+    expires_at: Annotated[str, Field(max_length=64, json_schema_extra={"format": "date-time"})] | None = None
+    strict_params: bool = False  # refuse a parameter the model does not take, instead of dropping it
+
+    def policy(self) -> dict[str, object]:
+        """The fields the body sets, as the API-key service takes them."""
+        return self.model_dump(exclude_unset=True, exclude={"name"})
+
+
+class ApiKeyBody(KeyPolicyBody):
     name: RequiredName
+
+
+class ApiKeyUpdateBody(KeyPolicyBody):
+    name: RequiredName | None = None
 
 
 class MemberBody(Body):

@@ -259,6 +259,7 @@ class PoolEntryOut(LastCheckOut):
 
 class UsageOut(View):
     day: date | None
+    api_key_id: str | None
     provider: str | None
     model: str | None
     model_type: str | None
@@ -292,13 +293,39 @@ class UsageRecordOut(View):
     created_at: Moment
 
 
-class ApiKeyOut(View):
+class BudgetOut(View):
+    """A budget, and where its current period stands (calls in flight counted at their worst case)."""
+
+    limit: Decimal
+    currency: str
+    window: str
+    soft_limit: Decimal | None
+    period_start: date | None  # null: the budget never resets
+    resets_at: Moment | None
+    spent: Decimal
+    remaining: Decimal
+    is_soft_limit_reached: bool
+    is_exhausted: bool
+
+
+class LimitsOut(View):
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    max_concurrent_requests: int | None
+    budget: BudgetOut | None
+
+
+class ApiKeyOut(LimitsOut):
     id: str
     name: str
     prefix: str  # the first characters, to tell keys apart
     created_at: Moment
     last_used_at: Moment | None
     revoked_at: Moment | None
+    expires_at: Moment | None
+    is_expired: bool
+    allowed_models: list[str] | None  # null: every model
+    strict_params: bool
 
 
 class ApiKeyCreatedOut(ApiKeyOut):

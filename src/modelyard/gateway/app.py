@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -11,7 +10,9 @@ from modelyard.errors import CredentialError, ModelyardError
 from modelyard.gateway import audio, chat, endpoints, idempotency, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
-from modelyard.gateway.metrics import UNMATCHED_ROUTE, Metrics
+from modelyard.gateway.metrics import Metrics
+from modelyard.services.governance import GovernedCall
+from modelyard.services.governance import call as governance_call
 from modelyard.services.invoke import new_request_id
 
 if TYPE_CHECKING:
@@ -53,12 +54,17 @@ class Gateway:
         if handler is None and path.count("/") > 2:  # a parameterised route; metrics name it, never the raw path
             path = _route(scope["method"], path)
             handler = ROUTES.get((scope["method"], path))
+        entered = None
         try:
             if handler is None:
-                status = await _no_route(exchange, path)
-                self.metrics.observe(_counted_route(scope), status, time.perf_counter() - exchange.started)
+                await _no_route(exchange, path)
                 return
             identity = await self.services.api_keys.authenticate(_api_key(exchange))
+            # The key's policy goes with the call to the invoker's admission, whose x-ratelimit-* and budget headers
+            # go on whatever the route answers (a result, a stream, an error).
+            governed = GovernedCall(identity.workspace_id, identity)
+            entered = governance_call.enter(governed)
+            exchange.send = governed.stamp(exchange.send)
             key = idempotency.key_of(exchange) if scope["method"] == "POST" else None
             if key is not None:  # the first answer for the key is kept and replayed to its repeats
 
@@ -71,8 +77,6 @@ class Gateway:
                 return
             await handler(self.services, exchange, identity, self.metrics)
         except ClientDisconnectedError:
-            if not exchange.response_started:  # the caller left before any answer: 499, as nginx counts it
-                self.metrics.observe(_counted_route(scope), 499, time.perf_counter() - exchange.started)
             return
         except ModelyardError as exc:
             self.metrics.error(path, exc)
@@ -81,21 +85,15 @@ class Gateway:
             log.exception("gateway error on %s", path)
             self.metrics.error(path, exc)
             await self._answer_error(exchange, exc)
+        finally:
+            if entered is not None:
+                governance_call.leave(entered)
 
     async def _answer_error(self, exchange: Exchange, error: BaseException) -> None:
         if exchange.response_started:
             return  # a stream already began: its own error event said what happened
         status, body, headers = error_body(error)
         await exchange.respond(status, body, headers=headers)
-        self.metrics.observe(_counted_route(exchange.scope), status, time.perf_counter() - exchange.started)
-
-
-def _counted_route(scope: Scope) -> str:
-    """The route a request counts under in metrics: the one it matched, never the raw path its caller chose."""
-    path = scope["path"].rstrip("/")
-    if path not in _PATHS and path.count("/") > 2:
-        path = _route(scope["method"], path)
-    return path if path in _PATHS else UNMATCHED_ROUTE
 
 
 def _route(method: str, path: str) -> str:
@@ -117,13 +115,12 @@ def _api_key(exchange: Exchange) -> str:
     raise CredentialError("missing API key: send it as 'Authorization: Bearer <key>'")
 
 
-async def _no_route(exchange: Exchange, path: str) -> int:
+async def _no_route(exchange: Exchange, path: str) -> None:
     if path in _PATHS:
         body = plain_error(405, f"{exchange.scope['method']} is not allowed on {path}", type="invalid_request_error")
         await exchange.respond(405, body)
-        return 405
+        return
     await exchange.respond(404, plain_error(404, f"no route {path}", type="invalid_request_error", code="not_found"))
-    return 404
 
 
 def exchange_id(scope: Scope) -> str:

@@ -16,6 +16,7 @@ _OPENAI_TYPES = {
     Kind.CONFLICT: "invalid_request_error",
     Kind.QUOTA: "insufficient_quota",
     Kind.RATE_LIMITED: "rate_limit_error",
+    Kind.LIMITED: "rate_limit_error",
     Kind.UPSTREAM_REFUSED: "invalid_request_error",
     Kind.UPSTREAM: "upstream_error",
     Kind.SERVER: "server_error",

@@ -1,4 +1,4 @@
-"""Workspace API keys: shown once, stored as a hash, checked from memory on every gateway call."""
+"""Workspace API keys: shown once, stored as a hash, checked from memory on every gateway call, with their policy."""
 
 from __future__ import annotations
 
@@ -9,20 +9,19 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from sqlalchemy import bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from modelyard.errors import CredentialError, InvalidRequestError, NotFoundError
+from modelyard.errors import ApiKeyExpiredError, CredentialError, InvalidRequestError, NotFoundError
+from modelyard.services.governance.policy import NO_POLICY, KeyPolicy, key_policy_from_json, parse_key_policy, to_json
+from modelyard.store.cache import Cache
 from modelyard.store.tables import Account, ApiKey, Workspace, utcnow
 from modelyard.types.value import Value
-
-if TYPE_CHECKING:
-    from modelyard.services.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +30,7 @@ KEY_PATTERN = re.compile(r"my-[A-Za-z0-9_-]{43}")  # token_urlsafe(32): 256 rand
 KEY_LENGTH = len(KEY_PREFIX) + 43
 DISPLAY_CHARS = 12  # the stored `prefix`: "my-" and 9 random characters, enough to tell keys apart
 REVOKED_CHANNEL = "api-key-revoked"  # message: the revoked key's hash
+CHANGED_CHANNEL = "api-key-changed"  # message: the hash of a key whose name or policy changed
 
 _INVALID = "invalid API key"
 _api_keys = ApiKey.metadata.tables[ApiKey.__tablename__]  # the Core table: executemany, not ORM bulk update
@@ -53,13 +53,21 @@ class ApiKeyView:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    policy: KeyPolicy = NO_POLICY  # its expiry is `policy.expires_at`
 
 
 class ApiKeyIdentity(Value, frozen=True):
-    """Who is calling: what a valid key resolves to."""
+    """Who is calling: what a valid key resolves to, with its policy (None: the key has none)."""
 
     api_key_id: str
     workspace_id: str
+    name: str = ""
+    policy: KeyPolicy | None = None
+
+    @property
+    def strict_params(self) -> bool:
+        """The key's policy makes every call strict about parameters (gateway/parameters.py reads it)."""
+        return self.policy is not None and self.policy.strict_params
 
 
 def hash_key(plaintext: str) -> str:
@@ -69,12 +77,12 @@ def hash_key(plaintext: str) -> str:
 
 
 class ApiKeyService:
-    """Create, list and revoke a workspace's keys; `authenticate` is the gateway's per-request check.
+    """Create, list, change and revoke a workspace's keys; `authenticate` is the gateway's per-request check.
 
-    `authenticate` answers from an in-process cache: hits for `CACHE_TTL_S`, misses for `MISS_TTL_S`, each
-    table bounded to `CACHE_MAX` entries. Revocation drops the key here at once and on other replicas through
-    `services.cache` pub/sub; the TTL bounds staleness should a broadcast be lost. Last-used times are kept in
-    memory and written in one batch every `FLUSH_INTERVAL_S`, and at `close()`.
+    `authenticate` answers from an in-process cache, policy included: hits for `CACHE_TTL_S`, misses for
+    `MISS_TTL_S`, each table bounded to `CACHE_MAX` entries. Revoking or changing a key drops it here at once and
+    on other replicas through the cache's pub/sub; the TTL bounds staleness should a broadcast be lost. Last-used
+    times are kept in memory and written in one batch every `FLUSH_INTERVAL_S`, and at `close()`.
     """
 
     CACHE_TTL_S = 60.0
@@ -82,8 +90,9 @@ class ApiKeyService:
     CACHE_MAX = 10_000
     FLUSH_INTERVAL_S = 30.0
 
-    def __init__(self, services: Services) -> None:
-        self._services = services
+    def __init__(self, db: async_sessionmaker[AsyncSession], cache: Cache) -> None:
+        self._db = db
+        self._cache = cache
         self._clock: Callable[[], float] = time.monotonic  # tests replace it to expire entries
         self._known: dict[str, tuple[ApiKeyIdentity, float]] = {}  # key hash -> (identity, expires at)
         self._unknown: dict[str, float] = {}  # key hash -> expires at; kept apart so bad keys never evict good
@@ -93,7 +102,7 @@ class ApiKeyService:
         self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self._services.cache.subscribe(self._on_broadcast)
+        self._cache.subscribe(self._on_broadcast)
         self._flusher = asyncio.create_task(self._flush_periodically(), name="modelyard-api-key-last-used")
 
     async def close(self) -> None:
@@ -107,18 +116,24 @@ class ApiKeyService:
         except Exception:  # last-used times are a convenience: losing them must not stop a shutdown
             log.warning("could not record API key last-used times at shutdown", exc_info=True)
 
-    async def create(self, *, workspace_id: str, name: str, created_by: str | None = None) -> tuple[ApiKeyView, str]:
+    async def create(
+        self,
+        *,
+        workspace_id: str,
+        name: str,
+        created_by: str | None = None,
+        policy: Mapping[str, object] | None = None,
+    ) -> tuple[ApiKeyView, str]:
         """A new key and its plaintext: the only time the plaintext is available.
 
-        The name is required: it is all a list shows to tell keys apart before one is revoked.
+        The name is required: it is all a list shows to tell keys apart before one is revoked. `policy` sets any of
+        the fields of `KeyPolicy` (allowed_models, expires_at, requests_per_minute, tokens_per_minute,
+        max_concurrent_requests, budget, strict_params); each is optional.
         """
-        name = name.strip()
-        if not name:
-            raise InvalidRequestError("a key name is required", field="name")
-        if len(name) > 120:
-            raise InvalidRequestError("a key name is at most 120 characters", field="name")
+        name = _valid_name(name)
+        key_policy = parse_key_policy(policy or {})
         plaintext = KEY_PREFIX + secrets.token_urlsafe(32)
-        async with self._services.db.begin() as session:
+        async with self._db.begin() as session:
             if await session.get(Workspace, workspace_id) is None:
                 raise NotFoundError(f"workspace {workspace_id!r} does not exist")
             if created_by is not None and await session.get(Account, created_by) is None:
@@ -129,25 +144,67 @@ class ApiKeyService:
                 prefix=plaintext[:DISPLAY_CHARS],
                 key_hash=hash_key(plaintext),
                 created_by=created_by,
+                expires_at=key_policy.expires_at,
+                policy=to_json(key_policy),
             )
             session.add(row)
         return self._view(row), plaintext
 
+    async def update(
+        self,
+        *,
+        workspace_id: str,
+        key_id: str,
+        name: str | None = None,
+        policy: Mapping[str, object] | None = None,
+    ) -> ApiKeyView:
+        """Rename a key or change its policy: the fields `policy` names change (None clears one), the others stay.
+        Gateway calls see the change at once here and on every replica."""
+        async with self._db.begin() as session:
+            row = await _key(session, workspace_id, key_id)
+            if name is not None:
+                row.name = _valid_name(name)
+            if policy:
+                current = key_policy_from_json(row.policy, expires_at=row.expires_at)
+                changed = parse_key_policy(policy, base=current)
+                row.policy, row.expires_at = to_json(changed), changed.expires_at
+        await self._changed(row.key_hash, key_id)
+        return self._view(row)
+
+    async def get(self, *, workspace_id: str, key_id: str) -> ApiKeyView:
+        async with self._db() as session:
+            return self._view(await _key(session, workspace_id, key_id))
+
+    async def identity(self, *, workspace_id: str, key_id: str) -> ApiKeyIdentity:
+        """A key's identity read from the database, for callers that have its id rather than the key (the gateway
+        authenticates and has it from memory)."""
+        async with self._db() as session:
+            row = await _key(session, workspace_id, key_id)
+        return _identity(row.id, row.workspace_id, row.name, row.policy, row.expires_at)
+
     async def revoke(self, *, workspace_id: str, key_id: str) -> ApiKeyView:
         """Revoke a key, here at once and on every replica; revoking a revoked key changes nothing."""
-        async with self._services.db.begin() as session:
+        async with self._db.begin() as session:
             row = await _key(session, workspace_id, key_id)
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
         self._forget(row.key_hash)
         try:
-            await self._services.cache.publish(REVOKED_CHANNEL, row.key_hash)
+            await self._cache.publish(REVOKED_CHANNEL, row.key_hash)
         except Exception:  # the revocation is stored; other replicas drop their copy when its TTL ends
             log.warning("could not broadcast the revocation of API key %s", key_id, exc_info=True)
         return self._view(row)
 
+    async def _changed(self, key_hash: str, key_id: str) -> None:
+        self._forget(key_hash)
+        try:
+            await self._cache.publish(CHANGED_CHANNEL, key_hash)
+        except Exception:  # stored; other replicas read the key again when their copy's TTL ends
+            log.warning("could not broadcast the change of API key %s", key_id, exc_info=True)
+
     async def authenticate(self, plaintext: str) -> ApiKeyIdentity:
-        """The workspace a key belongs to; CredentialError for a key that is unknown, malformed or revoked."""
+        """The workspace a key belongs to, and its policy; CredentialError for a key that is unknown, malformed or
+        revoked, ApiKeyExpiredError for one past its expiry."""
         if len(plaintext) != KEY_LENGTH or not plaintext.startswith(KEY_PREFIX):
             raise CredentialError(_INVALID)
         key_hash = hash_key(plaintext)
@@ -162,7 +219,14 @@ class ApiKeyService:
             if found is None:
                 raise CredentialError(_INVALID)
             identity = found
-        self._last_used[identity.api_key_id] = time.time()
+        wall = time.time()
+        policy = identity.policy
+        if policy is not None and policy.expires_at is not None and policy.expires_at.timestamp() <= wall:
+            raise ApiKeyExpiredError(
+                f"API key {identity.name!r} expired at {policy.expires_at:%Y-%m-%d %H:%M:%S} UTC; ask an admin to "
+                "extend its expiry, or use another key"
+            )
+        self._last_used[identity.api_key_id] = wall
         return identity
 
     async def flush_last_used(self) -> None:
@@ -172,7 +236,7 @@ class ApiKeyService:
         batch, self._last_used = self._last_used, {}
         params = [{"key_id": key_id, "used_at": datetime.fromtimestamp(t, UTC)} for key_id, t in batch.items()]
         try:
-            async with self._services.db.begin() as session:
+            async with self._db.begin() as session:
                 await session.execute(_TOUCH, params)
         except BaseException:
             for key_id, t in batch.items():  # keep them for the next try, unless a newer use came in meanwhile
@@ -181,7 +245,7 @@ class ApiKeyService:
 
     async def list(self, *, workspace_id: str) -> list[ApiKeyView]:
         query = select(ApiKey).where(ApiKey.workspace_id == workspace_id).order_by(ApiKey.created_at, ApiKey.id)
-        async with self._services.db() as session:
+        async with self._db() as session:
             return [self._view(row) for row in (await session.scalars(query)).all()]
 
     def _view(self, row: ApiKey) -> ApiKeyView:
@@ -189,7 +253,8 @@ class ApiKeyService:
         pending = self._last_used.get(row.id)  # used on this replica since the last flush
         if pending is not None:
             last_used = datetime.fromtimestamp(pending, UTC)
-        return ApiKeyView(row.id, row.name, row.prefix, _utc(row.created_at), last_used, _utc(row.revoked_at))
+        policy = key_policy_from_json(row.policy, expires_at=_utc(row.expires_at))
+        return ApiKeyView(row.id, row.name, row.prefix, _utc(row.created_at), last_used, _utc(row.revoked_at), policy)
 
     async def _look_up(self, key_hash: str) -> ApiKeyIdentity | None:
         """Read one key from the database, once however many callers present it at the same moment."""
@@ -202,10 +267,12 @@ class ApiKeyService:
 
     async def _read(self, key_hash: str) -> ApiKeyIdentity | None:
         revocations = self._revocations
-        query = select(ApiKey.id, ApiKey.workspace_id).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
-        async with self._services.db() as session:
+        query = select(ApiKey.id, ApiKey.workspace_id, ApiKey.name, ApiKey.policy, ApiKey.expires_at).where(
+            ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None)
+        )
+        async with self._db() as session:
             row = (await session.execute(query)).first()
-        identity = ApiKeyIdentity(row.id, row.workspace_id) if row is not None else None
+        identity = _identity(*row) if row is not None else None
         if revocations == self._revocations:  # else a revocation may have landed after our read: do not cache
             now = self._clock()
             if identity is not None:
@@ -219,7 +286,7 @@ class ApiKeyService:
         self._known.pop(key_hash, None)
 
     async def _on_broadcast(self, channel: str, message: str) -> None:
-        if channel == REVOKED_CHANNEL:
+        if channel in (REVOKED_CHANNEL, CHANGED_CHANNEL):
             self._forget(message)
 
     async def _flush_periodically(self) -> None:
@@ -229,6 +296,20 @@ class ApiKeyService:
                 await self.flush_last_used()
             except Exception:  # the times stay queued; the next round tries again
                 log.warning("could not record API key last-used times", exc_info=True)
+
+
+def _valid_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise InvalidRequestError("a key name is required", field="name")
+    if len(name) > 120:
+        raise InvalidRequestError("a key name is at most 120 characters", field="name")
+    return name
+
+
+def _identity(key_id: str, workspace_id: str, name: str, policy: str | None, expires_at: Any) -> ApiKeyIdentity:
+    parsed = key_policy_from_json(policy, expires_at=expires_at)
+    return ApiKeyIdentity(key_id, workspace_id, name, None if parsed.is_empty else parsed)
 
 
 _Entry = TypeVar("_Entry")

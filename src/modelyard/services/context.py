@@ -11,6 +11,7 @@ from modelyard.services.api_keys import ApiKeyService
 from modelyard.services.balancer import LoadBalancer
 from modelyard.services.credentials import CredentialService
 from modelyard.services.defaults import DefaultModelService
+from modelyard.services.governance import Governor, WorkspacePolicies
 from modelyard.services.hosted import HostedConfig, load_hosted_config
 from modelyard.services.idempotency import IdempotencyService
 from modelyard.services.invoke import Invoker
@@ -55,7 +56,7 @@ class Services:
         self.vaults = Vaults(self.master, capacity=settings.workspace_cache_size)
         self.workspaces = WorkspaceService(self)
         self.accounts = AccountService(self)
-        self.api_keys = ApiKeyService(self)
+        self.api_keys = ApiKeyService(self.db, self.cache)
         self.credentials = CredentialService(self)
         self.providers = ProviderService(self)
         self.models = ModelService(self)
@@ -65,6 +66,13 @@ class Services:
         self.balancer = LoadBalancer(self.cache)
         self.usage = UsageRecorder(self)
         self.snapshots = SnapshotService(self)
+        self.governor = Governor(
+            self.db,
+            self.cache,
+            WorkspacePolicies(self.db, self.cache, capacity=settings.workspace_cache_size),
+            dialect=self.engine.dialect.name,
+            call_timeout_s=self.runtime.transport.timeouts.total_s,
+        )
         self.invoker = Invoker(self)
         self.idempotency = IdempotencyService.create(
             self.engine,
@@ -84,6 +92,7 @@ class Services:
         await self.usage.start()
         await self.api_keys.start()
         await self.quota.start()
+        await self.governor.start()
         await self.idempotency.start()
         await self.responses.start()
 
@@ -93,6 +102,7 @@ class Services:
         await self.usage.close()  # flushes what is queued: nothing recorded is lost on a graceful stop
         await self.responses.close()  # likewise for stored responses
         await self.quota.close()
+        await self.governor.close()
         await self.idempotency.close()
         await self.snapshots.close()
         await self.balancer.close()  # finishes the cool-down writes it queued for Redis

@@ -19,6 +19,8 @@ from modelyard.errors import HostedQuotaExceededError, ModelyardError, UpstreamA
 from modelyard.protocols.base import Target
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.balancer import PoolEntry
+from modelyard.services.governance import Admission, GovernedCall
+from modelyard.services.governance import call as governance_call
 from modelyard.services.quota.estimate import CallEstimate, within
 from modelyard.services.resolve import Resolved, Route, resolve
 from modelyard.services.snapshot import PoolMember
@@ -151,35 +153,68 @@ class Invoker:
     ) -> Invocation[T]:
         snapshot = await self._services.snapshots.get(context.workspace_id)
         resolved = resolve(snapshot, model, model_type)
-        last_error: ModelyardError | None = None
-        for route in resolved.routes:
-            reservation = None
-            sent = request
-            if route.provider_type == "system":
-                estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
+        admission = await self._admit(context, resolved, model, request)  # the key's and workspace's policies
+        try:
+            last_error: ModelyardError | None = None
+            for route in resolved.routes:
+                reservation = None
+                sent = request
+                if route.provider_type == "system":
+                    estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
+                    try:
+                        reservation = await self._services.quota.reserve(
+                            workspace_id=context.workspace_id,
+                            provider=resolved.provider,
+                            model=resolved.model.id,
+                            estimate=estimate,
+                            idempotency_key=context.idempotency_key,
+                        )
+                    except HostedQuotaExceededError as exc:
+                        last_error = exc  # the workspace's own key, if it has one, is the next route
+                        continue
+                    if reservation.is_capped:  # less remained than the worst case: the call must fit what did
+                        sent = within(request, estimate, reservation.amount)
                 try:
-                    reservation = await self._services.quota.reserve(
-                        workspace_id=context.workspace_id,
-                        provider=resolved.provider,
-                        model=resolved.model.id,
-                        estimate=estimate,
-                        idempotency_key=context.idempotency_key,
-                    )
-                except HostedQuotaExceededError as exc:
-                    last_error = exc  # the workspace's own key, if it has one, is the next route
-                    continue
-                if reservation.is_capped:  # less remained than the worst case: the call must fit what did
-                    sent = within(request, estimate, reservation.amount)
-            try:
-                result, member = await self._call_route(context, snapshot.memo, resolved, route, call, sent)
-            except BaseException:
-                if reservation is not None:
-                    self._spawn(self._services.quota.release(reservation))
-                raise
-            self._account(context, resolved, route, member, result, reservation)
-            return Invocation(result, resolved.provider, resolved.model.id, route.provider_type, context.request_id)
-        assert last_error is not None
-        raise last_error
+                    result, member = await self._call_route(context, snapshot.memo, resolved, route, call, sent)
+                except BaseException:
+                    if reservation is not None:
+                        self._spawn(self._services.quota.release(reservation))
+                    raise
+                self._account(context, resolved, route, member, result, reservation, admission)
+                return Invocation(result, resolved.provider, resolved.model.id, route.provider_type, context.request_id)
+            assert last_error is not None
+            raise last_error
+        except BaseException:
+            if admission is not None:  # nothing reached the caller: the call's slots, tokens and budget come back
+                self._spawn(admission.finish(None))
+            raise
+
+    async def _admit(
+        self, context: CallContext, resolved: Resolved, requested: str, request: object
+    ) -> Admission | None:
+        """Admission under the caller's policies, taken whole even if the caller leaves meanwhile (then given back)."""
+        governed = governance_call.current()
+        if governed is None or governed.workspace_id != context.workspace_id:  # not through the gateway's auth step
+            key = None
+            if context.api_key_id is not None:
+                key = await self._services.api_keys.identity(
+                    workspace_id=context.workspace_id, key_id=context.api_key_id
+                )
+            governed = GovernedCall(context.workspace_id, key)
+        admitting = asyncio.ensure_future(
+            self._services.governor.admit(
+                governed, provider=resolved.provider, model=resolved.model, requested=requested, request=request
+            )
+        )
+        try:
+            return await asyncio.shield(admitting)
+        except asyncio.CancelledError:
+            admitting.add_done_callback(self._finish_unused)
+            raise
+
+    def _finish_unused(self, admitting: asyncio.Future[Admission | None]) -> None:
+        if not admitting.cancelled() and admitting.exception() is None and (admission := admitting.result()):
+            self._spawn(admission.finish(None))
 
     async def _call_route(
         self,
@@ -229,6 +264,7 @@ class Invoker:
         member: PoolMember,
         result: object,
         reservation: Reservation | None,
+        admission: Admission | None = None,
     ) -> None:
         if route.pool_key is not None:
             self._spawn(self._services.balancer.report_success(route.pool_key, member.id))
@@ -236,7 +272,7 @@ class Invoker:
 
             def finished(stream: ChatStream, error: BaseException | None) -> None:
                 self._record(context, resolved, route, member, stream.usage, error if stream.usage is None else None)
-                self._settle(reservation, stream.usage)
+                self._settle(reservation, stream.usage, admission)
 
             result.add_done_callback(finished)
             return
@@ -244,12 +280,14 @@ class Invoker:
         if isinstance(result, SpeechStream):
             usage = Usage()  # priced per character by the catalog when billed; audio length is unknown here
         self._record(context, resolved, route, member, usage, None)
-        self._settle(reservation, usage)
+        self._settle(reservation, usage, admission)
 
-    def _settle(self, reservation: Reservation | None, usage: Usage | None) -> None:
+    def _settle(self, reservation: Reservation | None, usage: Usage | None, admission: Admission | None) -> None:
         if reservation is not None:
             actual = usage.total_tokens if usage is not None else None
             self._spawn(self._services.quota.settle(reservation, actual=actual))
+        if admission is not None:  # the call answered: it is settled at what it reported (nothing, if nothing)
+            self._spawn(admission.finish(usage or Usage()))
 
     def _record(
         self,

@@ -42,7 +42,7 @@ BATCH_SIZE = 500
 FLUSH_INTERVAL_S = 1.0
 MAX_BUFFERED = 100_000  # past this (the database is unreachable), the oldest events are dropped and counted
 MAX_RETRY_DELAY_S = 30.0
-GROUP_KEYS = ("day", "provider", "model", "model_type")
+GROUP_KEYS = ("day", "api_key", "provider", "model", "model_type")  # api_key: the key's id (None: the console)
 
 _NO_USAGE = Usage()
 _STRING_LIMITS = {
@@ -74,6 +74,7 @@ class UsageAggregate:
     """Totals for one group; the keys not grouped by are None. Prices are summed per currency."""
 
     day: date | None
+    api_key_id: str | None
     provider: str | None
     model: str | None
     model_type: str | None
@@ -288,6 +289,7 @@ class UsageRecorder:
         record = UsageRecord
         columns: dict[str, SQLColumnExpression[Any]] = {
             "day": _utc_day(record.created_at, self._services.engine.dialect.name),
+            "api_key": record.api_key_id,
             "provider": record.provider,
             "model": record.model,
             "model_type": record.model_type,
@@ -313,6 +315,7 @@ class UsageRecorder:
         return [
             UsageAggregate(
                 day=row.get("day"),
+                api_key_id=row.get("api_key"),
                 provider=row.get("provider"),
                 model=row.get("model"),
                 model_type=row.get("model_type"),

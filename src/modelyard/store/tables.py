@@ -140,6 +140,18 @@ class ApiKey(Timestamped, Base):
     created_by: Mapped[str | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # JSON (services/governance/policy.py): allowed models, rate and concurrency limits, budget, strict parameters.
+    policy: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkspacePolicy(Base):
+    """Limits on a whole workspace (rates, concurrency, budget), JSON as a key's; every call passes them too."""
+
+    __tablename__ = "workspace_policies"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    policy: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
 class ProviderCredential(Timestamped, Base):
@@ -270,6 +282,34 @@ class QuotaLedgerEntry(Timestamped, Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255))  # on the reserve row only
 
 
+class BudgetCounter(Base):
+    """Spend counted against one budget period (`meter`: `key:<id>:monthly:2026-12-01`, `workspace:none`), in
+    micro-units of the budget's currency; `used` includes open reservations and is the sum of the period's ledger."""
+
+    __tablename__ = "budget_counters"
+    __table_args__ = (UniqueConstraint("workspace_id", "meter"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # No index of its own: the unique constraint leads with it.
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    meter: Mapped[str] = mapped_column(String(96))
+    used: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BudgetLedgerEntry(Timestamped, Base):
+    """Every reservation, settlement and release of budget; a period's `used` is the sum of its rows."""
+
+    __tablename__ = "budget_ledger"
+    __table_args__ = (UniqueConstraint("reservation_id", "step"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    meter: Mapped[str] = mapped_column(String(96))
+    reservation_id: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(320))  # provider/model
+    kind: Mapped[str] = mapped_column(String(16))  # reserve | settle | release
+    step: Mapped[int] = mapped_column(SmallInteger)  # 0: reserve; 1: settle or release, which close it
+    amount: Mapped[int] = mapped_column(BigInteger)  # signed change to `used`, micro-units
+
+
 class UsageRecord(Base):
     """One invocation: written in batches, off the hot path."""
 
@@ -356,3 +396,13 @@ class IdempotencyRecord(Base):
     headers: Mapped[bytes | None] = mapped_column(LargeBinary)  # JSON pairs
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class ResponseCacheSetting(Base):
+    """A workspace's opt-in to the gateway's response cache (services/response_cache): identical calls are answered
+    from the cache for `ttl_s` seconds. No row: the cache is off unless a request asks for it."""
+
+    __tablename__ = "response_cache_settings"
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
+    ttl_s: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

@@ -8,6 +8,7 @@ transcription has no bound before it runs (its audio tokens are unknown), so it 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import cached_property
 from typing import TypeVar
 
@@ -89,3 +90,36 @@ def within(request: R, estimate: CallEstimate, reserved: int) -> R:
     if request.max_tokens is not None and request.max_tokens <= allowance:
         return request
     return msgspec.structs.replace(request, max_tokens=allowance)
+
+
+def worst_case_price(estimate: CallEstimate) -> Decimal | None:
+    """The most the call can cost at the catalog's price, in the model's currency; None when nothing bounds it.
+
+    The prompt is priced at its dearest rate (a cache write may cost more than fresh input) in the tier its estimated
+    size falls in, the answer at the output rate for its bound. A model without a price costs nothing.
+    """
+    pricing = estimate.model.pricing
+    if pricing is None:
+        return Decimal(0)
+    if pricing.basis == "requests":
+        return pricing.input * pricing.unit
+    if pricing.basis == "characters":
+        request = estimate.request
+        text = request.text if isinstance(request, SpeechRequest) else ""
+        return len(text) * pricing.input * pricing.unit
+    if pricing.basis == "seconds":
+        return None  # the audio's length is not known before the call
+    output = estimate.output_tokens
+    if output is None:
+        return None
+    prompt = estimate.input_tokens
+    tier = next((tier for tier in reversed(pricing.tiers) if prompt > tier.above_prompt_tokens), None)
+    rates = (pricing, tier) if tier is not None else (pricing,)
+    prompt_rate = max(
+        rate
+        for source in rates
+        for rate in (source.input, source.cache_write, source.cache_write_1h)
+        if rate is not None
+    )
+    output_rate = next((source.output for source in reversed(rates) if source.output is not None), Decimal(0))
+    return (prompt * prompt_rate + output * output_rate) * pricing.unit

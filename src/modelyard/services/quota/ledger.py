@@ -1,4 +1,8 @@
-"""The quota ledger's batch writer: rows and the `used` change they add up to, one transaction per batch."""
+"""The ledger's batch writer: rows and the `used` change they add up to, one transaction per batch.
+
+One engine meters hosted quota (a counter per workspace and provider) and budgets (a counter per workspace and
+budget period, `meter`); `MeterTables` names the tables each writes.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from modelyard.services.quota.values import LedgerKind, Reservation
-from modelyard.store.tables import HostedQuota, QuotaLedgerEntry, utcnow
+from modelyard.store.tables import HostedQuota, QuotaLedgerEntry, Workspace, utcnow
 
 FLUSH_INTERVAL_S = 1.0
 BATCH_SIZE = 500  # ledger rows per transaction; a full buffer flushes at once
@@ -27,11 +31,26 @@ _log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
+class MeterTables:
+    """Where one kind of counter lives: its counter table, its ledger, and the column naming a counter within its
+    workspace. A counter table with `creates_counters` gets its rows from the first ledger rows that name them (a
+    budget period's counter starts at zero); otherwise rows of a counter that does not exist are dropped."""
+
+    counters: Table
+    ledger: Table
+    key: str
+    creates_counters: bool = False
+
+
+HOSTED_QUOTA = MeterTables(quota_table, ledger_table, "provider")
+
+
+@dataclass(frozen=True, slots=True)
 class LedgerRow:
     """A ledger row waiting for the batch writer."""
 
     workspace_id: str
-    provider: str
+    meter: str  # the counter within the workspace: a hosted provider, or a budget period
     reservation_id: str
     model: str
     kind: LedgerKind
@@ -40,16 +59,19 @@ class LedgerRow:
     idempotency_key: str | None
     created_at: datetime
 
-    def values(self) -> dict[str, Any]:
+    def values(self, tables: MeterTables = HOSTED_QUOTA) -> dict[str, Any]:
         # Not dataclasses.asdict: it deep-copies every field, 2% of the hosted route's CPU for flat rows.
-        return {name: getattr(self, name) for name in self.__slots__}
+        values = {name: getattr(self, name) for name in self.__slots__ if name in tables.ledger.c}
+        values[tables.key] = self.meter
+        return values
 
 
 class LedgerWriter:
     """Writes queued ledger rows, and the `used` change they add up to, in batches off the hot path."""
 
-    def __init__(self, db: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, db: async_sessionmaker[AsyncSession], tables: MeterTables = HOSTED_QUOTA) -> None:
         self._db = db
+        self._tables = tables
         self._queued: list[LedgerRow] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
@@ -57,7 +79,7 @@ class LedgerWriter:
         self._dropped = 0
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="modelyard-quota-ledger")
+        self._task = asyncio.create_task(self._run(), name=f"modelyard-{self._tables.ledger.name}")
 
     async def close(self) -> None:
         if self._task is not None:
@@ -80,8 +102,8 @@ class LedgerWriter:
         if len(self._queued) >= BATCH_SIZE:
             self._wake.set()
 
-    def queued_delta(self, workspace_id: str, provider: str) -> int:
-        return sum(row.amount for row in self._queued if (row.workspace_id, row.provider) == (workspace_id, provider))
+    def queued_delta(self, workspace_id: str, meter: str) -> int:
+        return sum(row.amount for row in self._queued if (row.workspace_id, row.meter) == (workspace_id, meter))
 
     @contextlib.asynccontextmanager
     async def paused(self) -> AsyncIterator[None]:
@@ -114,54 +136,56 @@ class LedgerWriter:
         Rows are checked against what is stored, so a batch sent twice, a reservation closed twice, or a
         workspace deleted meanwhile cannot unbalance the ledger; the constraints back the checks up.
         """
+        tables = self._tables
+        counters, ledger = tables.counters, tables.ledger
         workspaces = {row.workspace_id for row in batch}
         reservation_ids = {row.reservation_id for row in batch}
         keys = {row.idempotency_key for row in batch if row.idempotency_key is not None}
         async with self._db.begin() as session:
-            quota_rows = await session.execute(
-                select(quota_table.c.workspace_id, quota_table.c.provider).where(
-                    quota_table.c.workspace_id.in_(workspaces)
-                )
+            if tables.creates_counters:
+                await _create_missing_counters(session, tables, {(row.workspace_id, row.meter) for row in batch})
+            counter_rows = await session.execute(
+                select(counters.c.workspace_id, counters.c[tables.key]).where(counters.c.workspace_id.in_(workspaces))
             )
-            quotas = {(workspace_id, provider) for workspace_id, provider in quota_rows}
+            quotas = {(workspace_id, meter) for workspace_id, meter in counter_rows}
             step_rows = await session.execute(
-                select(ledger_table.c.reservation_id, ledger_table.c.step).where(
-                    ledger_table.c.reservation_id.in_(reservation_ids)
-                )
+                select(ledger.c.reservation_id, ledger.c.step).where(ledger.c.reservation_id.in_(reservation_ids))
             )
             steps = {(reservation_id, step) for reservation_id, step in step_rows}
             taken_keys: set[tuple[str, str, str | None]] = set()
             if keys:
                 key_rows = await session.execute(
-                    select(ledger_table.c.workspace_id, ledger_table.c.provider, ledger_table.c.idempotency_key).where(
-                        ledger_table.c.workspace_id.in_(workspaces), ledger_table.c.idempotency_key.in_(keys)
+                    select(ledger.c.workspace_id, ledger.c[tables.key], ledger.c.idempotency_key).where(
+                        ledger.c.workspace_id.in_(workspaces), ledger.c.idempotency_key.in_(keys)
                     )
                 )
-                taken_keys = {(workspace_id, provider, key) for workspace_id, provider, key in key_rows}
+                taken_keys = {(workspace_id, meter, key) for workspace_id, meter, key in key_rows}
             accepted = _new_rows(batch, quotas, steps, taken_keys)
             if len(accepted) < len(batch):
                 _log.info(
-                    "skipped %d quota ledger rows already written or of deleted workspaces", len(batch) - len(accepted)
+                    "skipped %d %s rows already written or of deleted workspaces",
+                    len(batch) - len(accepted),
+                    ledger.name,
                 )
             if not accepted:
                 return
-            await session.execute(insert(ledger_table), [row.values() for row in accepted])
+            await session.execute(insert(ledger), [row.values(tables) for row in accepted])
             deltas: Counter[tuple[str, str]] = Counter()
             for row in accepted:
-                deltas[(row.workspace_id, row.provider)] += row.amount
+                deltas[(row.workspace_id, row.meter)] += row.amount
             moves = [
-                {"b_workspace": workspace_id, "b_provider": provider, "b_delta": delta}
-                for (workspace_id, provider), delta in sorted(deltas.items())  # one lock order: no deadlocks
+                {"b_workspace": workspace_id, "b_meter": meter, "b_delta": delta}
+                for (workspace_id, meter), delta in sorted(deltas.items())  # one lock order: no deadlocks
                 if delta
             ]
             if moves:
                 await session.execute(
-                    update(quota_table)
+                    update(counters)
                     .where(
-                        quota_table.c.workspace_id == bindparam("b_workspace"),
-                        quota_table.c.provider == bindparam("b_provider"),
+                        counters.c.workspace_id == bindparam("b_workspace"),
+                        counters.c[tables.key] == bindparam("b_meter"),
                     )
-                    .values(used=quota_table.c.used + bindparam("b_delta")),
+                    .values(used=counters.c.used + bindparam("b_delta")),
                     moves,
                 )
 
@@ -176,13 +200,13 @@ def _new_rows(
     closed = {reservation_id for reservation_id, step in steps if step == 1}
     accepted: list[LedgerRow] = []
     for row in batch:
-        if (row.workspace_id, row.provider) not in quotas:
+        if (row.workspace_id, row.meter) not in quotas:
             continue  # the workspace was deleted, and its quota with it
         if row.step == 0:
             if row.reservation_id in opened:
                 continue  # written by an earlier try of this batch
             opened.add(row.reservation_id)
-            key = (row.workspace_id, row.provider, row.idempotency_key)
+            key = (row.workspace_id, row.meter, row.idempotency_key)
             if row.idempotency_key is not None and key in taken_keys:
                 # Redis forgot the key (IDEMPOTENCY_TTL_S) and spent again; the spend stands, the key stays first's.
                 row = replace(row, idempotency_key=None)
@@ -193,6 +217,22 @@ def _new_rows(
             closed.add(row.reservation_id)
         accepted.append(row)
     return accepted
+
+
+async def _create_missing_counters(session: AsyncSession, tables: MeterTables, wanted: set[tuple[str, str]]) -> None:
+    """Start at zero the counters the batch names and the table lacks, for workspaces that still exist."""
+    counters = tables.counters
+    workspaces = {workspace_id for workspace_id, _ in wanted}
+    present = await session.execute(
+        select(counters.c.workspace_id, counters.c[tables.key]).where(counters.c.workspace_id.in_(workspaces))
+    )
+    missing = wanted - {(workspace_id, meter) for workspace_id, meter in present}
+    if not missing:
+        return
+    existing = set((await session.scalars(select(Workspace.id).where(Workspace.id.in_({w for w, _ in missing})))).all())
+    rows = [{"workspace_id": w, tables.key: meter, "used": 0} for w, meter in sorted(missing) if w in existing]
+    if rows:  # another replica creating the same row makes this batch fail; it is retried, and finds the row then
+        await session.execute(insert(counters), rows)
 
 
 def reserve_row(reservation: Reservation) -> LedgerRow:

@@ -1,11 +1,13 @@
-// Hosted quota and usage: totals over a chosen period, calls per day, per provider and model, recent calls.
+// Hosted quota and usage: totals over a chosen period, calls and spend per day (by API key or by model, as an
+// inline SVG chart), per provider and model, per API key, recent calls.
 
 import { get, query } from "../api.js";
 import { catalog } from "../catalog.js";
+import { legend, stackedBars } from "../chart.js";
 import { h, replace } from "../dom.js";
-import { tr, translate, translateAttribute } from "../i18n.js";
+import { text, tr, translate, translateAttribute } from "../i18n.js";
 import { route } from "../router.js";
-import { wsPath } from "../session.js";
+import { canManage, wsPath } from "../session.js";
 import { empty, failed, loading, money, number, pageHead, panel, quotaBar, table, when } from "../ui.js";
 
 function isoDay(daysAgo) {
@@ -53,14 +55,92 @@ function dailyBars(days, since) {
   return chart;
 }
 
+function daysSince(since) {
+  const days = [];
+  for (let day = new Date(`${since}T00:00:00Z`); day <= new Date(); day = new Date(day.getTime() + 86_400_000)) {
+    days.push(day.toISOString().slice(0, 10));
+  }
+  return days;
+}
+
+/** Spend per day, stacked by API key or by model, one chart per currency. */
+function spendChart(rows, since, by, names) {
+  const key = by === "model" ? (row) => `${row.provider}/${row.model}` : (row) => row.api_key_id ?? "";
+  const label = by === "model" ? (name) => name : (name) => names.get(name) ?? (name ? name : text("console (no key)"));
+  const currencies = [...new Set(rows.map((row) => row.currency))];
+  if (!rows.some((row) => Number(row.total_price) > 0)) return empty("Nothing spent in this period.");
+  return currencies.map((currency) => {
+    const values = {};
+    for (const row of rows.filter((candidate) => candidate.currency === currency)) {
+      const series = (values[key(row)] ??= {});
+      series[row.day] = (series[row.day] ?? 0) + Number(row.total_price);
+    }
+    const title = text("Spend per day in {currency}", { currency });
+    return h(
+      "figure",
+      { class: "spend", dataset: { currency, by } },
+      stackedBars({ days: daysSince(since), values, label, currency, title }),
+      h("figcaption", {}, legend(Object.keys(values), label)),
+    );
+  });
+}
+
+function spendByKey(rows, names) {
+  const totals = new Map();
+  for (const row of rows) {
+    const id = row.api_key_id ?? "";
+    const total = totals.get(id) ?? { calls: 0, prompt: 0, completion: 0, prices: {} };
+    total.calls += row.calls;
+    total.prompt += row.prompt_tokens;
+    total.completion += row.completion_tokens;
+    total.prices[row.currency] = (total.prices[row.currency] ?? 0) + Number(row.total_price);
+    totals.set(id, total);
+  }
+  const rowsOut = [...totals].map(([id, total]) => [
+    id ? names.get(id) ?? h("code", {}, id) : tr("console (no key)"),
+    number(total.calls),
+    `${number(total.prompt)} / ${number(total.completion)}`,
+    moneyTotals(total.prices),
+  ]);
+  return rowsOut.length
+    ? table(["API key", "Calls", "Tokens (prompt / completion)", "Cost"], rowsOut)
+    : empty("No calls in this period.");
+}
+
+async function keyNames() {
+  if (!canManage()) return new Map(); // members see key ids: listing keys is for owners and admins
+  try {
+    return new Map((await get(wsPath("/api-keys"))).map((key) => [key.id, key.name]));
+  } catch {
+    return new Map();
+  }
+}
+
 async function usageBody(days) {
   const since = isoDay(days - 1);
-  const [byModel, byDay, records, providers] = await Promise.all([
+  const [byModel, byDay, byKeyDay, byModelDay, records, providers, names] = await Promise.all([
     get(wsPath(`/usage${query({ since, group_by: "provider,model" })}`)),
     get(wsPath(`/usage${query({ since, group_by: "day" })}`)),
+    get(wsPath(`/usage${query({ since, group_by: "day,api_key" })}`)),
+    get(wsPath(`/usage${query({ since, group_by: "day,provider,model" })}`)),
     get(wsPath(`/usage/records${query({ limit: 20 })}`)),
     catalog(),
+    keyNames(),
   ]);
+  const chart = h("div", { id: "spend-chart" });
+  const by = h(
+    "select",
+    { class: "compact", id: "spend-by" },
+    [
+      { value: "key", label: "By API key" },
+      { value: "model", label: "By model" },
+    ].map((option) => translate(h("option", { value: option.value }), option.label)),
+  );
+  translateAttribute(by, "aria-label", "Spend by");
+  const draw = () =>
+    replace(chart, spendChart(by.value === "model" ? byModelDay : byKeyDay, since, by.value, names));
+  by.addEventListener("change", draw);
+  draw();
   const providerName = (id) => (providers.get(id) ? tr(providers.get(id).label) : id);
   const modelRows = byModel.map((row) => [
     providerName(row.provider),
@@ -80,6 +160,10 @@ async function usageBody(days) {
   ]);
   return [
     summary(byModel),
+    h("div", { class: "spend-head" }, h("h3", {}, tr("Spend per day")), by),
+    chart,
+    h("h3", {}, tr("By API key")),
+    spendByKey(byKeyDay, names),
     h("h3", {}, tr("Calls per day")),
     dailyBars(byDay, since),
     h("h3", {}, tr("By provider and model")),

@@ -1,0 +1,304 @@
+"""Admission: the policy checks every model call passes before it reaches a provider (issue 16 §1-2).
+
+`admit` checks the key's allowed models, then takes from each level that has limits (the key's, the workspace's)
+one request and the call's tokens from their per-minute buckets, a concurrency slot, and the call's worst-case
+cost from their budget periods; `Admission.finish` frees the slots, corrects the token buckets by the real usage
+and settles the budgets at the real cost, giving back the rest.
+
+Where the counting happens:
+
+* with Redis (`redis_admission`): everything in one Lua script, one round trip, shared by every replica;
+* without Redis: rates and slots in this process (`local`), budgets in the database (`quota.budgets`), which every
+  process and replica shares.
+
+A call without any limit at either level takes none of this: one dictionary lookup for the workspace's limits.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from modelyard.catalog.spec import ModelSpec
+from modelyard.errors import BudgetExceededError, ModelNotAllowedError, RateLimitedError
+from modelyard.services.governance.call import GovernedCall
+from modelyard.services.governance.headers import duration, rate_limit_headers
+from modelyard.services.governance.local import LocalLimiter
+from modelyard.services.governance.periods import meter_name, period_end
+from modelyard.services.governance.plan import (
+    Admitted,
+    BudgetCheck,
+    Level,
+    Plan,
+    RateCheck,
+    Refusal,
+    SlotCheck,
+)
+from modelyard.services.governance.policy import Budget, KeyPolicy, Limits
+from modelyard.services.governance.redis_admission import RedisAdmission
+from modelyard.services.governance.status import BudgetStatus, budget_meter, budget_status
+from modelyard.services.governance.workspace_policies import WorkspacePolicies
+from modelyard.services.quota.budgets import (
+    BUDGETS,
+    BudgetDemand,
+    BudgetRefused,
+    SqlBudgets,
+    from_units,
+    stored_spend,
+    to_units,
+)
+from modelyard.services.quota.estimate import CallEstimate, worst_case_price
+from modelyard.services.quota.ledger import LedgerWriter
+from modelyard.store.cache import Cache, RedisCache
+from modelyard.types import ChatRequest, Usage
+
+_PROCESS = secrets.token_hex(5)
+_numbers = itertools.count()
+
+
+@dataclass(frozen=True, slots=True)
+class _Level:
+    level: Level
+    scope: str  # the key id, or the workspace id
+    label: str  # how messages name it
+    limits: Limits
+
+
+class Governor:
+    """Admits calls under their key's and workspace's policies; see the module docstring."""
+
+    def __init__(
+        self,
+        db: async_sessionmaker[AsyncSession],
+        cache: Cache,
+        policies: WorkspacePolicies,
+        *,
+        dialect: str,
+        call_timeout_s: float,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policies = policies
+        self._db = db
+        self._clock = clock
+        self._writer = LedgerWriter(db, BUDGETS)
+        self._local = LocalLimiter()
+        self._sql = SqlBudgets(db, self._writer, dialect=dialect)
+        lease_ms = int((call_timeout_s + 60) * 1000)  # a slot outlives the longest call, then frees itself
+        self._redis = (
+            RedisAdmission(cache, db, self._writer, lease_ms=lease_ms) if isinstance(cache, RedisCache) else None
+        )
+
+    async def start(self) -> None:
+        await self.policies.start()
+        self._writer.start()
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.close()  # sends the end of the calls it gathered
+        await self._writer.close()  # writes what is queued
+
+    async def flush(self) -> None:
+        """Send the end of calls to Redis and write queued budget ledger rows now, instead of at the next tick."""
+        if self._redis is not None:
+            await self._redis.flush()
+        await self._writer.flush()
+
+    async def admit(
+        self, call: GovernedCall, *, provider: str, model: ModelSpec, requested: str, request: object
+    ) -> Admission | None:
+        """Check and take what the call needs; None when nothing limits it. Raises ModelNotAllowedError,
+        RateLimitedError or BudgetExceededError, leaving the answer's headers on `call`."""
+        resolved = f"{provider}/{model.id}"
+        key_policy = call.key.policy if call.key is not None else None
+        if key_policy is not None and not key_policy.allows(requested, resolved):
+            raise ModelNotAllowedError(_not_allowed(call, key_policy, requested, resolved))
+        levels = await self._levels(call, key_policy)
+        if not levels:
+            return None
+        plan = self._plan(call.workspace_id, levels, resolved, model, request)
+        if plan.is_empty:
+            return None
+        admitted = await self._take(plan)
+        if isinstance(admitted, Refusal):
+            call.headers = _headers(admitted, plan)
+            raise _refused(admitted, levels, self._clock())
+        call.headers = _headers(admitted, plan)
+        return Admission(self, admitted)
+
+    async def _levels(self, call: GovernedCall, key_policy: KeyPolicy | None) -> list[_Level]:
+        levels = []
+        if key_policy is not None and key_policy.is_limited and call.key is not None:
+            levels.append(_Level("key", call.key.api_key_id, f"API key {call.key.name!r}", key_policy))
+        workspace = await self.policies.get(call.workspace_id)
+        if workspace.is_limited:
+            levels.append(_Level("workspace", call.workspace_id, "this workspace", workspace))
+        return levels
+
+    def _plan(self, workspace_id: str, levels: list[_Level], resolved: str, model: ModelSpec, request: object) -> Plan:
+        estimate = CallEstimate(model, request)
+        budgets, rates, slots = [], [], []
+        now = self._clock()
+        for level in levels:
+            limits = level.limits
+            if limits.budget is not None:
+                budgets.append(self._budget_check(workspace_id, level, limits.budget, model, estimate, now))
+            if limits.requests_per_minute is not None:
+                rates.append(RateCheck(level.level, level.scope, "requests", limits.requests_per_minute, 1))
+            if limits.tokens_per_minute is not None:
+                rates.append(RateCheck(level.level, level.scope, "tokens", limits.tokens_per_minute, _tokens(estimate)))
+            if limits.max_concurrent_requests is not None:
+                slots.append(SlotCheck(level.level, level.scope, limits.max_concurrent_requests))
+        call_id = f"gov_{_PROCESS}{next(_numbers):x}"
+        return Plan(call_id, workspace_id, resolved, tuple(budgets), tuple(rates), tuple(slots))
+
+    def _budget_check(
+        self, workspace_id: str, level: _Level, budget: Budget, model: ModelSpec, estimate: CallEstimate, now: datetime
+    ) -> BudgetCheck:
+        pricing = model.pricing
+        if pricing is not None and pricing.currency != budget.currency:
+            raise ModelNotAllowedError(
+                f"the budget of {level.label} is in {budget.currency}, and {model.id} is priced in {pricing.currency}: "
+                "it cannot be counted against the budget"
+            )
+        price = worst_case_price(estimate)
+        amount = None if price is None else max(to_units(price), 1)  # a free call still needs a budget not spent
+        scope = "workspace" if level.level == "workspace" else f"key:{level.scope}"
+        demand = BudgetDemand(workspace_id, meter_name(scope, budget.window, now), to_units(budget.limit), amount)
+        return BudgetCheck(level.level, budget, demand)
+
+    async def _take(self, plan: Plan) -> Admitted | Refusal:
+        if self._redis is not None:
+            return await self._redis.admit(plan)
+        readings, refusal = self._local.admit(plan.call_id, plan.rates, plan.slots)
+        if refusal is not None:
+            return refusal
+        admitted = Admitted(plan, readings=readings)
+        if plan.budgets:
+            try:
+                admitted.holds = await self._sql.reserve(
+                    [check.demand for check in plan.budgets], reservation_id=plan.call_id, model=plan.model
+                )
+            except BaseException as exc:
+                self._local.finish(plan.call_id, [(rate, rate.cost) for rate in plan.rates], plan.slots)
+                if isinstance(exc, BudgetRefused):
+                    check = next(c for c in plan.budgets if c.demand is exc.demand)
+                    return Refusal(check, None, used=exc.used, readings=tuple(readings))
+                raise
+        return admitted
+
+    async def _finish(self, admitted: Admitted, usage: Usage | None) -> None:
+        plan = admitted.plan
+        used_tokens = usage.total_tokens if usage is not None else 0
+        refunds = [(rate, rate.cost - used_tokens) for rate in plan.rates if rate.kind == "tokens"]
+        actual = None if usage is None else to_units(usage.total_price)
+        if self._redis is not None:
+            self._redis.finish(admitted, refunds, actual)
+            return
+        self._local.finish(plan.call_id, refunds, plan.slots)
+        for hold in admitted.holds:
+            self._sql.close(hold, "release" if actual is None else "settle", actual)
+
+    async def budgets(self, workspace_id: str, budgets: Sequence[tuple[str, Budget]]) -> list[BudgetStatus]:
+        """Each budget's current period, for `(scope, budget)` pairs: `key:<id>` or `workspace`."""
+        now = self._clock()
+        meters = [budget_meter(scope, budget, now) for scope, budget in budgets]
+        spent = await self.spend(workspace_id, meters)
+        return [budget_status(budget, spent[meter], now) for (_, budget), meter in zip(budgets, meters, strict=True)]
+
+    async def spend(self, workspace_id: str, meters: list[str]) -> dict[str, int]:
+        """What each budget period has spent, reservations in flight included, in micro-units."""
+        if self._redis is not None:
+            return await self._redis.spend(workspace_id, meters)
+        stored = await stored_spend(self._db, workspace_id, meters)
+        return {meter: stored.get(meter, 0) + self._writer.queued_delta(workspace_id, meter) for meter in meters}
+
+
+class Admission:
+    """What one call took; `finish` it once the call is over (the usage it reported, or None when it failed)."""
+
+    __slots__ = ("_admitted", "_finished", "_governor")
+
+    def __init__(self, governor: Governor, admitted: Admitted) -> None:
+        self._governor = governor
+        self._admitted = admitted
+        self._finished = False
+
+    async def finish(self, usage: Usage | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        await self._governor._finish(self._admitted, usage)
+
+
+def _tokens(estimate: CallEstimate) -> int:
+    """A call's charge against tokens per minute, as OpenAI counts it: the prompt and max_tokens when given (the
+    real usage corrects it when the call ends)."""
+    request = estimate.request
+    answer = request.max_tokens if isinstance(request, ChatRequest) and request.max_tokens else 0
+    return estimate.input_tokens + answer
+
+
+def _not_allowed(call: GovernedCall, policy: KeyPolicy, requested: str, resolved: str) -> str:
+    name = call.key.name if call.key is not None else ""
+    allowed = ", ".join((policy.allowed_models or ())[:10])
+    asked = requested if requested == resolved else f"{requested} ({resolved})"
+    return f"the policy of API key {name!r} does not allow {asked}; it allows: {allowed}"
+
+
+def _refused(refusal: Refusal, levels: list[_Level], now: datetime) -> Exception:
+    check = refusal.check
+    label = next(level.label for level in levels if level.level == check.level)
+    if isinstance(check, BudgetCheck):
+        budget = check.budget
+        spent = from_units(refusal.used).quantize(Decimal("0.01"))
+        ends = period_end(budget.window, now)
+        when = f"it resets at {ends:%Y-%m-%d %H:%M} UTC" if ends else "raise the budget to continue"
+        period = "" if budget.window == "none" else f"{budget.window} "
+        return BudgetExceededError(
+            f"the {period}budget of {label} ({budget.limit} {budget.currency}) cannot cover this call: {spent} "
+            f"{budget.currency} is spent or held by calls in flight; {when}"
+        )
+    retry_s = None if refusal.retry_after_ms is None else refusal.retry_after_ms / 1000
+    if isinstance(check, SlotCheck):
+        return RateLimitedError(
+            f"{label} allows {check.limit} concurrent requests, and that many are running; try again shortly",
+            retry_after_s=retry_s,
+        )
+    assert isinstance(check, RateCheck)
+    if check.cost > check.capacity:
+        return RateLimitedError(
+            f"this call needs {check.cost:,} tokens (its prompt and max_tokens), more than the {check.capacity:,} "
+            f"tokens per minute {label} allows; lower max_tokens or shorten the prompt"
+        )
+    return RateLimitedError(
+        f"{label} is limited to {check.capacity:,} {check.kind} per minute; try again in "
+        f"{duration(refusal.retry_after_ms or 0)}",
+        retry_after_s=retry_s,
+    )
+
+
+def _headers(outcome: Admitted | Refusal, plan: Plan) -> list[tuple[bytes, bytes]]:
+    headers = rate_limit_headers(outcome.readings)
+    budgets: list[tuple[BudgetCheck, int]] = []  # (check, used after the call's reservation)
+    if isinstance(outcome, Admitted):
+        budgets = [(check, hold.used) for check, hold in zip(plan.budgets, outcome.holds, strict=True)]
+    elif isinstance(outcome.check, BudgetCheck):
+        budgets = [(outcome.check, outcome.check.demand.limit)]
+    if budgets:
+        check, used = min(budgets, key=lambda item: item[0].demand.limit - item[1])
+        remaining = from_units(max(check.demand.limit - used, 0))
+        headers.append((b"x-modelyard-budget-remaining", f"{remaining.normalize():f} {check.budget.currency}".encode()))
+        soft = [
+            check.level
+            for check, used in budgets
+            if check.budget.soft_limit is not None and used >= to_units(check.budget.soft_limit)
+        ]
+        if soft:
+            headers.append((b"x-modelyard-budget-soft-limit-reached", ", ".join(soft).encode()))
+    return headers
