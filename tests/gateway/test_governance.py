@@ -319,3 +319,13 @@ async def test_budget_headers_report_what_remains_and_the_soft_limit(deployment:
     assert status == 200
     assert headers["x-modelyard-budget-remaining"] == f"{from_units(2 * worst).normalize():f} USD"
     assert headers["x-modelyard-budget-soft-limit-reached"] == "key"
+
+
+async def test_a_strict_key_refuses_a_parameter_its_model_would_drop(deployment: Deployment) -> None:
+    lenient, strict = await deployment.key(), await deployment.key(strict_params=True)
+
+    status, headers, _ = await deployment.chat(lenient, model="deepseek/deepseek-v4-flash", temperature=0.2)
+    assert status == 200 and headers["x-modelyard-dropped-params"] == "temperature"
+    status, _, refused = await deployment.chat(strict, model="deepseek/deepseek-v4-flash", temperature=0.2)
+    assert (status, refused["error"]["param"]) == (400, "temperature")
+    assert len(deployment.upstream.requests) == 1  # the strict call never left

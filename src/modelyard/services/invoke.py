@@ -201,20 +201,22 @@ class Invoker:
                     workspace_id=context.workspace_id, key_id=context.api_key_id
                 )
             governed = GovernedCall(context.workspace_id, key)
-        admitting = asyncio.ensure_future(
-            self._services.governor.admit(
-                governed, provider=resolved.provider, model=resolved.model, requested=requested, request=request
-            )
+        governor = self._services.governor
+        ticket = await governor.plan(
+            governed, provider=resolved.provider, model=resolved.model, requested=requested, request=request
         )
+        if ticket is None:  # nothing limits the call: no task, no round trip
+            return None
+        admitting = asyncio.ensure_future(governor.take(governed, ticket))
         try:
             return await asyncio.shield(admitting)
         except asyncio.CancelledError:
             admitting.add_done_callback(self._finish_unused)
             raise
 
-    def _finish_unused(self, admitting: asyncio.Future[Admission | None]) -> None:
-        if not admitting.cancelled() and admitting.exception() is None and (admission := admitting.result()):
-            self._spawn(admission.finish(None))
+    def _finish_unused(self, admitting: asyncio.Future[Admission]) -> None:
+        if not admitting.cancelled() and admitting.exception() is None:
+            self._spawn(admitting.result().finish(None))
 
     async def _call_route(
         self,

@@ -70,6 +70,14 @@ class _Level:
     limits: Limits
 
 
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A call's plan, and the levels it comes from (their labels word a refusal)."""
+
+    plan: Plan
+    levels: list[_Level]
+
+
 class Governor:
     """Admits calls under their key's and workspace's policies; see the module docstring."""
 
@@ -114,6 +122,14 @@ class Governor:
     ) -> Admission | None:
         """Check and take what the call needs; None when nothing limits it. Raises ModelNotAllowedError,
         RateLimitedError or BudgetExceededError, leaving the answer's headers on `call`."""
+        ticket = await self.plan(call, provider=provider, model=model, requested=requested, request=request)
+        return None if ticket is None else await self.take(call, ticket)
+
+    async def plan(
+        self, call: GovernedCall, *, provider: str, model: ModelSpec, requested: str, request: object
+    ) -> Ticket | None:
+        """What the call must pass, without taking anything yet (no Redis, no database but a first read of the
+        workspace's limits); None when nothing limits it. Raises ModelNotAllowedError."""
         resolved = f"{provider}/{model.id}"
         key_policy = call.key.policy if call.key is not None else None
         if key_policy is not None and not key_policy.allows(requested, resolved):
@@ -122,13 +138,15 @@ class Governor:
         if not levels:
             return None
         plan = self._plan(call.workspace_id, levels, resolved, model, request)
-        if plan.is_empty:
-            return None
-        admitted = await self._take(plan)
+        return None if plan.is_empty else Ticket(plan, levels)
+
+    async def take(self, call: GovernedCall, ticket: Ticket) -> Admission:
+        """Take what `ticket` plans, or raise RateLimitedError or BudgetExceededError; the answer's headers are
+        left on `call` either way. Once it returns, the Admission must be finished."""
+        admitted = await self._take(ticket.plan)
+        call.headers = _headers(admitted, ticket.plan)
         if isinstance(admitted, Refusal):
-            call.headers = _headers(admitted, plan)
-            raise _refused(admitted, levels, self._clock())
-        call.headers = _headers(admitted, plan)
+            raise _refused(admitted, ticket.levels, self._clock())
         return Admission(self, admitted)
 
     async def _levels(self, call: GovernedCall, key_policy: KeyPolicy | None) -> list[_Level]:
