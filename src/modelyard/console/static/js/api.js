@@ -1,6 +1,9 @@
 // The console REST API (/console/api): JSON in and out, the CSRF header on every unsafe request, and errors
 // as ApiError carrying the field they name, so forms can show them next to that field.
 
+import { text } from "./i18n.js";
+import { serverText } from "./messages.js";
+
 const BASE = "/console/api";
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
@@ -18,12 +21,24 @@ export function whenUnauthorized(callback) {
 
 export class ApiError extends Error {
   constructor(status, error = {}) {
-    super(error.message || `request failed (HTTP ${status})`);
+    const english = error.message || `request failed (HTTP ${status})`;
+    super(english);
     this.status = status;
     this.type = error.type ?? null;
     this.code = error.code ?? null;
     this.field = error.field ?? null;
+    this.params = error.params ?? {};
     this.retryAfter = error.retryAfter ?? null;
+    /** The message as a source for i18n.tr/translate: it follows the language toggle. */
+    this.text = serverText(this.code, this.params, english);
+    // `message` is read in the language of the moment it is shown (a toast, a form error); a view may replace it.
+    Object.defineProperty(this, "message", {
+      get: () => text(this.text),
+      set: (value) => {
+        this.text = value;
+      },
+      configurable: true,
+    });
   }
 }
 
@@ -46,7 +61,10 @@ async function send(method, path, body, extra = {}) {
     });
   } catch (error) {
     if (error.name === "AbortError") throw error;
-    throw new ApiError(0, { message: "the server could not be reached; check that modelyard is running" });
+    throw new ApiError(0, {
+      code: "unreachable",
+      message: "the server could not be reached; check that modelyard is running",
+    });
   }
 }
 

@@ -107,17 +107,20 @@ export function formError() {
 }
 
 export function clearErrors(container) {
-  for (const slot of container.querySelectorAll(".field-error, .form-error")) slot.textContent = "";
+  for (const slot of container.querySelectorAll(".field-error, .form-error")) {
+    slot.textContent = "";
+    delete slot.dataset.i18n; // a language switch must not bring a cleared error back
+  }
   for (const control of container.querySelectorAll("[aria-invalid]")) control.removeAttribute("aria-invalid");
 }
 
 /** Put an API error next to the field it names (`error.field`), or at the form level when it names none. */
 export function showError(container, error) {
   clearErrors(container);
-  const message = error?.message ?? String(error);
+  const message = error?.text ?? error?.message ?? String(error); // an ApiError's text follows the language toggle
   const wrapper = fieldFor(container, error?.field);
   if (wrapper && !wrapper.hidden) {
-    wrapper.querySelector(".field-error").textContent = message;
+    translate(wrapper.querySelector(".field-error"), message);
     const control = wrapper.querySelector("input, select, textarea");
     control?.setAttribute("aria-invalid", "true");
     control?.focus();
@@ -128,8 +131,8 @@ export function showError(container, error) {
     slot = formError();
     container.append(slot);
   }
-  slot.textContent = message;
-  if (!container.isConnected) toast(message, { bad: true });
+  translate(slot, message);
+  if (!container.isConnected) toast(text(message), { bad: true });
 }
 
 function fieldFor(container, name) {

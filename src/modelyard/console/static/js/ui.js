@@ -172,7 +172,7 @@ export function empty(message) {
 }
 
 export function failed(error) {
-  return h("p", { class: "form-error", role: "alert" }, error.message ?? String(error));
+  return h("p", { class: "form-error", role: "alert" }, tr(error.text ?? error.message ?? String(error)));
 }
 
 export function number(value) {

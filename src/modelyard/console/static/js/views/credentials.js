@@ -15,6 +15,7 @@ import {
   whileValidating,
 } from "../forms.js";
 import { text, tr } from "../i18n.js";
+import { lastErrorText } from "../messages.js";
 import { canManage, wsPath } from "../session.js";
 import { act, badge, button, confirmDialog, empty, failed, loading, panel, statusPill, toast, when } from "../ui.js";
 
@@ -62,7 +63,7 @@ function credentialRow(credential, schema, changed) {
         statusPill(credential.status),
       ),
       credential.status === "failing" && credential.last_error
-        ? h("p", { class: "error-text", role: "alert" }, credential.last_error)
+        ? h("p", { class: "error-text", role: "alert" }, tr(lastErrorText(credential)))
         : null,
       valuesSummary(schema, credential.values),
       h("p", { class: "meta" }, tr("Last checked"), ": ", when(credential.checked_at)),

@@ -15,6 +15,7 @@ import {
   whileValidating,
 } from "../forms.js";
 import { text, tr } from "../i18n.js";
+import { lastErrorText } from "../messages.js";
 import { canManage, wsPath } from "../session.js";
 import {
   MODEL_TYPE_TEXT,
@@ -76,7 +77,7 @@ function customModelRow(model, schema, changed) {
         statusPill(model.status),
       ),
       model.status === "failing" && model.last_error
-        ? h("p", { class: "error-text", role: "alert" }, model.last_error)
+        ? h("p", { class: "error-text", role: "alert" }, tr(lastErrorText(model)))
         : null,
       valuesSummary(schema, model.values),
       h("p", { class: "meta" }, tr("Last checked"), ": ", when(model.checked_at)),

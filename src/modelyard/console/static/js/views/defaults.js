@@ -6,6 +6,7 @@ import { catalog } from "../catalog.js";
 import { h, replace } from "../dom.js";
 import { clearErrors, field, showError } from "../forms.js";
 import { text, tr, translate } from "../i18n.js";
+import { reasonText } from "../messages.js";
 import { route } from "../router.js";
 import { canManage, wsPath } from "../session.js";
 import { MODEL_TYPE_TEXT, pageHead, spinner, statusPill, toast } from "../ui.js";
@@ -18,7 +19,7 @@ function currentLine(current) {
       h("strong", {}, tr("Automatic")),
       " — ",
       tr("no usable model yet"),
-      current?.reason ? h("p", { class: "muted" }, current.reason) : null,
+      current?.reason ? h("p", { class: "muted reason" }, tr(reasonText(current))) : null,
     );
   }
   const name = h("code", {}, `${current.provider}/${current.model}`);
@@ -41,7 +42,7 @@ function currentLine(current) {
     current.is_available
       ? statusPill("available")
       : h("span", { class: "pill warning", dataset: { status: "unavailable" } }, tr("Unavailable")),
-    current.is_available ? null : h("p", { class: "warning-text", role: "alert" }, current.reason ?? ""),
+    current.is_available ? null : h("p", { class: "warning-text reason", role: "alert" }, tr(reasonText(current))),
   );
 }
 
@@ -95,7 +96,7 @@ function defaultCard(type, current, models, providers) {
           toast(text("Default saved"));
         } catch (error) {
           marker.remove();
-          showError(card, { ...error, field: "model", message: error.message });
+          showError(card, { text: error.text, message: error.message, field: "model" });
         }
       }),
     );

@@ -14,6 +14,7 @@ import {
   whileValidating,
 } from "../forms.js";
 import { text, tr, translate, translateAttribute } from "../i18n.js";
+import { lastErrorText } from "../messages.js";
 import { canManage, wsPath } from "../session.js";
 import { act, button, confirmDialog, empty, failed, loading, statusPill, switchInput, table, toast } from "../ui.js";
 
@@ -59,7 +60,7 @@ function entryRow(entry, credentials, refresh) {
   const statusCell = h("td", {});
   const liveCell = h("td", {});
   const show = (answer) => {
-    replace(statusCell, statusPill(answer.status), answer.last_error ? h("div", { class: "error-text sub" }, answer.last_error) : null);
+    replace(statusCell, statusPill(answer.status), answer.last_error ? h("div", { class: "error-text sub" }, tr(lastErrorText(answer))) : null);
     replace(liveCell, liveState(answer));
   };
   weight.addEventListener("change", () =>

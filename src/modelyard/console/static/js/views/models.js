@@ -23,6 +23,7 @@ import {
   table,
   toast,
 } from "../ui.js";
+import { reasonText } from "../messages.js";
 import { loadBalancingPanel } from "./load-balancing.js";
 
 export function modelLabel(model) {
@@ -75,7 +76,7 @@ function availability(model, { quiet = false } = {}) {
     h("span", { class: "pill warning", dataset: { status: "unavailable", reason: model.reason_code ?? "" } }, tr(
       short && quiet ? short : "Unavailable",
     )),
-    quiet ? null : h("div", { class: "sub reason" }, model.reason ?? ""),
+    quiet ? null : h("div", { class: "sub reason" }, tr(reasonText(model))),
   );
 }
 

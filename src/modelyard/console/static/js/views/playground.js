@@ -7,6 +7,7 @@ import { catalog } from "../catalog.js";
 import { h, replace } from "../dom.js";
 import { field, form, formError, showError } from "../forms.js";
 import { text, tr, translateAttribute } from "../i18n.js";
+import { serverText } from "../messages.js";
 import { route } from "../router.js";
 import { wsPath } from "../session.js";
 import { button, empty, money, number, pageHead, panel } from "../ui.js";
@@ -66,7 +67,9 @@ async function streamAnswer(body, bubble, signal) {
         bubble.dataset.state = "done";
       } else if (event.error) {
         bubble.classList.add("error");
-        bubble.append(h("span", { class: "usage", role: "alert" }, event.error.message ?? text("The call failed.")));
+        const { code, params, message } = event.error;
+        const failure = message ? serverText(code, params, message) : "The call failed.";
+        bubble.append(h("span", { class: "usage", role: "alert" }, tr(failure)));
         bubble.dataset.state = "error";
       }
     },
