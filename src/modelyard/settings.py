@@ -36,6 +36,7 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose X-Forwarded-For / Forwarded names the client
     workspace_cache_size: int = 10_000  # workspaces whose snapshot and keys each process keeps (LRU)
     idempotency_hours: int = 24  # how long the gateway replays the answer kept for an Idempotency-Key
+    response_cache_mb: int = 64  # the response cache's bound in this process's memory, without Redis
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -62,6 +63,7 @@ class Settings:
             trusted_proxies=_networks(env, "MODELYARD_TRUSTED_PROXIES"),
             workspace_cache_size=_positive_int(env, "MODELYARD_WORKSPACE_CACHE_SIZE", 10_000),
             idempotency_hours=_positive_int(env, "MODELYARD_IDEMPOTENCY_HOURS", 24),
+            response_cache_mb=_positive_int(env, "MODELYARD_RESPONSE_CACHE_MB", 64),
         )
 
     @property

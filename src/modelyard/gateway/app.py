@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from modelyard.errors import CredentialError, ModelyardError
-from modelyard.gateway import audio, chat, endpoints, idempotency, messages, responses, tasks
+from modelyard.gateway import audio, cache, chat, endpoints, idempotency, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
 from modelyard.gateway.metrics import Metrics
@@ -65,6 +65,8 @@ class Gateway:
             governed = GovernedCall(identity.workspace_id, identity)
             entered = governance_call.enter(governed)
             exchange.send = governed.stamp(exchange.send)
+            # Identical calls answered from the response cache, where the workspace or the request turned it on.
+            handler = await cache.handler_for(self.services.response_cache, exchange, identity, path, handler)
             key = idempotency.key_of(exchange) if scope["method"] == "POST" else None
             if key is not None:  # the first answer for the key is kept and replayed to its repeats
 

@@ -5,6 +5,8 @@ error ratio is `sum(rate(modelyard_requests_total{status=~"5.."}[5m])) / sum(rat
 A caller who leaves before the answer ends counts as 499 (nginx's "client closed request"); a stream that failed
 after its 200 went out counts as 200, and its error in `modelyard_errors_total`.
 
+`modelyard_response_cache_total{route, result}` counts the calls the response cache was on for, `hit` or `miss`.
+
 Every label takes a bounded set of values, whatever the tenants do: routes are the gateway's own (a path matching
 none is `unmatched`), statuses are those the error contract answers, error classes are modelyard's, providers come
 from the catalog, and a model is named only when the catalog lists it for its provider. A workspace's custom model
@@ -63,6 +65,12 @@ class Metrics:
             ["provider"],
             registry=self.registry,
         )
+        self.response_cache = Counter(
+            "modelyard_response_cache",
+            "Calls with the response cache on, answered from it (hit) or not (miss)",
+            ["route", "result"],
+            registry=self.registry,
+        )
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         children = self._children.get((route, status))
@@ -73,6 +81,10 @@ class Metrics:
             )
         children[0].inc()
         children[1].observe(seconds)
+
+    def cached(self, route: str, result: str) -> None:
+        """A call the response cache was on for: `hit` (answered from it, nothing spent) or `miss`."""
+        self.response_cache.labels(route, result).inc()
 
     def error(self, route: str, error: BaseException) -> None:
         self.errors.labels(route, type(error).__name__).inc()

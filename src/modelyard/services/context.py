@@ -19,6 +19,7 @@ from modelyard.services.models import ModelService
 from modelyard.services.pools import PoolService
 from modelyard.services.providers import ProviderService
 from modelyard.services.quota import QuotaService
+from modelyard.services.response_cache import ResponseCache
 from modelyard.services.responses import ResponseStore
 from modelyard.services.snapshot import SnapshotService
 from modelyard.services.usage import UsageRecorder
@@ -81,6 +82,12 @@ class Services:
             ttl_s=settings.idempotency_hours * 3600,
         )
         self.responses = ResponseStore(self.engine, self.cache)
+        self.response_cache = ResponseCache.create(
+            self.db,
+            self.cache,
+            capacity=settings.workspace_cache_size,
+            max_bytes=settings.response_cache_mb * 1024 * 1024,
+        )
 
     async def start(self, *, run_migrations: bool = True) -> None:
         if run_migrations:

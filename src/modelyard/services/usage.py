@@ -64,7 +64,7 @@ class UsageEvent(Value, frozen=True):
     provider_type: str  # system | custom
     credential_ref: str | None  # credential, custom model or load-balancing entry id
     usage: Usage | None
-    status: Literal["success", "error"]
+    status: Literal["success", "error", "cache_hit"]  # cache_hit: from the response cache, nothing spent
     error_class: str | None
     created_at: datetime
 
