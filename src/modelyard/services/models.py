@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from modelyard.catalog.spec import ModelSpec
 from modelyard.errors import CredentialValidationError, InvalidRequestError, NotFoundError
-from modelyard.protocols.base import RemoteModel
 from modelyard.services.credentials import _flush_unique
 from modelyard.services.defaults import check_model_type
 from modelyard.services.pools import PoolService
@@ -25,6 +24,7 @@ from modelyard.store.tables import CustomModel, ModelSetting, utcnow
 from modelyard.types import ModelType
 
 if TYPE_CHECKING:
+    from modelyard.protocols.base import RemoteModel  # importing it loads every protocol: only `remote` needs them
     from modelyard.services.context import Services
 
 

@@ -7,11 +7,14 @@ mask back keeps the stored secret, and fields an update leaves out keep their st
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
 
 import orjson
 
-from modelyard.catalog.spec import FormField
 from modelyard.vault import SECRET_MASK, WorkspaceVault
+
+if TYPE_CHECKING:  # the catalog's models cost ~50 ms to import, which `workspace list` does not need
+    from modelyard.catalog.spec import FormField
 
 
 def seal_values(vault: WorkspaceVault, form: Iterable[FormField], values: Mapping[str, str]) -> str:

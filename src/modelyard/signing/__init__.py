@@ -1,31 +1,27 @@
-"""Outbound auth schemes, one small pure class each, by the name provider files use in `signing:`."""
+"""Outbound auth schemes, one small pure class each, by the name provider files use in `signing:`.
 
-from modelyard.signing.azure import Azure
-from modelyard.signing.baidu_token import BaiduAccessToken
-from modelyard.signing.base import SigningScheme
-from modelyard.signing.google_oauth import GoogleOAuth
-from modelyard.signing.keys import Bearer, HeaderKey, NoSigning
-from modelyard.signing.sigv4 import SigV4
-from modelyard.signing.spark_url import SparkURL
-from modelyard.signing.tc3 import TC3
-from modelyard.signing.volc_v4 import VolcV4
-from modelyard.signing.zhipu_jwt import ZhipuJWT
+`SIGNING_SCHEMES` (in `registry.py`) is imported on first use (PEP 562): settings read `machine_identity` from
+here, and that alone must not load every scheme (and the catalog models they import) into each CLI command.
+"""
 
-SIGNING_SCHEMES: dict[str, SigningScheme] = {
-    scheme.name: scheme
-    for scheme in (
-        Bearer(),
-        HeaderKey(),
-        Azure(),
-        NoSigning(),
-        GoogleOAuth(),
-        SigV4(),
-        TC3(),
-        ZhipuJWT(),
-        VolcV4(),
-        BaiduAccessToken(),
-        SparkURL(),
-    )
-}
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from modelyard.signing.base import SigningScheme
+    from modelyard.signing.registry import SIGNING_SCHEMES
 
 __all__ = ["SIGNING_SCHEMES", "SigningScheme"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SIGNING_SCHEMES":
+        from modelyard.signing.registry import SIGNING_SCHEMES
+
+        return SIGNING_SCHEMES
+    if name == "SigningScheme":
+        from modelyard.signing.base import SigningScheme
+
+        return SigningScheme
+    raise AttributeError(f"module 'modelyard.signing' has no attribute {name!r}")
