@@ -417,3 +417,21 @@ async def test_through_the_gateway_the_bound_evicts_the_oldest_answer(deployment
     assert (await deployment.chat("three"))[1]["x-modelyard-cache"] == "hit"
     _, headers, again = await deployment.chat("one")
     assert headers["x-modelyard-cache"] == "miss" and again != one
+
+
+async def test_a_keys_cache_ttl_comes_before_its_workspaces(unopted: Deployment) -> None:
+    services = unopted.replicas[0]
+    _, caching = await services.api_keys.create(
+        workspace_id=unopted.workspace_id, name="caching", policy={"cache_ttl_s": 60}
+    )
+    _, never = await services.api_keys.create(
+        workspace_id=unopted.workspace_id, name="never", policy={"cache_ttl_s": 0}
+    )
+    assert (await unopted.chat("Hi", api_key=caching))[1]["x-modelyard-cache"] == "miss"
+    assert (await unopted.chat("Hi", api_key=caching, number=1))[1]["x-modelyard-cache"] == "hit"
+    assert "x-modelyard-cache" not in (await unopted.chat("Hi"))[1]  # the workspace has not opted in
+
+    await services.response_cache.settings.set(unopted.workspace_id, 600)
+    for number in range(2):
+        _, headers, body = await unopted.chat("Hi", api_key=never, number=number)
+        assert "x-modelyard-cache" not in headers and content(body).startswith(f"echo {3 + number}:")

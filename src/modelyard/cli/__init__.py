@@ -15,6 +15,7 @@ from modelyard._version import __version__
 from modelyard.cli import (
     account,
     apikey,
+    cache,
     credential,
     db,
     default,
@@ -104,6 +105,7 @@ for command in (
     account.account,
     apikey.apikey,
     limits.limits,
+    cache.cache,
     provider.provider,
     credential.credential,
     model.model,

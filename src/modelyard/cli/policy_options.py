@@ -48,7 +48,7 @@ def limit_options(command: _Command) -> _Command:
 
 
 def key_options(command: _Command) -> _Command:
-    """The limits, plus what only a key has: allowed models, expiry, strict parameters."""
+    """The limits, plus what only a key has: allowed models, expiry, strict parameters, the response cache."""
     options = [
         click.option(
             "--allow-model",
@@ -63,6 +63,12 @@ def key_options(command: _Command) -> _Command:
             "--strict-params/--lenient-params",
             default=None,
             help="Refuse a parameter the model does not take, instead of dropping it.",
+        ),
+        click.option(
+            "--cache-ttl",
+            metavar="SECONDS|none",
+            help="Answer the key's identical calls from the response cache for this long (0: never); none: as the "
+            "workspace does.",
         ),
     ]
     for option in reversed(options):
@@ -113,6 +119,9 @@ def key_policy_from(options: dict[str, Any], *, budget_base: dict[str, object] |
         changes["expires_at"] = None if expires.strip().lower() == _NONE else expires
     if options.get("strict_params") is not None:
         changes["strict_params"] = options["strict_params"]
+    cache_ttl = options.get("cache_ttl")
+    if cache_ttl is not None:
+        changes["cache_ttl_s"] = None if cache_ttl.strip().lower() == _NONE else cache_ttl
     return changes
 
 

@@ -157,6 +157,8 @@ class KeyPolicyBody(LimitsBody):
     allowed_models: Annotated[list[ModelPattern], Field(max_length=200)] | None = None
     expires_at: Annotated[str, Field(max_length=64, json_schema_extra={"format": "date-time"})] | None = None
     strict_params: bool = False  # refuse a parameter the model does not take, instead of dropping it
+    # The response cache for the key's calls: seconds answers are kept, 0 never; null: as the workspace has it.
+    cache_ttl_s: Annotated[int, Field(ge=0, le=2_592_000)] | None = None
 
     def policy(self) -> dict[str, object]:
         """The fields the body sets, as the API-key service takes them."""

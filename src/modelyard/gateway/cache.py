@@ -1,9 +1,10 @@
 """The exact response cache at the gateway (services/response_cache): identical calls answered from a stored answer.
 
-* On for a call when its workspace opted in (a TTL), or when the request sends `x-modelyard-cache-ttl: <seconds>`
-  (that TTL then applies to the answer it stores; 0 stores nothing). `Cache-Control: no-cache` skips the lookup and
-  stores the fresh answer (a refresh); `no-store` stores nothing (a stored answer may still be used, as RFC 9111
-  allows); both: neither.
+* On for a call when its API key's policy sets `cache_ttl_s` (0: off for the key, whatever its workspace says), else
+  when its workspace opted in (a TTL), or when the request sends `x-modelyard-cache-ttl: <seconds>` (that TTL then
+  applies to the answer it stores; 0 stores nothing). `Cache-Control: no-cache` skips the lookup and stores the
+  fresh answer (a refresh); `no-store` stores nothing (a stored answer may still be used, as RFC 9111 allows);
+  both: neither.
 * Identical: same workspace, route and resolved model (`provider/model`: `default` and a bare name count as what they
   resolve to), and the same body once normalised: keys sorted at every level; `model`, `user`, `safety_identifier`
   and `prompt_cache_key` left out (they name, or route, but do not change the answer). A streamed call and a
@@ -77,7 +78,7 @@ async def handler_for(
     if model_type is None:
         return handler
     try:
-        policy = policy_of(exchange, await cache.settings.ttl_s(identity.workspace_id))
+        policy = policy_of(exchange, await _default_ttl_s(cache, identity))
     except InvalidRequestError as exc:  # raised from the route's first read, so it answers in its own shape
         exchange.receive = raising(exc)
         return handler
@@ -90,12 +91,18 @@ async def handler_for(
     return cached
 
 
-def policy_of(exchange: Exchange, workspace_ttl_s: int) -> CachePolicy | None:
-    """The call's policy from its headers and its workspace's TTL; None when the cache is off for it."""
+async def _default_ttl_s(cache: ResponseCache, identity: ApiKeyIdentity) -> int:
+    """The TTL of the key's policy when it sets one (0: off for its calls), else its workspace's (0: not opted in)."""
+    key_ttl_s = identity.policy.cache_ttl_s if identity.policy is not None else None
+    return key_ttl_s if key_ttl_s is not None else await cache.settings.ttl_s(identity.workspace_id)
+
+
+def policy_of(exchange: Exchange, default_ttl_s: int) -> CachePolicy | None:
+    """The call's policy from its headers and the TTL of its key or workspace; None when the cache is off for it."""
     raw_ttl = exchange.header(TTL_HEADER.encode())
-    if raw_ttl is None and not workspace_ttl_s:
+    if raw_ttl is None and not default_ttl_s:
         return None
-    ttl_s = workspace_ttl_s if raw_ttl is None else parse_ttl(raw_ttl, TTL_HEADER)
+    ttl_s = default_ttl_s if raw_ttl is None else parse_ttl(raw_ttl, TTL_HEADER)
     directives = _cache_control(exchange.header(b"cache-control"))
     return CachePolicy(ttl_s, "no-cache" not in directives, ttl_s > 0 and "no-store" not in directives)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal, cast, get_args
 import orjson
 
 from modelyard.errors import InvalidRequestError
+from modelyard.services.response_cache.settings import parse_ttl
 from modelyard.types.value import Value
 
 Window = Literal["none", "daily", "weekly", "monthly"]
@@ -30,7 +31,7 @@ MAX_ALLOWED_MODELS = 200
 MAX_MODEL_NAME = 320
 
 LIMIT_FIELDS = ("requests_per_minute", "tokens_per_minute", "max_concurrent_requests", "budget")
-KEY_FIELDS = ("allowed_models", "expires_at", *LIMIT_FIELDS, "strict_params")
+KEY_FIELDS = ("allowed_models", "expires_at", *LIMIT_FIELDS, "strict_params", "cache_ttl_s")
 
 
 class Budget(Value, frozen=True):
@@ -61,6 +62,9 @@ class KeyPolicy(Limits, frozen=True):
     allowed_models: tuple[str, ...] | None = None  # exact names, `provider/*`, alias names; None: every model
     expires_at: datetime | None = None
     strict_params: bool = False  # refuse a parameter the model does not take, instead of dropping it
+    # The response cache for the key's calls (gateway/cache.py): seconds answers are kept, 0 off; None: as its
+    # workspace has it.
+    cache_ttl_s: int | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -106,6 +110,10 @@ def parse_key_policy(data: Mapping[str, object], *, base: KeyPolicy = NO_POLICY)
     if not isinstance(strict, bool):
         raise InvalidRequestError("strict_params is true or false", field="strict_params")
     values["strict_params"] = strict
+    if "cache_ttl_s" in data:
+        values["cache_ttl_s"] = None if data["cache_ttl_s"] is None else parse_ttl(data["cache_ttl_s"], "cache_ttl_s")
+    else:
+        values["cache_ttl_s"] = base.cache_ttl_s
     return KeyPolicy(**values)
 
 
