@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
@@ -73,6 +73,8 @@ class LedgerWriter:
         self._db = db
         self._tables = tables
         self._queued: list[LedgerRow] = []
+        # Rows kept elsewhere until written (the Redis counter's journals): drained with each flush.
+        self.sources: list[Callable[[Callable[[list[LedgerRow]], Awaitable[None]]], Awaitable[None]]] = []
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -112,6 +114,8 @@ class LedgerWriter:
 
     async def flush(self) -> None:
         async with self._lock:
+            for drain in self.sources:
+                await drain(self._write)
             while self._queued:
                 batch, self._queued = self._queued[:BATCH_SIZE], self._queued[BATCH_SIZE:]
                 try:

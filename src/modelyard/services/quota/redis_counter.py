@@ -1,6 +1,7 @@
 """Redis as the quota counter, shared by replicas: Lua scripts decide; the database learns from the batch writer.
 
-The hot path writes nothing to the database: the ledger rows and their `used` changes reach it in batches.
+The hot path writes nothing to the database: each script appends its ledger row to the quota's journal in Redis
+(`journal`), and the rows and their `used` changes reach the database in batches, even from a process that died.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from modelyard.errors import NotFoundError
+from modelyard.services.quota.journal import JOURNAL_SUFFIX, Journals, template
 from modelyard.services.quota.ledger import LedgerWriter, closing_row, reserve_row
 from modelyard.services.quota.sql_counter import quota_of
 from modelyard.services.quota.values import Demand, LedgerKind, Reservation, exhausted
@@ -21,9 +23,9 @@ RESERVATION_TTL_S = 24 * 3600  # a reservation not closed within a day stays spe
 IDEMPOTENCY_TTL_S = 24 * 3600  # how long a repeated Idempotency-Key is recognised
 QUOTA_TTL_S = 7 * 24 * 3600  # an idle counter expires; the database has long caught up by then
 
-# KEYS: quota hash, idempotency key, reservation key.
+# KEYS: quota hash, idempotency key, reservation key, journal.
 # ARGV: amount ('' = all that remains), minimum, replay record (JSON, without the amount), has idempotency key
-# (1|0), reservation ttl, idempotency ttl, quota ttl.
+# (1|0), reservation ttl, idempotency ttl, quota ttl, the reserve row (JSON, without the amount).
 # Returns {'ok', amount set aside, 1 if less than asked}, {'replay', record}, {'exhausted', ...} or {'missing'}.
 _RESERVE = """
 if ARGV[4] == '1' then
@@ -48,11 +50,14 @@ if ARGV[4] == '1' then
   record['amount'] = amount
   redis.call('SET', KEYS[2], cjson.encode(record), 'NX', 'EX', ARGV[6])
 end
+local row = cjson.decode(ARGV[8])
+row['amount'] = amount
+redis.call('RPUSH', KEYS[4], cjson.encode(row))
 return {'ok', amount, capped}
 """
 
-# KEYS: quota hash, reservation key. ARGV: 'release', or the actual amount ('' = as reserved).
-# Returns the change to `used`, or nil when the reservation was closed already.
+# KEYS: quota hash, reservation key, journal. ARGV: 'release', or the actual amount ('' = as reserved); the closing
+# row (JSON, without the amount). Returns the change to `used`, or nil when the reservation was closed already.
 _CLOSE = """
 local reserved = redis.call('GET', KEYS[2])
 if not reserved then return nil end
@@ -61,6 +66,9 @@ reserved = tonumber(reserved)
 local delta = 0
 if ARGV[1] == 'release' then delta = -reserved elseif ARGV[1] ~= '' then delta = tonumber(ARGV[1]) - reserved end
 if delta ~= 0 and redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'used', delta) end
+local row = cjson.decode(ARGV[2])
+row['amount'] = delta
+redis.call('RPUSH', KEYS[3], cjson.encode(row))
 return delta
 """
 
@@ -86,6 +94,8 @@ class RedisCounter:
         self._reserve = cache.script(_RESERVE)
         self._close = cache.script(_CLOSE)
         self._load = cache.script(_LOAD)
+        self.journals = Journals(cache, f"{self.PREFIX}*{JOURNAL_SUFFIX}")
+        writer.sources.append(self.journals.drain)
 
     def quota_key(self, workspace_id: str, provider: str) -> str:
         # The hash tag keeps a quota's keys in one Redis Cluster slot, as a script's keys must be.
@@ -97,11 +107,13 @@ class RedisCounter:
         keyed = reservation.idempotency_key is not None
         asked = "" if demand.amount is None else demand.amount
         for _ in range(2):
+            journal = quota_key + JOURNAL_SUFFIX
             outcome = await self._reserve(
                 keys=[
                     quota_key,
                     f"{quota_key}:idem:{reservation.idempotency_key or ''}",
                     f"{quota_key}:rsv:{reservation.id}",
+                    journal,
                 ],
                 args=[
                     asked,
@@ -111,13 +123,13 @@ class RedisCounter:
                     RESERVATION_TTL_S,
                     IDEMPOTENCY_TTL_S,
                     QUOTA_TTL_S,
+                    template(reserve_row(reservation)),
                 ],
             )
             match outcome:
                 case ["ok", amount, capped]:
-                    reservation = replace(reservation, amount=int(amount), is_capped=bool(capped))
-                    self._writer.add(reserve_row(reservation))
-                    return reservation
+                    self.journals.note(journal)
+                    return replace(reservation, amount=int(amount), is_capped=bool(capped))
                 case ["replay", first]:
                     earlier = orjson.loads(first)
                     return replace(
@@ -129,12 +141,25 @@ class RedisCounter:
                     await self._load_from_database(reservation.workspace_id, reservation.provider)
         raise NotFoundError(f"no hosted {reservation.provider} quota for workspace {reservation.workspace_id!r}")
 
-    async def close(self, reservation: Reservation, kind: LedgerKind, actual: int | None) -> None:
+    async def close(self, reservation: Reservation, kind: LedgerKind, actual: int | None) -> bool:
+        """Close it in Redis and journal its row; False when it was closed already (here or by another replica)."""
         quota_key = self.quota_key(reservation.workspace_id, reservation.provider)
         argument = "release" if kind == "release" else ("" if actual is None else str(actual))
-        delta = await self._close(keys=[quota_key, f"{quota_key}:rsv:{reservation.id}"], args=[argument])
-        if delta is not None:  # None: closed already, here or by another replica
-            self._writer.add(closing_row(reservation, kind, int(delta)))
+        journal = quota_key + JOURNAL_SUFFIX
+        delta = await self._close(
+            keys=[quota_key, f"{quota_key}:rsv:{reservation.id}", journal],
+            args=[argument, template(closing_row(reservation, kind, 0))],
+        )
+        if delta is None:
+            return False
+        self.journals.note(journal)
+        return True
+
+    async def settle_orphan(self, reservation: Reservation) -> None:
+        """Close, as reserved, a reservation no call will close (its process died): in Redis if it is still open
+        there; else (its key expired) in the ledger alone, which lacks its close."""
+        if not await self.close(reservation, "settle", None):
+            self._writer.add(closing_row(reservation, "settle", 0))
 
     async def used(self, rows: list[HostedQuota]) -> list[int]:
         async with self._client.pipeline(transaction=False) as pipe:
@@ -151,5 +176,9 @@ class RedisCounter:
                 return  # a concurrent call loaded it
             async with self._db() as session:
                 row = await quota_of(session, workspace_id, provider)
-            used = row.used + self._writer.queued_delta(workspace_id, provider)
+            used = (
+                row.used
+                + self._writer.queued_delta(workspace_id, provider)
+                + await self.journals.pending_delta(quota_key + JOURNAL_SUFFIX)
+            )
             await self._load(keys=[quota_key], args=[used, row.quota_limit, row.quota_type, row.unit, QUOTA_TTL_S])

@@ -7,9 +7,11 @@ Which counter decides a reservation:
 * with Redis (shared by replicas), a counter in Redis changed by Lua scripts (`redis_counter`); the hot path
   writes nothing to the database.
 
-Settlements and releases are always batched (`ledger`). In the database `used` always equals the sum of the
-ledger's amounts: a batch changes both in one transaction. Without Redis, quota given back by a release is
-spendable again after the next flush (at most FLUSH_INTERVAL_S later).
+Settlements and releases are always batched (`ledger`); with Redis, every row waits in Redis until written
+(`journal`). In the database `used` always equals the sum of the ledger's amounts: a batch changes both in one
+transaction. A reservation a crash left open is settled as reserved once no call can close it (`reconcile`).
+Without Redis, quota given back by a release is spendable again after the next flush (at most FLUSH_INTERVAL_S
+later).
 
 A token quota reserves the call's worst case (`estimate`: the prompt counted with the shipped tokenizer, plus
 max_tokens or the model's output limit), or, when less remains, what remains; the settlement replaces it with
@@ -32,6 +34,7 @@ from modelyard.runtime import tokenizer
 from modelyard.services.hosted import HostedProvider
 from modelyard.services.quota.estimate import CallEstimate
 from modelyard.services.quota.ledger import LedgerWriter, quota_table
+from modelyard.services.quota.reconcile import Reconciler
 from modelyard.services.quota.redis_counter import RedisCounter
 from modelyard.services.quota.sql_counter import SqlCounter
 from modelyard.services.quota.values import Demand, LedgerEntry, LedgerKind, QuotaStatus, Reservation
@@ -52,6 +55,9 @@ class QuotaService:
             if isinstance(cache, RedisCache)
             else SqlCounter(services.db, self._writer, dialect=services.engine.dialect.name)
         )
+        # A call ends within its total timeout: a reservation open a minute past that has no call left to close it.
+        stale_after_s = services.runtime.transport.timeouts.total_s + 60
+        self.reconciler = Reconciler(services.db, self._counter.settle_orphan, stale_after_s=stale_after_s)
 
     async def start(self) -> None:
         await self._grant_missing()
@@ -59,9 +65,25 @@ class QuotaService:
             # Token quotas count every prompt: load the tokenizer (≈ 0.3 s) now, not on the first call's event loop.
             await asyncio.to_thread(tokenizer.encoding)
         self._writer.start()
+        self.reconciler.start(self._catch_up)
 
     async def close(self) -> None:
+        await self.reconciler.close()
         await self._writer.close()  # writes what is queued
+
+    async def reconcile(self) -> int:
+        """Settle, as reserved, the reservations left open by processes that died (see `reconcile`); it also runs at
+        start-up and every RECONCILE_INTERVAL_S. Returns how many it settled."""
+        await self._catch_up()
+        settled = await self.reconciler.run_once()
+        await self._writer.flush()
+        return settled
+
+    async def _catch_up(self) -> None:
+        """Bring the ledger up to date first: rows queued here, and those in Redis journals (a dead process's too)."""
+        if isinstance(self._counter, RedisCounter):
+            await self._counter.journals.adopt()
+        await self._writer.flush()
 
     async def flush(self) -> None:
         """Write queued ledger rows now, instead of at the next tick."""

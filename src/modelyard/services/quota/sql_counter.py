@@ -52,6 +52,10 @@ class SqlCounter:
         # Queued, not written: the batch keeps the first closing row of a reservation and drops the others.
         self._writer.add(closing_row(reservation, kind, _closing_delta(kind, reservation.amount, actual)))
 
+    async def settle_orphan(self, reservation: Reservation) -> None:
+        """Close, as reserved, a reservation no call will close (its process died): `used` keeps its amount."""
+        self._writer.add(closing_row(reservation, "settle", 0))
+
     async def used(self, rows: list[HostedQuota]) -> list[int]:
         return [row.used for row in rows]
 
