@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -10,7 +11,7 @@ from modelyard.errors import CredentialError, ModelyardError
 from modelyard.gateway import audio, cache, chat, endpoints, idempotency, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
 from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
-from modelyard.gateway.metrics import Metrics
+from modelyard.gateway.metrics import UNMATCHED_ROUTE, Metrics
 from modelyard.services.governance import GovernedCall
 from modelyard.services.governance import call as governance_call
 from modelyard.services.invoke import new_request_id
@@ -57,7 +58,8 @@ class Gateway:
         entered = None
         try:
             if handler is None:
-                await _no_route(exchange, path)
+                status = await _no_route(exchange, path)
+                self.metrics.observe(_counted_route(scope), status, time.perf_counter() - exchange.started)
                 return
             identity = await self.services.api_keys.authenticate(_api_key(exchange))
             # The key's policy goes with the call to the invoker's admission, whose x-ratelimit-* and budget headers
@@ -79,6 +81,8 @@ class Gateway:
                 return
             await handler(self.services, exchange, identity, self.metrics)
         except ClientDisconnectedError:
+            if not exchange.response_started:  # the caller left before any answer: 499, as nginx counts it
+                self.metrics.observe(_counted_route(scope), 499, time.perf_counter() - exchange.started)
             return
         except ModelyardError as exc:
             self.metrics.error(path, exc)
@@ -96,6 +100,15 @@ class Gateway:
             return  # a stream already began: its own error event said what happened
         status, body, headers = error_body(error)
         await exchange.respond(status, body, headers=headers)
+        self.metrics.observe(_counted_route(exchange.scope), status, time.perf_counter() - exchange.started)
+
+
+def _counted_route(scope: Scope) -> str:
+    """The route a request counts under in metrics: the one it matched, never the raw path its caller chose."""
+    path = scope["path"].rstrip("/")
+    if path not in _PATHS and path.count("/") > 2:
+        path = _route(scope["method"], path)
+    return path if path in _PATHS else UNMATCHED_ROUTE
 
 
 def _route(method: str, path: str) -> str:
@@ -117,12 +130,13 @@ def _api_key(exchange: Exchange) -> str:
     raise CredentialError("missing API key: send it as 'Authorization: Bearer <key>'")
 
 
-async def _no_route(exchange: Exchange, path: str) -> None:
+async def _no_route(exchange: Exchange, path: str) -> int:
     if path in _PATHS:
         body = plain_error(405, f"{exchange.scope['method']} is not allowed on {path}", type="invalid_request_error")
         await exchange.respond(405, body)
-        return
+        return 405
     await exchange.respond(404, plain_error(404, f"no route {path}", type="invalid_request_error", code="not_found"))
+    return 404
 
 
 def exchange_id(scope: Scope) -> str:
