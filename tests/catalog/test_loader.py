@@ -80,3 +80,24 @@ def test_the_position_file_must_name_existing_providers(catalog_copy: Path) -> N
     (catalog_copy / "providers" / "_position.yaml").write_text("- deepseek\n- nonexistent\n")
     with pytest.raises(CatalogError, match="nonexistent"):
         load_catalog(catalog_copy)
+
+
+def test_a_models_own_output_limit_wins_over_a_shared_max_tokens_rule(catalog_copy: Path) -> None:
+    shared = (
+        "  - {id: big, type: llm, properties: {max_output_tokens: 65536}, parameter_rules: &shared\n"
+        "      [{name: max_tokens, use_template: max_tokens, default: 8192, max: 32768}]}\n"
+        "  - {id: small, type: llm, properties: {max_output_tokens: 4096}, parameter_rules: *shared}\n"
+        "  - {id: unstated, type: llm, parameter_rules: *shared}\n"
+    )
+    rewrite(catalog_copy, "models:\n", "models:\n" + shared)
+    provider = load_catalog(catalog_copy).get("deepseek")
+
+    def limits(model_id: str) -> tuple[float | None, object]:
+        model = provider.model(model_id)
+        assert model is not None
+        rule = next(r for r in model.parameter_rules if r.name == "max_tokens")
+        return rule.max, rule.default
+
+    assert limits("big") == (65536, 8192)  # above the shared rule's cap
+    assert limits("small") == (4096, 4096)  # below it, and the default follows
+    assert limits("unstated") == (32768, 8192)  # no limit of its own: the shared rule stands

@@ -104,18 +104,34 @@ def _load_provider(path: Path, templates: Mapping[str, Any]) -> ProviderSpec:
 
 
 def _apply_templates(model: ModelSpec, templates: Mapping[str, Any]) -> ModelSpec:
+    """The model's rules, each merged in order: its template, then the rule as written, then the model's own limits.
+
+    A rule as written is often shared by several models (a YAML anchor), so a limit the model states in its
+    properties wins over it: the `max_tokens` rule's maximum is the model's `max_output_tokens`.
+    """
     rules = []
     for rule in model.parameter_rules:
         if rule.use_template is None:
             if rule.type is None:
                 raise KeyError(f"models.{model.id}.parameter_rules.{rule.name}: needs a type or use_template")
-            rules.append(rule)
-            continue
-        if rule.use_template not in templates:
+            merged = rule.model_dump(exclude_unset=True)
+        elif rule.use_template not in templates:
             raise KeyError(f"models.{model.id}.parameter_rules.{rule.name}: unknown template {rule.use_template!r}")
-        merged = dict(templates[rule.use_template]) | rule.model_dump(exclude_unset=True)
-        rules.append(ParameterRule.model_validate(merged))
+        else:
+            merged = dict(templates[rule.use_template]) | rule.model_dump(exclude_unset=True)
+        rules.append(ParameterRule.model_validate(merged | _model_limits(model, rule.name, merged)))
     return model.model_copy(update={"parameter_rules": tuple(rules)})
+
+
+def _model_limits(model: ModelSpec, name: str, rule: Mapping[str, Any]) -> dict[str, Any]:
+    """What the model's own properties set on a rule: the output limit bounds max_tokens, its default included."""
+    limit = model.properties.max_output_tokens
+    if name != "max_tokens" or limit is None:
+        return {}
+    default = rule.get("default")
+    if isinstance(default, int | float) and not isinstance(default, bool) and default > limit:
+        return {"max": limit, "default": limit}
+    return {"max": limit}
 
 
 def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
