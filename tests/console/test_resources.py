@@ -302,7 +302,8 @@ async def test_usage_totals_and_records_after_a_gateway_call(
     records = (await owner.get(f"{ws}/usage/records", params={"limit": 5})).json()
 
     assert totals == [{"day": None, "api_key_id": None, "provider": "deepseek", "model": "deepseek-flash",
-                       "model_type": None, "calls": 1, "errors": 0, "prompt_tokens": 7, "completion_tokens": 3,
+                       "model_type": None, "calls": 1, "errors": 0, "cache_hits": 0, "prompt_tokens": 7,
+                       "completion_tokens": 3,
                        "total_price": totals[0]["total_price"], "currency": "USD"}]  # fmt: skip
     assert [(r["provider"], r["prompt_tokens"], r["status"]) for r in records] == [("deepseek", 7, "success")]
 

@@ -189,6 +189,8 @@ async def test_identical_calls_are_answered_from_the_cache_without_the_upstream_
     assert len(deployment.upstream.requests) == 1
     assert await deployment.spent() == 1
     assert await deployment.usage_statuses() == ["cache_hit"] * 8 + ["success"]
+    [total] = await deployment.replicas[0].usage.aggregate(workspace_id=deployment.workspace_id, group_by=["model"])
+    assert (total.calls, total.cache_hits, total.errors, total.completion_tokens) == (9, 8, 0, 3)
     assert (deployment.counted("hit"), deployment.counted("miss")) == (8, 1)
 
 

@@ -265,6 +265,7 @@ class UsageOut(View):
     model_type: str | None
     calls: int
     errors: int
+    cache_hits: int  # answered from the response cache, nothing spent
     prompt_tokens: int
     completion_tokens: int
     total_price: Decimal

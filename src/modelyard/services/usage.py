@@ -80,6 +80,7 @@ class UsageAggregate:
     model_type: str | None
     calls: int
     errors: int
+    cache_hits: int  # calls answered from the response cache: nothing spent
     prompt_tokens: int
     completion_tokens: int
     total_price: Decimal
@@ -302,6 +303,7 @@ class UsageRecorder:
                 record.currency,
                 func.count().label("calls"),
                 func.count(case((record.status == "error", 1))).label("errors"),
+                func.count(case((record.status == "cache_hit", 1))).label("cache_hits"),
                 cast(func.sum(record.prompt_tokens), BigInteger).label("prompt_tokens"),
                 cast(func.sum(record.completion_tokens), BigInteger).label("completion_tokens"),
                 func.sum(price_units).label("price_units"),
@@ -321,6 +323,7 @@ class UsageRecorder:
                 model_type=row.get("model_type"),
                 calls=int(row["calls"]),
                 errors=int(row["errors"]),
+                cache_hits=int(row["cache_hits"]),
                 prompt_tokens=int(row["prompt_tokens"]),
                 completion_tokens=int(row["completion_tokens"]),
                 total_price=Decimal(int(row["price_units"])).scaleb(-_PRICE_SCALE),
