@@ -387,7 +387,7 @@ async def test_aggregate_never_adds_prices_across_currencies(services, workspace
 @pytest.mark.parametrize(
     ("arguments", "field"),
     [
-        ({"group_by": ("day", "api_key")}, "group_by"),
+        ({"group_by": ("day", "colour")}, "group_by"),
         ({"group_by": "day"}, "group_by"),
         ({"since": date(2026, 11, 5), "until": date(2026, 11, 4)}, "since"),
     ],

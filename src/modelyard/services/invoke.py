@@ -9,13 +9,20 @@ reaches the caller.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from modelyard.errors import HostedQuotaExceededError, ModelyardError, UpstreamAuthError, UpstreamError
+from modelyard.errors import (
+    HostedQuotaExceededError,
+    ModelyardError,
+    NotFoundError,
+    UpstreamAuthError,
+    UpstreamError,
+)
 from modelyard.protocols.base import Target
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.balancer import PoolEntry
@@ -197,9 +204,10 @@ class Invoker:
         if governed is None or governed.workspace_id != context.workspace_id:  # not through the gateway's auth step
             key = None
             if context.api_key_id is not None:
-                key = await self._services.api_keys.identity(
-                    workspace_id=context.workspace_id, key_id=context.api_key_id
-                )
+                with contextlib.suppress(NotFoundError):  # a key id only named for the usage records: no policy
+                    key = await self._services.api_keys.identity(
+                        workspace_id=context.workspace_id, key_id=context.api_key_id
+                    )
             governed = GovernedCall(context.workspace_id, key)
         governor = self._services.governor
         ticket = await governor.plan(
