@@ -9,7 +9,7 @@ hands it the bytes that came back. That keeps every adapter testable on bytes al
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
@@ -134,8 +134,18 @@ class ChatStreamParser:
         raise NotImplementedError
 
 
+# Every protocol by its `name`, filled as their modules are imported (WireProtocol.__init_subclass__). Read it as
+# `modelyard.protocols.PROTOCOLS`, which imports every family first (protocols/registry.py).
+REGISTERED: dict[str, WireProtocol] = {}
+
+
 class WireProtocol:
-    """Translates unified requests into one upstream wire format, and back."""
+    """Translates unified requests into one upstream wire format, and back.
+
+    A family composes its protocol from its modules: class attributes point at their functions
+    (`build_chat = staticmethod(requests.build_chat)`), so nothing is written twice. A subclass that sets `name`
+    registers itself under it; one without (a shared helper base) does not.
+    """
 
     name: ClassVar[str]
     quirks_model: ClassVar[type[Spec]] = Spec  # the catalog binder validates each `quirks:` block with it
@@ -146,6 +156,15 @@ class WireProtocol:
 
     # The chat parameters this wire format has a field for; the runtime drops, and reports, any other one it is given.
     chat_parameters: ClassVar[frozenset[str]] = CHAT_PARAMETERS
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return
+        if cls.name in REGISTERED:
+            known = type(REGISTERED[cls.name])
+            raise TypeError(f"protocol name {cls.name!r} of {cls.__qualname__} is taken by {known.__qualname__}")
+        REGISTERED[cls.name] = cls()
 
     def carried_parameters(self, target: Target) -> frozenset[str]:
         """The chat parameters a request to `target` can carry (protocols with several payload shapes override it)."""
