@@ -51,7 +51,7 @@ async def _run(work: Callable[[Services], Awaitable[T]], workspace_id: str | Non
     services = Services(settings)
     try:
         await check_database(services.engine, settings, needs_tables=not may_create)
-        await services.start()
+        await services.start_for_command()  # each service is built (and its module imported) when `work` uses it
         if workspace_id is not None:
             await services.workspaces.get(workspace_id)
         return await work(services)
