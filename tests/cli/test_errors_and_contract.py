@@ -26,7 +26,10 @@ DESIGNED = {
 
 
 def leaf_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the top-level group loads its commands on demand
+        command = group.get_command(context, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             yield from leaf_commands(command, f"{prefix}{name} ")
         else:

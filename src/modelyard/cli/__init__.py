@@ -6,37 +6,66 @@ Every command reads the same environment as `serve` (MODELYARD_HOME, MODELYARD_D
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
 import click
 
-from modelyard._version import __version__
-from modelyard.cli import (
-    account,
-    apikey,
-    cache,
-    credential,
-    db,
-    default,
-    limits,
-    migrate,
-    model,
-    provider,
-    quota,
-    serve,
-    task,
-    usage,
-    workspace,
-)
 from modelyard.cli.output import JSON_ERRORS, CommandError, CommandUsageError, one_line, snake_case
 from modelyard.errors import ModelNotFoundError, ModelyardError, NotFoundError
 
 __all__ = ["main", "modelyard"]
 
 
+# Each command's module is imported only when that command runs: `modelyard workspace list` loads the workspace
+# service, not the runtime, the gateway or the console. `modelyard --help` imports none of them and shows these
+# summaries, which tests/cli/test_startup.py holds equal to each command's own help. A new command is one line here.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("serve:serve", "Run the gateway, the console API and the web console in one service."),
+    "migrate": (
+        "migrate:migrate_command",
+        "Create or update the database named by MODELYARD_DATABASE_URL (SQLite under MODELYARD_HOME by default).",
+    ),
+    "workspace": ("workspace:workspace", "Workspaces: each has its own providers, keys, models and quota."),
+    "account": ("account:account", "Accounts of people who use the web console."),
+    "apikey": ("apikey:apikey", "Workspace API keys for the OpenAI-compatible gateway."),
+    "limits": ("limits:limits", "Rate, concurrency and budget limits on a whole workspace."),
+    "cache": ("cache:cache", "The response cache: identical gateway calls answered from a stored answer."),
+    "provider": ("provider:provider", "Model providers."),
+    "credential": ("credential:credential", "Provider credentials of a workspace (secrets are shown masked)."),
+    "model": ("model:model", "The models a workspace can call."),
+    "default": ("default:default", "Default models, one per model type."),
+    "quota": ("quota:quota", "Hosted provider quota."),
+    "usage": ("usage:usage", "Show the workspace's usage: calls, errors, tokens and price, per group."),
+    "task": ("task:task", "The system model's tasks: a conversation's title and follow-up questions."),
+    "db": ("db:db", "The database itself."),
+}
+
+
 class ModelyardGroup(click.Group):
-    """Shows every deliberate failure on stderr in one line (or one JSON document with --json), never a traceback."""
+    """Shows every deliberate failure on stderr in one line (or one JSON document with --json), never a traceback.
+
+    Its commands are loaded on first use, from `COMMANDS`.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, _, attribute = COMMANDS[cmd_name][0].partition(":")
+            self.add_command(getattr(importlib.import_module(f"modelyard.cli.{module}"), attribute), cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from the summaries in `COMMANDS`, without importing a single command."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        rows = [
+            (name, click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)) for name in sorted(COMMANDS)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def make_context(
         self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
@@ -92,30 +121,26 @@ def _asks_for_json(args: Sequence[str]) -> bool:
     return "--json" in args[:end]
 
 
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from modelyard._version import __version__  # here: reading the installed metadata costs ~10 ms
+
+    click.echo(f"modelyard, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=ModelyardGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="modelyard")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_show_version,
+    help="Show the version and exit.",
+)
 def modelyard() -> None:
     """A self-hosted hub for AI model providers: one API for every model of every workspace."""
-
-
-for command in (
-    serve.serve,
-    migrate.migrate_command,
-    workspace.workspace,
-    account.account,
-    apikey.apikey,
-    limits.limits,
-    cache.cache,
-    provider.provider,
-    credential.credential,
-    model.model,
-    default.default,
-    quota.quota,
-    usage.usage,
-    task.task,
-    db.db,
-):
-    modelyard.add_command(command)
 
 
 def main() -> None:

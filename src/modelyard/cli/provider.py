@@ -6,14 +6,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from modelyard.catalog.loader import default_catalog
-from modelyard.catalog.spec import ProviderSpec
 from modelyard.cli.output import emit, json_option, table
 from modelyard.cli.running import run
 from modelyard.types.model_type import MODEL_TYPES
 
 model_type_choice = click.Choice(MODEL_TYPES)
 if TYPE_CHECKING:
+    from modelyard.catalog.spec import ProviderSpec
     from modelyard.services.providers import ProviderView
 
 
@@ -29,6 +28,8 @@ def provider() -> None:
 def provider_list(workspace_id: str | None, model_type: str | None, as_json: bool) -> None:
     """List providers; with --workspace, whether each is configured and which type calls use."""
     if workspace_id is None:
+        from modelyard.catalog.loader import default_catalog  # here: only this listing reads the catalog itself
+
         specs = [s for s in default_catalog() if model_type is None or model_type in s.supported_model_types]
         catalog_rows = [(s.id, s.label.en_US, s.supported_model_types, s.configuration_methods) for s in specs]
         headers = ["id", "name", "model types", "configuration"]
