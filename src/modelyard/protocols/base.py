@@ -143,8 +143,9 @@ class WireProtocol:
     """Translates unified requests into one upstream wire format, and back.
 
     A family composes its protocol from its modules: class attributes point at their functions
-    (`build_chat = staticmethod(requests.build_chat)`), so nothing is written twice. A subclass that sets `name`
-    registers itself under it; one without (a shared helper base) does not.
+    (`build_chat = staticmethod(requests.build_chat)`, or a `compose.Switch` between two wires), so nothing is
+    written twice; `target` is positional-only for that. A subclass that sets `name` registers itself under it;
+    one without (a shared helper base) does not.
     """
 
     name: ClassVar[str]
@@ -166,21 +167,21 @@ class WireProtocol:
             raise TypeError(f"protocol name {cls.name!r} of {cls.__qualname__} is taken by {known.__qualname__}")
         REGISTERED[cls.name] = cls()
 
-    def carried_parameters(self, target: Target) -> frozenset[str]:
+    def carried_parameters(self, target: Target, /) -> frozenset[str]:
         """The chat parameters a request to `target` can carry (protocols with several payload shapes override it)."""
         return self.chat_parameters
 
-    def follow_up(self, target: Target, body: bytes, *, stream: bool) -> FollowUp | None:
+    def follow_up(self, target: Target, /, body: bytes, *, stream: bool) -> FollowUp | None:
         """The next request when `body` is not the final answer yet (a job still running); None when it is."""
         return None
 
-    def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
+    def build_chat(self, target: Target, /, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no chat endpoint")
 
-    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
+    def parse_chat(self, target: Target, /, body: bytes) -> ChatResult:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no chat endpoint")
 
-    def build_chat_socket(self, target: Target, request: ChatRequest) -> WebSocketRequest | None:
+    def build_chat_socket(self, target: Target, /, request: ChatRequest) -> WebSocketRequest | None:
         """The WebSocket exchange that carries this chat, for protocols that speak over one; None: use HTTP.
 
         Over a WebSocket a chat always streams: each frame goes to `chat_stream_parser`, and a call that did
@@ -188,48 +189,48 @@ class WireProtocol:
         """
         return None
 
-    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
+    def chat_stream_parser(self, target: Target, /) -> ChatStreamParser:
         raise UnsupportedFeatureError(f"protocol {self.name!r} cannot stream chat")
 
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
+    def build_embeddings(self, target: Target, /, request: EmbeddingRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no embeddings endpoint")
 
-    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
+    def parse_embeddings(self, target: Target, /, body: bytes) -> EmbeddingResult:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no embeddings endpoint")
 
-    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
+    def build_rerank(self, target: Target, /, request: RerankRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no rerank endpoint")
 
-    def parse_rerank(self, target: Target, request: RerankRequest, body: bytes) -> RerankResult:
+    def parse_rerank(self, target: Target, /, request: RerankRequest, body: bytes) -> RerankResult:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no rerank endpoint")
 
-    def build_transcription(self, target: Target, request: TranscriptionRequest) -> UpstreamRequest:
+    def build_transcription(self, target: Target, /, request: TranscriptionRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no transcription endpoint")
 
-    def parse_transcription(self, target: Target, body: bytes) -> TranscriptionResult:
+    def parse_transcription(self, target: Target, /, body: bytes) -> TranscriptionResult:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no transcription endpoint")
 
-    def build_speech(self, target: Target, request: SpeechRequest) -> UpstreamRequest:
+    def build_speech(self, target: Target, /, request: SpeechRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no speech endpoint")
 
-    def build_speech_socket(self, target: Target, request: SpeechRequest) -> WebSocketRequest | None:
+    def build_speech_socket(self, target: Target, /, request: SpeechRequest) -> WebSocketRequest | None:
         """The WebSocket exchange that synthesizes this speech, for protocols that speak over one; None: HTTP."""
         return None
 
-    def speech_frame_parser(self, target: Target, request: SpeechRequest) -> SpeechFrameParser:
+    def speech_frame_parser(self, target: Target, /, request: SpeechRequest) -> SpeechFrameParser:
         raise UnsupportedFeatureError(f"protocol {self.name!r} cannot synthesize speech over a WebSocket")
 
-    def build_moderation(self, target: Target, request: ModerationRequest) -> UpstreamRequest:
+    def build_moderation(self, target: Target, /, request: ModerationRequest) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no moderation endpoint")
 
-    def parse_moderation(self, target: Target, body: bytes) -> ModerationResult:
+    def parse_moderation(self, target: Target, /, body: bytes) -> ModerationResult:
         raise UnsupportedFeatureError(f"protocol {self.name!r} has no moderation endpoint")
 
-    def build_list_models(self, target: Target) -> UpstreamRequest:
+    def build_list_models(self, target: Target, /) -> UpstreamRequest:
         raise UnsupportedFeatureError(f"protocol {self.name!r} cannot list models")
 
-    def parse_list_models(self, target: Target, body: bytes) -> list[RemoteModel]:
+    def parse_list_models(self, target: Target, /, body: bytes) -> list[RemoteModel]:
         raise UnsupportedFeatureError(f"protocol {self.name!r} cannot list models")
 
-    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
+    def parse_error(self, target: Target, /, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         raise NotImplementedError
