@@ -1,26 +1,19 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 
 from msgspec.structs import replace
 
-from modelyard.errors import UnsupportedFeatureError, UpstreamError
-from modelyard.protocols.base import ChatStreamParser, Framing, Target, UpstreamRequest, WireProtocol
+from modelyard.errors import UnsupportedFeatureError
+from modelyard.protocols.base import Framing, Target, UpstreamRequest, WireProtocol
+from modelyard.protocols.compose import Switch
 from modelyard.protocols.openai import OpenAIQuirks
 from modelyard.protocols.openai import requests as openai_requests
 from modelyard.protocols.openai import responses as openai_responses
 from modelyard.protocols.wenxin import requests, responses
 from modelyard.protocols.wenxin.stream import LegacyChatStream, V2ChatStream
 from modelyard.protocols.wenxin.styles import V2_PREFIX, WenxinQuirks, style_of
-from modelyard.types import (
-    ChatRequest,
-    ChatResult,
-    EmbeddingRequest,
-    EmbeddingResult,
-    RerankRequest,
-    RerankResult,
-)
+from modelyard.types import ChatRequest
 from modelyard.types.chat import CHAT_PARAMETERS
 
 _V2_QUIRKS = OpenAIQuirks()  # Qianfan v2 takes OpenAI's fields as they are, max_tokens included
@@ -32,6 +25,26 @@ _LEGACY_PARAMETERS = CHAT_PARAMETERS - {
     "reasoning_effort",
     "parallel_tool_calls",
 }
+
+
+def _is_legacy(target: Target) -> bool:
+    return style_of(target.credentials, requests.quirks_of(target).style_credential) == "legacy"
+
+
+def _v2(target: Target) -> Target:
+    """The target as the openai functions want it: `{host}/v2` as base URL, v2's model name, OpenAI quirks."""
+    quirks = requests.quirks_of(target)
+    host = (target.credentials.get(quirks.endpoint_credential) or target.base_url).rstrip("/")
+    upstream = quirks.v2_models.get(target.upstream_model, target.upstream_model)
+    return replace(target, base_url=f"{host}{V2_PREFIX}", upstream_model=upstream, quirks=_V2_QUIRKS)
+
+
+def _is_v2(target: Target) -> bool:
+    return not _is_legacy(target)
+
+
+# v2 calls go to the openai protocol's functions, on the target as `_v2` makes it.
+V2 = Switch(_is_v2, adapt=_v2)
 
 
 class Wenxin(WireProtocol):
@@ -60,47 +73,10 @@ class Wenxin(WireProtocol):
             )
         return openai_requests.build_chat(_v2(target), request, stream=stream)
 
-    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
-        if _is_legacy(target):
-            return responses.parse_chat(target, body)
-        return openai_responses.parse_chat(_v2(target), body)
-
-    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
-        return LegacyChatStream(target) if _is_legacy(target) else V2ChatStream(_v2(target))
-
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
-        if _is_legacy(target):
-            return requests.build_embeddings(target, request)
-        return openai_requests.build_embeddings(_v2(target), request)
-
-    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
-        if _is_legacy(target):
-            return responses.parse_embeddings(target, body)
-        return openai_responses.parse_embeddings(_v2(target), body)
-
-    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
-        if _is_legacy(target):
-            return requests.build_rerank(target, request)
-        return openai_requests.build_rerank(_v2(target), request)
-
-    def parse_rerank(self, target: Target, request: RerankRequest, body: bytes) -> RerankResult:
-        if _is_legacy(target):
-            return responses.parse_rerank(target, request, body)
-        return openai_responses.parse_rerank(_v2(target), request, body)
-
-    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        if _is_legacy(target):
-            return responses.parse_error(target, status, headers, body)
-        return openai_responses.parse_error(_v2(target), status, headers, body)
-
-
-def _is_legacy(target: Target) -> bool:
-    return style_of(target.credentials, requests.quirks_of(target).style_credential) == "legacy"
-
-
-def _v2(target: Target) -> Target:
-    """The target as the openai functions want it: `{host}/v2` as base URL, v2's model name, OpenAI quirks."""
-    quirks = requests.quirks_of(target)
-    host = (target.credentials.get(quirks.endpoint_credential) or target.base_url).rstrip("/")
-    upstream = quirks.v2_models.get(target.upstream_model, target.upstream_model)
-    return replace(target, base_url=f"{host}{V2_PREFIX}", upstream_model=upstream, quirks=_V2_QUIRKS)
+    parse_chat = staticmethod(V2.choose(openai_responses.parse_chat, responses.parse_chat))
+    chat_stream_parser = staticmethod(V2.choose(V2ChatStream, LegacyChatStream))
+    build_embeddings = staticmethod(V2.choose(openai_requests.build_embeddings, requests.build_embeddings))
+    parse_embeddings = staticmethod(V2.choose(openai_responses.parse_embeddings, responses.parse_embeddings))
+    build_rerank = staticmethod(V2.choose(openai_requests.build_rerank, requests.build_rerank))
+    parse_rerank = staticmethod(V2.choose(openai_responses.parse_rerank, responses.parse_rerank))
+    parse_error = staticmethod(V2.choose(openai_responses.parse_error, responses.parse_error))
