@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from click.testing import Result
@@ -165,6 +166,33 @@ def test_credential_set_with_a_new_name_adds_one_beside_the_active_credential(cl
     assert stored_deepseek_values(workspace)["api_key"] == "old-key"  # calls still use the active credential
 
 
+def test_credential_activate_makes_a_named_credential_the_one_calls_use(cli: Cli, workspace: str) -> None:
+    first = cli.json("credential", "set", "--workspace", workspace, "deepseek", "api_key=old-key", "--no-validate")
+    backup = cli.json(
+        "credential", "set", "--workspace", workspace, "deepseek", f"api_key={SECRET}", "--no-validate",
+        "--name", "backup",
+    )  # fmt: skip
+
+    activated = cli("credential", "activate", "--workspace", workspace, backup["id"], "--json")
+    listed = cli.json("credential", "list", "--workspace", workspace)
+
+    assert activated.exit_code == 0, activated.output
+    assert_secret_hidden(activated)
+    assert json.loads(activated.stdout)["is_active"] is True
+    assert [(c["id"], c["is_active"]) for c in listed] == [(first["id"], False), (backup["id"], True)]
+    assert stored_deepseek_values(workspace)["api_key"] == SECRET
+
+
+def test_credential_activate_of_another_workspaces_credential_is_not_found(cli: Cli, workspace: str) -> None:
+    other = cli.json("workspace", "create", "Other")["id"]
+    theirs = cli.json("credential", "set", "--workspace", other, "deepseek", "api_key=k", "--no-validate")
+
+    result = cli("credential", "activate", "--workspace", workspace, theirs["id"])
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ") and "does not exist" in result.stderr
+
+
 def test_credential_set_never_echoes_a_malformed_argument(cli: Cli, workspace: str) -> None:
     result = cli("credential", "set", "--workspace", workspace, "deepseek", SECRET, "--no-validate")
 
@@ -187,12 +215,18 @@ def test_credential_set_from_an_unset_environment_variable_is_a_usage_error(cli:
     assert "NOT_SET_ANYWHERE is not set" in result.stderr
 
 
-def test_credential_set_with_an_unknown_field_names_it_without_the_value(cli: Cli, workspace: str) -> None:
+def test_credential_set_with_an_unknown_field_names_it_suggests_the_nearest_and_lists_the_fields(
+    cli: Cli, workspace: str
+) -> None:
     result = cli("credential", "set", "--workspace", workspace, "deepseek", f"api_kee={SECRET}", "--no-validate")
+    unlike_any = cli("credential", "set", "--workspace", workspace, "deepseek", "region=eu", "--no-validate")
 
     assert result.exit_code == 1
-    assert result.stderr == "Error: unknown credential field 'api_kee'\n"
+    assert result.stderr == (
+        "Error: unknown credential field 'api_kee'; did you mean 'api_key'? (the fields are: api_key, endpoint_url)\n"
+    )
     assert_secret_hidden(result)
+    assert unlike_any.stderr == "Error: unknown credential field 'region' (the fields are: api_key, endpoint_url)\n"
 
 
 def test_credential_delete_removes_it(cli: Cli, workspace: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelyard.catalog.loader import default_catalog
+from modelyard.catalog.spec import ModelSpec
 from modelyard.types.model_type import MODEL_TYPES
 from modelyard.vault import SECRET_MASK
 from tests.fakes.openai import FakeOpenAI
@@ -83,6 +85,45 @@ def test_model_disable_and_enable_switch_a_model(cli: Cli, workspace: str) -> No
     assert cli.json("model", "list", "--workspace", workspace, "--available")[0]["is_enabled"] is True
 
 
+def test_model_enable_and_disable_take_provider_slash_model_as_default_set_does(cli: Cli, workspace: str) -> None:
+    configure_deepseek(cli, workspace)
+    model = cli.json("model", "list", "--workspace", workspace, "--provider", "deepseek", "--type", "llm")[0]["model"]
+
+    disabled = cli.json("model", "disable", "--workspace", workspace, f"deepseek/{model}", "--type", "llm")
+    enabled = cli.json("model", "enable", "--workspace", workspace, f"deepseek/{model}")
+
+    assert disabled == {"provider": "deepseek", "model": model, "model_type": "llm", "is_enabled": False}
+    assert enabled == {"provider": "deepseek", "model": model, "model_type": "llm", "is_enabled": True}
+
+
+def test_model_disable_infers_the_type_of_a_name_only_one_model_has(cli: Cli, workspace: str) -> None:
+    configure_deepseek(cli, workspace)
+    model = cli.json("model", "list", "--workspace", workspace, "--provider", "deepseek")[0]
+
+    disabled = cli.json("model", "disable", "--workspace", workspace, "deepseek", model["model"])
+    listed = {m["model"]: m for m in cli.json("model", "list", "--workspace", workspace, "--provider", "deepseek")}
+
+    assert disabled["model_type"] == model["model_type"]
+    assert listed[model["model"]]["is_enabled"] is False
+
+
+def test_model_disable_of_a_name_several_types_share_asks_for_the_type_listing_them(cli: Cli, workspace: str) -> None:
+    for model_type in ("text-embedding", "llm"):
+        cli.json(
+            "model", "add", "--workspace", workspace, "openai_api_compatible/shared-name", "--type", model_type,
+            "endpoint_url=http://127.0.0.1:9/v1", "--no-validate",
+        )  # fmt: skip
+
+    result = cli("model", "disable", "--workspace", workspace, "openai_api_compatible/shared-name")
+    chosen = cli.json(
+        "model", "disable", "--workspace", workspace, "openai_api_compatible/shared-name", "--type", "llm"
+    )
+
+    assert result.exit_code == 2
+    assert "several types (llm, text-embedding)" in result.stderr and "--type" in result.stderr
+    assert chosen["model_type"] == "llm"
+
+
 def test_model_disable_of_an_unknown_model_fails_in_one_line(cli: Cli, workspace: str, home: Path) -> None:
     result = cli("model", "disable", "--workspace", workspace, "deepseek", "no-such-model", "--type", "llm")
 
@@ -136,8 +177,52 @@ def test_default_set_refuses_a_model_the_workspace_cannot_call(cli: Cli, workspa
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
 
 
-def test_default_set_without_a_slash_is_a_usage_error(cli: Cli, workspace: str) -> None:
+def test_default_set_without_a_model_is_a_usage_error(cli: Cli, workspace: str) -> None:
     result = cli("default", "set", "--workspace", workspace, "llm", "deepseek")
 
     assert result.exit_code == 2
-    assert "PROVIDER/MODEL" in result.stderr
+    assert "PROVIDER/MODEL or PROVIDER MODEL" in result.stderr
+
+
+def test_default_set_takes_provider_and_model_as_two_arguments_too(cli: Cli, workspace: str) -> None:
+    configure_deepseek(cli, workspace)
+    chosen = cli.json("model", "list", "--workspace", workspace, "--provider", "deepseek")[-1]["model"]
+
+    set_view = cli.json("default", "set", "--workspace", workspace, "llm", "deepseek", chosen)
+
+    assert (set_view["provider"], set_view["model"], set_view["source"]) == ("deepseek", chosen, "chosen")
+
+
+def test_model_add_takes_provider_slash_model(cli: Cli, workspace: str) -> None:
+    added = cli.json(
+        "model", "add", "--workspace", workspace, "openai_api_compatible/my-llama", "--type", "llm",
+        "endpoint_url=http://127.0.0.1:9/v1", "--no-validate",
+    )  # fmt: skip
+
+    assert (added["provider"], added["model"], added["values"]["endpoint_url"]) == (
+        "openai_api_compatible", "my-llama", "http://127.0.0.1:9/v1",
+    )  # fmt: skip
+
+
+def test_model_list_marks_deprecated_models_with_their_shutdown_date(cli: Cli, workspace: str) -> None:
+    provider, model = next(
+        (spec.id, m) for spec in default_catalog() for m in spec.models if m.deprecated and m.shutdown_date
+    )
+
+    listed = cli.json("model", "list", "--workspace", workspace, "--provider", provider)
+    text = cli("model", "list", "--workspace", workspace, "--provider", provider).stdout
+    row = next(line for line in text.splitlines() if line.startswith(f"{provider}/{model.id} "))
+
+    shown = next(m for m in listed if m["model"] == model.id)
+    assert (shown["deprecated"], shown["shutdown_date"]) == (True, model.shutdown_date.isoformat())
+    assert f"shuts down {model.shutdown_date}" in row
+    assert "DEPRECATED" in text.splitlines()[0]
+    specs = {m.id: m for m in default_catalog().get(provider).models}
+    assert all(
+        (m["deprecated"], m["shutdown_date"]) == (specs[m["model"]].deprecated, str_or_none(specs[m["model"]]))
+        for m in listed
+    )
+
+
+def str_or_none(spec: ModelSpec) -> str | None:
+    return spec.shutdown_date.isoformat() if spec.shutdown_date else None

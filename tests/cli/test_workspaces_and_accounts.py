@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
+import pytest
+
 from modelyard.services.accounts import AccountView
+from modelyard.vault import SECRET_MASK
+from tests.support import SECRET
 from tests.support.cli import Cli, started_services
 
 
@@ -13,6 +18,68 @@ def test_workspace_create_prints_its_id_and_name(cli: Cli) -> None:
     assert set(created) == {"id", "name"}
     assert created["id"].startswith("ws_")
     assert created["name"] == "Acme"
+
+
+def test_workspace_create_makes_its_api_key_and_credential_in_the_same_call(cli: Cli) -> None:
+    result = cli(
+        "workspace", "create", "Acme", "--api-key-name", "ci", "--credential", "deepseek", "api_key=-",
+        "--no-validate", "--json", input=SECRET,
+    )  # fmt: skip
+
+    assert result.exit_code == 0, result.output
+    assert SECRET not in result.output + result.stderr
+    created = json.loads(result.stdout)
+    assert set(created) == {"id", "name", "api_key", "credential"}
+    assert (created["api_key"]["name"], created["api_key"]["key"][:3]) == ("ci", "my-")
+    assert (created["credential"]["provider"], created["credential"]["is_active"]) == ("deepseek", True)
+    assert created["credential"]["values"]["api_key"] == SECRET_MASK
+    keys = cli.json("apikey", "list", "--workspace", created["id"])
+    assert [k["id"] for k in keys] == [created["api_key"]["id"]]
+    credentials = cli.json("credential", "list", "--workspace", created["id"])
+    assert [c["id"] for c in credentials] == [created["credential"]["id"]]
+
+
+def test_workspace_create_takes_the_credential_from_the_environment(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DEEPSEEK_KEY", SECRET)
+
+    created = cli.json(
+        "workspace", "create", "Acme", "--credential", "deepseek", "--from-env", "api_key=DEEPSEEK_KEY",
+        "--credential-name", "main", "--no-validate",
+    )  # fmt: skip
+
+    assert set(created) == {"id", "name", "credential"}
+    assert created["credential"]["name"] == "main"
+
+
+def test_workspace_create_with_a_refused_credential_leaves_nothing_behind(cli: Cli) -> None:
+    result = cli(
+        "workspace", "create", "Acme", "--api-key-name", "ci", "--credential", "deepseek", f"api_kee={SECRET}",
+        "--no-validate",
+    )  # fmt: skip
+
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: unknown credential field 'api_kee'")
+    assert SECRET not in result.output + result.stderr
+    assert cli.json("workspace", "list") == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["api_key=x"], "need --credential"),
+        (["--credential-name", "main"], "need --credential"),
+        (["--credential", "deepseek"], "--credential needs the credential's fields"),
+    ],
+    ids=["fields without --credential", "a name without --credential", "--credential without fields"],
+)
+def test_workspace_create_refuses_half_a_credential_before_creating_anything(
+    cli: Cli, home: Path, arguments: list[str], says: str
+) -> None:
+    result = cli("workspace", "create", "Acme", *arguments)
+
+    assert result.exit_code == 2
+    assert says in result.stderr
+    assert not (home / "modelyard.db").exists()
 
 
 def test_workspace_list_shows_created_workspaces_in_order(cli: Cli) -> None:
@@ -30,6 +97,22 @@ def test_workspace_delete_with_yes_removes_it(cli: Cli, workspace: str) -> None:
     deleted = cli.json("workspace", "delete", workspace, "--yes")
 
     assert deleted == {"id": workspace, "deleted": True}
+    assert cli.json("workspace", "list") == []
+
+
+def test_workspace_delete_of_an_unknown_id_fails_before_asking(cli: Cli, workspace: str, home: Path) -> None:
+    result = cli("workspace", "delete", "ws_nope")  # no answer to give: a question would abort instead
+
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr == f"Error: workspace 'ws_nope' does not exist (looked in {home / 'modelyard.db'})\n"
+
+
+def test_workspace_delete_asks_naming_the_workspace(cli: Cli, workspace: str) -> None:
+    result = cli("workspace", "delete", workspace, input="y\n")
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"Delete the workspace 'Acme' ({workspace}) with all its")
     assert cli.json("workspace", "list") == []
 
 

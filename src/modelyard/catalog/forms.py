@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 
 from modelyard.catalog.spec import MODEL_TYPE_FIELD, FormField
@@ -31,7 +32,7 @@ def check_values(
     fields = {f.variable: f for f in form}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise CredentialValidationError(f"unknown credential field {unknown[0]!r}", field=unknown[0]).with_params(
+        raise CredentialValidationError(_unknown_field(unknown[0], fields), field=unknown[0]).with_params(
             case="unknown_field", field=unknown[0]
         )
     checked: dict[str, str] = {}
@@ -73,3 +74,10 @@ def check_values(
                 f"{field.variable} must be true or false", field=field.variable
             ).with_params(case="not_a_switch", field=field.variable)
     return checked
+
+
+def _unknown_field(name: str, fields: Mapping[str, FormField]) -> str:
+    """Names the form's fields, and the nearest one when the name looks like a typo of it."""
+    nearest = difflib.get_close_matches(name, fields, n=1)
+    hint = f"; did you mean {nearest[0]!r}?" if nearest else ""
+    return f"unknown credential field {name!r}{hint} (the fields are: {', '.join(fields) or 'none'})"

@@ -1,4 +1,4 @@
-"""`modelyard credential set | list | delete`: a workspace's own provider keys, sealed at rest."""
+"""`modelyard credential set | list | activate | delete`: a workspace's own provider keys, sealed at rest."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def credential_set(
 
     Without --name, this updates the provider's active credential in place, or adds the first one. With
     --name N, it updates the credential named N, or adds one named N beside the others (the first credential of
-    a provider is its active one). An update changes only the fields given: the others, secrets included, keep
-    their stored values.
+    a provider is its active one; `credential activate` makes another one active). An update changes only the
+    fields given: the others, secrets included, keep their stored values.
 
     Keep keys out of shell history: FIELD=- reads that field from stdin (or asks for it, hidden, on a
     terminal), and --from-env FIELD=VAR reads it from an environment variable.
@@ -94,6 +94,23 @@ def credential_list(workspace_id: str, provider_id: str | None, as_json: bool) -
     ]
     headers = ["id", "provider", "name", "status", "active", "values"]
     emit(views, as_json, text=lambda: table(rows, headers, empty="No credentials."))
+
+
+@credential.command("activate")
+@workspace_option
+@click.argument("credential_id", metavar="CREDENTIAL_ID")
+@json_option
+def credential_activate(workspace_id: str, credential_id: str, as_json: bool) -> None:
+    """Make a credential its provider's active one: the one calls use (a named one added later is not, until now).
+
+    \b
+        modelyard credential activate --workspace ws_... cred_...
+    """
+    view = run(
+        lambda services: services.credentials.activate(workspace_id=workspace_id, credential_id=credential_id),
+        workspace_id=workspace_id,
+    )
+    emit(view, as_json, text=f"Activated {view.provider} credential {view.name!r} ({view.status}): {view.id}")
 
 
 @credential.command("delete")

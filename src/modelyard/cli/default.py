@@ -9,6 +9,7 @@ import click
 from modelyard.cli.output import emit, json_option, table
 from modelyard.cli.provider import model_type_choice
 from modelyard.cli.running import run, workspace_option
+from modelyard.cli.targets import TARGET_METAVAR, split_target
 
 if TYPE_CHECKING:
     from modelyard.services.context import Services
@@ -23,24 +24,23 @@ def default() -> None:
 @default.command("set")
 @workspace_option
 @click.argument("model_type", metavar="TYPE", type=model_type_choice)
-@click.argument("target", metavar="PROVIDER/MODEL")
+@click.argument("target", metavar=TARGET_METAVAR)
+@click.argument("model_name", metavar="[MODEL]", required=False)
 @json_option
-def default_set(workspace_id: str, model_type: str, target: str, as_json: bool) -> None:
+def default_set(workspace_id: str, model_type: str, target: str, model_name: str | None, as_json: bool) -> None:
     """Choose the default model of a type; a model the workspace cannot call now is refused, saying why.
 
     \b
         modelyard default set --workspace ws_... llm deepseek/deepseek-chat
     """
-    provider_id, slash, model_name = target.partition("/")  # provider ids have no slash; model ids may
-    if not slash or not provider_id or not model_name:
-        raise click.BadParameter("expected PROVIDER/MODEL, such as deepseek/deepseek-chat", param_hint="PROVIDER/MODEL")
+    provider_id, model_id = split_target(target, model_name)
     chosen = run(
         lambda services: services.defaults.set(
-            workspace_id=workspace_id, model_type=model_type, provider=provider_id, model=model_name
+            workspace_id=workspace_id, model_type=model_type, provider=provider_id, model=model_id
         ),
         workspace_id=workspace_id,
     )
-    emit(chosen, as_json, text=f"Default {model_type} model: {provider_id}/{model_name}.")
+    emit(chosen, as_json, text=f"Default {model_type} model: {provider_id}/{model_id}.")
 
 
 @default.command("get")
