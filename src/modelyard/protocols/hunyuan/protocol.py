@@ -1,22 +1,20 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import ClassVar
 from urllib.parse import urlsplit
 
-from modelyard.errors import UpstreamError
-from modelyard.protocols.base import ChatStreamParser, Framing, Target, UpstreamRequest, WireProtocol
+from modelyard.protocols import tencent_cloud
+from modelyard.protocols.base import Framing, Target, WireProtocol
+from modelyard.protocols.compose import Switch
 from modelyard.protocols.hunyuan import requests, responses
 from modelyard.protocols.hunyuan.stream import HunyuanChatStream, OpenAILines
-from modelyard.protocols.openai import OpenAI, OpenAIQuirks
-from modelyard.protocols.tencent_cloud import parse_error
-from modelyard.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult
+from modelyard.protocols.openai import OpenAIQuirks
+from modelyard.protocols.openai import requests as openai_requests
+from modelyard.protocols.openai import responses as openai_responses
 from modelyard.types.chat import CHAT_PARAMETERS
 
 ENDPOINT_CREDENTIAL = "endpoint"
 NATIVE_DOMAIN = ".tencentcloudapi.com"  # Tencent Cloud API 3.0 (the SDK's HttpProfile root domain)
-
-_OPENAI = OpenAI()
 
 
 def is_native(target: Target) -> bool:
@@ -41,6 +39,9 @@ _NATIVE_PARAMETERS = CHAT_PARAMETERS - {
 }
 
 
+NATIVE = Switch(is_native)
+
+
 class Hunyuan(WireProtocol):
     """Tencent Hunyuan, over the API its credentials chose: the native Tencent Cloud API 3.0 (ChatCompletions,
     GetEmbedding; signed with TC3) or the OpenAI-compatible endpoint (bearer API key), which the OpenAI protocol
@@ -51,34 +52,11 @@ class Hunyuan(WireProtocol):
     stream_framing: ClassVar[Framing] = "ndjson"
 
     def carried_parameters(self, target: Target) -> frozenset[str]:
-        return _NATIVE_PARAMETERS if is_native(target) else _OPENAI.carried_parameters(target)
+        return _NATIVE_PARAMETERS if is_native(target) else openai_requests.carried_parameters(target)
 
-    def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
-        if is_native(target):
-            return requests.build_chat(target, request, stream=stream)
-        return _OPENAI.build_chat(target, request, stream=stream)
-
-    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
-        if is_native(target):
-            return responses.parse_chat(target, body)
-        return _OPENAI.parse_chat(target, body)
-
-    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
-        if is_native(target):
-            return HunyuanChatStream(target)
-        return OpenAILines(target, _OPENAI.chat_stream_parser(target))
-
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
-        if is_native(target):
-            return requests.build_embeddings(target, request)
-        return _OPENAI.build_embeddings(target, request)
-
-    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
-        if is_native(target):
-            return responses.parse_embeddings(target, body)
-        return _OPENAI.parse_embeddings(target, body)
-
-    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        if is_native(target):
-            return parse_error(target, status, headers, body)
-        return _OPENAI.parse_error(target, status, headers, body)
+    build_chat = staticmethod(NATIVE.choose(requests.build_chat, openai_requests.build_chat))
+    parse_chat = staticmethod(NATIVE.choose(responses.parse_chat, openai_responses.parse_chat))
+    chat_stream_parser = staticmethod(NATIVE.choose(HunyuanChatStream, OpenAILines))
+    build_embeddings = staticmethod(NATIVE.choose(requests.build_embeddings, openai_requests.build_embeddings))
+    parse_embeddings = staticmethod(NATIVE.choose(responses.parse_embeddings, openai_responses.parse_embeddings))
+    parse_error = staticmethod(NATIVE.choose(tencent_cloud.parse_error, openai_responses.parse_error))

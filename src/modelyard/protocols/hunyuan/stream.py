@@ -14,6 +14,7 @@ import orjson
 from modelyard.protocols.base import ChatStreamParser, Target
 from modelyard.protocols.hunyuan.responses import FINISH_REASONS, error_message, parse_usage
 from modelyard.protocols.openai.responses import reading
+from modelyard.protocols.openai.stream import OpenAIChatStream
 from modelyard.protocols.sse import ServerSentEvent
 from modelyard.protocols.tencent_cloud import unwrap
 from modelyard.types import ChatChunk, ToolCallDelta
@@ -92,9 +93,9 @@ class OpenAILines(ChatStreamParser):
 
     __slots__ = ("_inner", "_target")
 
-    def __init__(self, target: Target, inner: ChatStreamParser) -> None:
+    def __init__(self, target: Target) -> None:
         self._target = target
-        self._inner = inner
+        self._inner = OpenAIChatStream(target)
 
     @property
     def finished(self) -> bool:  # type: ignore[override]
