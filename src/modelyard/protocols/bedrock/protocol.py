@@ -1,14 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Mapping
-
-from modelyard.errors import UpstreamError
 from modelyard.protocols import aws
 from modelyard.protocols.aws import AWSQuirks
-from modelyard.protocols.base import ChatStreamParser, Target, UpstreamRequest, WireProtocol
+from modelyard.protocols.base import WireProtocol
 from modelyard.protocols.bedrock import requests, responses
 from modelyard.protocols.bedrock.stream import ConverseStream
-from modelyard.types import ChatRequest, ChatResult, EmbeddingRequest, EmbeddingResult, RerankRequest, RerankResult
 from modelyard.types.chat import CHAT_PARAMETERS
 
 
@@ -27,26 +23,11 @@ class Bedrock(WireProtocol):
     quirks_model = AWSQuirks
     stream_framing = "aws-eventstream"
 
-    def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
-        return requests.build_chat(target, request, stream=stream)
-
-    def parse_chat(self, target: Target, body: bytes) -> ChatResult:
-        return responses.parse_chat(target, body)
-
-    def chat_stream_parser(self, target: Target) -> ChatStreamParser:
-        return ConverseStream(target)
-
-    def build_embeddings(self, target: Target, request: EmbeddingRequest) -> UpstreamRequest:
-        return requests.build_embeddings(target, request)
-
-    def parse_embeddings(self, target: Target, body: bytes) -> EmbeddingResult:
-        return responses.parse_embeddings(target, body)
-
-    def build_rerank(self, target: Target, request: RerankRequest) -> UpstreamRequest:
-        return requests.build_rerank(target, request)
-
-    def parse_rerank(self, target: Target, request: RerankRequest, body: bytes) -> RerankResult:
-        return responses.parse_rerank(target, request, body)
-
-    def parse_error(self, target: Target, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
-        return aws.parse_error(target, status, headers, body)
+    build_chat = staticmethod(requests.build_chat)
+    parse_chat = staticmethod(responses.parse_chat)
+    chat_stream_parser = staticmethod(ConverseStream)
+    build_embeddings = staticmethod(requests.build_embeddings)
+    parse_embeddings = staticmethod(responses.parse_embeddings)
+    build_rerank = staticmethod(requests.build_rerank)
+    parse_rerank = staticmethod(responses.parse_rerank)
+    parse_error = staticmethod(aws.parse_error)
