@@ -84,7 +84,46 @@ def refusal_of(recorded: Recorded) -> str | None:
     choice = (body.get("tool_choice") or {}).get("type")
     if body.get("model") in _NO_FORCED_TOOLS and choice in ("any", "tool"):
         return f"tool_choice type {choice!r} is not supported by {body['model']}"
+    return _options_refusal(body, recorded.headers.get("anthropic-beta", ""))
+
+
+_TASK_BUDGETS_BETA = "task-budgets-2026-03-13"
+_MAX_BREAKPOINTS = 4  # prompt-caching docs: at most four cache_control blocks per request (2026-12)
+
+
+def _options_refusal(body: dict[str, Any], betas: str) -> str | None:
+    """What the thinking, task-budget and prompt-caching pages say answers 400 (their wording unverified)."""
+    budget = (body.get("output_config") or {}).get("task_budget")
+    if budget is not None:
+        if _TASK_BUDGETS_BETA not in betas.split(","):
+            return f"output_config.task_budget: requires the {_TASK_BUDGETS_BETA} beta header"
+        if budget.get("type") != "tokens" or budget.get("total", 0) < 20000:
+            return "output_config.task_budget.total: must be at least 20000"
+    thinking = body.get("thinking") or {}
+    if thinking.get("type") == "enabled":
+        tokens = thinking.get("budget_tokens")
+        if not isinstance(tokens, int) or tokens < 1024 or tokens >= body.get("max_tokens", 0):
+            return "thinking.budget_tokens: must be at least 1024 and less than max_tokens"
+    if thinking.get("display") not in (None, "summarized", "omitted"):
+        return "thinking.display: must be summarized or omitted"
+    controls = list(_cache_controls(body))
+    if any(c.get("type") != "ephemeral" or c.get("ttl", "5m") not in ("5m", "1h") for c in controls):
+        return "cache_control: type must be ephemeral and ttl 5m or 1h"
+    if len(controls) > _MAX_BREAKPOINTS:
+        return f"A maximum of {_MAX_BREAKPOINTS} blocks with cache_control may be provided. Found {len(controls)}."
     return None
+
+
+def _cache_controls(value: Any) -> Any:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "cache_control" and isinstance(item, dict):
+                yield item
+            elif key != "input_schema":  # a tool's schema may name a property cache_control
+                yield from _cache_controls(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _cache_controls(item)
 
 
 def sse(*events: dict[str, Any]) -> bytes:

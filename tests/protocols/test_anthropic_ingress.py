@@ -276,3 +276,66 @@ def test_error_bodies_and_events_use_anthropics_error_types() -> None:
     ]
     event = SSEDecoder().feed(ingress.MessageEvents(message_id="m", model="m").error(503, "Overloaded"))[0]
     assert (event.event, orjson.loads(event.data)["error"]["type"]) == ("error", "overloaded_error")
+
+
+def test_cache_markers_thinking_and_task_budget_travel_through_and_go_back_out_as_sent() -> None:
+    from modelyard.protocols.anthropic import requests as anthropic_requests
+    from tests.protocols.test_anthropic import claude
+
+    hour, five = {"type": "ephemeral", "ttl": "1h"}, {"type": "ephemeral"}
+    sent = {
+        "model": "claude-sonnet-5-5",
+        "max_tokens": 4000,
+        "system": [{"type": "text", "text": "Rules."}, {"type": "text", "text": "More rules.", "cache_control": hour}],
+        "tools": [{"name": "look", "input_schema": {"type": "object", "properties": {}}, "cache_control": five}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "document",
+                        "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"},
+                        "cache_control": five,
+                    },
+                    {"type": "text", "text": "Summarise."},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": [{"type": "tool_use", "id": "t1", "name": "look", "input": {}, "cache_control": five}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok", "cache_control": hour}],
+            },
+        ],
+        "thinking": {"type": "enabled", "budget_tokens": 2000, "display": "omitted"},
+        "output_config": {"task_budget": {"type": "tokens", "total": 30000}},
+        "cache_control": five,
+    }
+    unified = ingress.chat_request(sent)
+
+    assert unified.messages[1].cache == "1h" and unified.messages[2].content[0].cache == "5m"
+    assert unified.tools[0].cache == "5m"
+    assert unified.extra == {
+        "thinking": True,
+        "thinking_budget": 2000,
+        "thinking_display": "omitted",
+        "task_budget": 30000,
+        "prompt_cache": "5m",
+    }
+    upstream = anthropic_requests.build_chat(claude(), unified, stream=False)
+    assert orjson.loads(upstream.body) == sent
+    assert upstream.headers["anthropic-beta"] == "task-budgets-2026-03-13"
+
+
+@pytest.mark.parametrize("control", [{"type": "persistent"}, {"type": "ephemeral", "ttl": "1d"}, "ephemeral"])
+def test_a_malformed_cache_control_is_refused_naming_where_it_is(control) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        request(messages=[{"role": "user", "content": [{"type": "text", "text": "Hi", "cache_control": control}]}])
+    assert caught.value.field == "messages[0].content[0].cache_control"
+
+
+def test_usage_reports_cache_writes_apart_from_fresh_input() -> None:
+    body = ingress.usage_body(Usage(prompt_tokens=100, completion_tokens=5, cached_tokens=60, cache_write_tokens=30))
+    assert (body["input_tokens"], body["cache_read_input_tokens"], body["cache_creation_input_tokens"]) == (10, 60, 30)

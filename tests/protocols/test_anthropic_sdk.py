@@ -12,7 +12,12 @@ from collections.abc import AsyncIterator
 import anthropic
 import pytest
 
-from modelyard.errors import ProviderQuotaExhaustedError, UpstreamRateLimitError, UpstreamUnavailableError
+from modelyard.errors import (
+    InvalidRequestError,
+    ProviderQuotaExhaustedError,
+    UpstreamRateLimitError,
+    UpstreamUnavailableError,
+)
 from modelyard.protocols.anthropic import SignedResult
 from modelyard.types import Message
 from tests.capabilities import prove
@@ -183,6 +188,160 @@ async def test_effort_and_disabled_thinking_match_the_sdk(sdk, runtime, fake_ant
         reasoning_effort="none",
     )
     assert_same_request(fake_anthropic)
+
+
+async def test_prompt_cache_breakpoints_from_openai_shaped_input_match_the_sdk(
+    sdk, runtime, fake_anthropic, credentials
+) -> None:
+    hour, five = {"type": "ephemeral", "ttl": "1h"}, {"type": "ephemeral"}
+    await sdk.messages.create(
+        model="claude-sonnet-5-5",
+        max_tokens=100,
+        system=[{"type": "text", "text": "House rules.", "cache_control": hour}],
+        tools=[{**WEATHER, "cache_control": hour}],
+        messages=[
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "A long report.", "cache_control": five},
+                    {"type": "text", "text": "Weather where it was written?"},
+                ],
+            },
+            {"role": "assistant", "content": [tool_use("toolu_1", "get_weather", {"city": "Oslo"})]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "toolu_1", "content": "Sunny", "cache_control": five}
+                ],
+            },
+        ],
+    )
+    # What a LiteLLM- or OpenRouter-style client sends: cache_control on parts, messages and tools.
+    await runtime.chat(
+        provider="anthropic",
+        model="claude-sonnet-5-5",
+        credentials=credentials,
+        messages=[
+            {"role": "system", "content": [{"type": "text", "text": "House rules.", "cache_control": hour}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "A long report.", "cache_control": five},
+                    {"type": "text", "text": "Weather where it was written?"},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "toolu_1",
+                        "type": "function",
+                        "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "toolu_1", "content": "Sunny", "cache_control": five},
+        ],
+        tools=[{**WEATHER_FUNCTION, "cache_control": hour}],
+        max_tokens=100,
+    )
+    assert_same_request(fake_anthropic)
+
+
+async def test_automatic_caching_thinking_and_display_parameters_match_the_sdk(
+    sdk, runtime, fake_anthropic, credentials
+) -> None:
+    messages = [{"role": "user", "content": "Hi"}]
+    await sdk.messages.create(
+        model="claude-sonnet-5-5",
+        max_tokens=64,
+        messages=messages,
+        thinking={"type": "adaptive", "display": "summarized"},
+        cache_control={"type": "ephemeral", "ttl": "1h"},
+    )
+    options = {"thinking": True, "thinking_display": "summarized", "prompt_cache": "1h"}
+    await runtime.chat(
+        provider="anthropic",
+        model="claude-sonnet-5-5",
+        credentials=credentials,
+        messages=messages,
+        max_tokens=64,
+        extra=options,
+    )
+    assert_same_request(fake_anthropic)
+    await sdk.messages.create(model="claude-haiku-5-5", max_tokens=64, messages=messages, thinking={"type": "disabled"})
+    await runtime.chat(
+        provider="anthropic",
+        model="claude-haiku-5-5",
+        credentials=credentials,
+        messages=messages,
+        max_tokens=64,
+        extra={"thinking": False},
+    )
+    assert_same_request(fake_anthropic)
+
+
+async def test_a_budget_thinking_model_turns_thinking_on_with_a_budget_as_the_sdk_does(
+    sdk, runtime, fake_anthropic, credentials
+) -> None:
+    messages = [{"role": "user", "content": "Think."}]
+    for asked, budget in (({"thinking": True}, 1024), ({"thinking": True, "thinking_budget": 4000}, 4000)):
+        await sdk.messages.create(
+            model="claude-haiku-4-5",
+            max_tokens=8000,
+            messages=messages,
+            thinking={"type": "enabled", "budget_tokens": budget},
+        )
+        await runtime.chat(
+            provider="anthropic",
+            model="claude-haiku-4-5",
+            credentials=credentials,
+            messages=messages,
+            max_tokens=8000,
+            extra=asked,
+        )
+        assert_same_request(fake_anthropic)
+
+
+async def test_a_task_budget_goes_with_its_beta_header_as_the_sdk_sends_it(
+    sdk, runtime, fake_anthropic, credentials
+) -> None:
+    messages = [{"role": "user", "content": "Refactor the codebase."}]
+    await sdk.beta.messages.create(
+        model="claude-opus-5-5",
+        max_tokens=1000,
+        messages=messages,
+        output_config={"effort": "high", "task_budget": {"type": "tokens", "total": 64000}},
+        betas=["task-budgets-2026-03-13"],
+    )
+    result = await runtime.chat(
+        provider="anthropic",
+        model="claude-opus-5-5",
+        credentials=credentials,
+        messages=messages,
+        max_tokens=1000,
+        reasoning_effort="high",
+        extra={"task_budget": 64000},
+    )
+    assert_same_request(fake_anthropic)
+    assert fake_anthropic.last.headers["anthropic-beta"] == "task-budgets-2026-03-13"
+    assert result.adjusted_params == ()
+
+
+async def test_a_task_budget_below_the_minimum_is_left_out_and_reported_or_refused_when_strict(
+    runtime, fake_anthropic, credentials
+) -> None:
+    call = {"provider": "anthropic", "model": "claude-opus-5-5", "credentials": credentials}
+    result = await runtime.chat(**call, messages=[{"role": "user", "content": "x"}], extra={"task_budget": 5000})
+    assert [(a.name, a.action) for a in result.adjusted_params] == [("task_budget", "dropped")]
+    assert "task_budget" not in (fake_anthropic.last.json.get("output_config") or {})
+    assert "anthropic-beta" not in fake_anthropic.last.headers
+    with pytest.raises(InvalidRequestError, match="task_budget"):
+        await runtime.chat(
+            **call, messages=[{"role": "user", "content": "x"}], extra={"task_budget": 5000}, strict_params=True
+        )
+    assert len(fake_anthropic.requests) == 1
 
 
 async def test_a_thinking_tool_turn_goes_back_with_its_signature_as_the_sdk_sends_it(

@@ -2,8 +2,9 @@
 
 `chat_request` reads what an Anthropic client sent into a unified request (every problem an InvalidRequestError
 naming the field); `message` and `MessageEvents` write a unified result or stream back in Anthropic's shapes.
-Anthropic-only request features with no unified form (prompt-cache markers, server tools, citations, containers,
-service tiers) are not carried: the first two are refused or dropped as noted below, the rest are dropped.
+Prompt-cache markers (`cache_control` on blocks, tools and the request) are carried as the unified cache
+breakpoints; Anthropic-only request features with no unified form (server tools, citations, containers, service
+tiers) are not: server tools are refused, the rest are dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ import orjson
 
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
 from modelyard.protocols import fields
+from modelyard.protocols.anthropic.options import (
+    PROMPT_CACHE,
+    TASK_BUDGET,
+    THINKING,
+    THINKING_BUDGET,
+    THINKING_DISPLAY,
+)
 from modelyard.protocols.anthropic.thinking import ReasoningBlock, SignedChunk, SignedMessage, SignedResult
 from modelyard.types import (
     ChatChunk,
@@ -31,7 +39,7 @@ from modelyard.types import (
     ToolCall,
     Usage,
 )
-from modelyard.types.chat import NamedToolChoice, ToolChoice
+from modelyard.types.chat import CacheTTL, NamedToolChoice, ToolChoice
 
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 # Anthropic's error types by status (docs.claude.com/en/api/errors, 2026-12; billing_error and timeout_error are in
@@ -65,6 +73,7 @@ def chat_request(body: Mapping[str, Any]) -> ChatRequest:
     output_config = fields.mapping(body, "output_config") or {}
     metadata = fields.mapping(body, "metadata") or {}
     tool_choice, parallel = _tool_choice(body.get("tool_choice"))
+    options = _options(body, output_config)
     return ChatRequest(
         messages=tuple(messages),
         tools=tuple(_tool(t, f"tools[{i}]") for i, t in enumerate(fields.array(body, "tools"))),
@@ -77,6 +86,7 @@ def chat_request(body: Mapping[str, Any]) -> ChatRequest:
         stop=tuple(fields.strings(body.get("stop_sequences") or [], "stop_sequences")),
         reasoning_effort=_reasoning_effort(body.get("thinking"), output_config.get("effort")),
         user=metadata.get("user_id") if isinstance(metadata.get("user_id"), str) else None,
+        extra=options,
     )
 
 
@@ -86,7 +96,10 @@ def _system(raw: Any) -> list[Message]:
     if isinstance(raw, str):
         return [Message.system(raw)]
     if isinstance(raw, list):
-        return [Message.system(_text_block(block, f"system[{i}]")) for i, block in enumerate(raw)]
+        return [
+            Message("system", _text_block(block, f"system[{i}]"), cache=fields.cache_ttl(block, f"system[{i}]"))
+            for i, block in enumerate(raw)
+        ]
     raise InvalidRequestError("system must be a string or an array of text blocks", field="system")
 
 
@@ -128,15 +141,16 @@ def _tool_result(block: Mapping[str, Any], where: str) -> Message:
     if not isinstance(call_id, str) or not call_id:
         raise InvalidRequestError(f"{where}.tool_use_id is required", field=f"{where}.tool_use_id")
     content = block.get("content", "")
+    cache = fields.cache_ttl(block, where)
     if isinstance(content, list):
         parts = tuple(_part(b, f"{where}.content[{i}]") for i, b in enumerate(content))
-        if all(isinstance(part, TextPart) for part in parts):
+        if all(isinstance(part, TextPart) and part.cache is None for part in parts):
             content = "".join(part.text for part in parts if isinstance(part, TextPart))
         else:
-            return Message(role="tool", content=parts, tool_call_id=call_id)
+            return Message(role="tool", content=parts, tool_call_id=call_id, cache=cache)
     if not isinstance(content, str):
         raise InvalidRequestError(f"{where}.content must be a string or an array of blocks", field=where)
-    return Message.tool(call_id, content)
+    return Message("tool", content, tool_call_id=call_id, cache=cache)
 
 
 def _assistant(content: str | list[Any], where: str) -> Message:
@@ -145,9 +159,12 @@ def _assistant(content: str | list[Any], where: str) -> Message:
     texts: list[str] = []
     calls: list[ToolCall] = []
     blocks: list[ReasoningBlock] = []
+    cache: CacheTTL | None = None  # the unified assistant message is one text and its calls: a marker goes at its end
     for index, block in enumerate(content):
         at = f"{where}.content[{index}]"
         kind = block.get("type") if isinstance(block, Mapping) else None
+        if isinstance(block, Mapping):
+            cache = fields.cache_ttl(block, at) or cache
         if kind == "text":
             texts.append(_text_block(block, at))
         elif kind == "tool_use":
@@ -162,12 +179,13 @@ def _assistant(content: str | list[Any], where: str) -> Message:
             raise UnsupportedFeatureError(f"{at}.type {kind!r} is not supported in assistant turns", field=at)
     reasoning = "".join(block.text for block in blocks) or None
     if not blocks:
-        return Message.assistant("".join(texts), calls)
+        return Message("assistant", "".join(texts), tool_calls=tuple(calls), cache=cache)
     return SignedMessage(
         role="assistant",
         content="".join(texts),
         tool_calls=tuple(calls),
         reasoning=reasoning,
+        cache=cache,
         reasoning_blocks=tuple(blocks),
     )
 
@@ -175,20 +193,22 @@ def _assistant(content: str | list[Any], where: str) -> Message:
 def _part(block: Any, where: str) -> ContentPart:
     kind = block.get("type") if isinstance(block, Mapping) else None
     if kind == "text":
-        return TextPart(_text_block(block, where))
+        return TextPart(_text_block(block, where), fields.cache_ttl(block, where))
     if kind in ("image", "document"):
+        cache = fields.cache_ttl(block, where)
         source = block.get("source")
         source_type = source.get("type") if isinstance(source, Mapping) else None  # None: no source to read
         if kind == "image" and source_type == "base64":
-            return ImagePart(f"data:{source.get('media_type')};base64,{source.get('data')}")
+            return ImagePart(f"data:{source.get('media_type')};base64,{source.get('data')}", cache=cache)
         if kind == "image" and source_type == "url" and isinstance(source.get("url"), str):
-            return ImagePart(source["url"])
+            return ImagePart(source["url"], cache=cache)
         title = block.get("title") if isinstance(block.get("title"), str) else None
         if kind == "document" and source_type == "base64":
-            return DocumentPart(str(source.get("data")), str(source.get("media_type") or "application/pdf"), title)
+            media_type = str(source.get("media_type") or "application/pdf")
+            return DocumentPart(str(source.get("data")), media_type, title, cache)
         if kind == "document" and source_type == "text":
             data = base64.b64encode(str(source.get("data") or "").encode()).decode()
-            return DocumentPart(data, "text/plain", title)
+            return DocumentPart(data, "text/plain", title, cache)
         raise UnsupportedFeatureError(f"{where}: {kind} source {source_type!r} is not supported", field=where)
     raise UnsupportedFeatureError(f"{where}.type {kind!r} is not a supported content block", field=where)
 
@@ -208,7 +228,13 @@ def _tool(raw: Any, where: str) -> Tool:
     if not isinstance(schema, Mapping):
         raise InvalidRequestError(f"{where}.input_schema must be a JSON schema object", field=f"{where}.input_schema")
     strict = raw.get("strict")
-    return Tool(raw["name"], str(raw.get("description") or ""), schema, strict if isinstance(strict, bool) else None)
+    return Tool(
+        raw["name"],
+        str(raw.get("description") or ""),
+        schema,
+        strict if isinstance(strict, bool) else None,
+        fields.cache_ttl(raw, where),
+    )
 
 
 def _tool_choice(raw: Any) -> tuple[ToolChoice | None, bool | None]:
@@ -239,8 +265,30 @@ def _response_format(raw: Any) -> ResponseFormat | None:
     return ResponseFormat("json_schema", schema=raw["schema"])
 
 
+def _options(body: Mapping[str, Any], output_config: Mapping[str, Any]) -> dict[str, Any]:
+    """Thinking, its display and budget, a task budget and automatic caching, as the parameters that carry them
+    (protocols/anthropic/options.py): an Anthropic upstream gets them back as sent, others see named parameters."""
+    options: dict[str, Any] = {}
+    thinking = fields.mapping(body, "thinking") or {}
+    if thinking.get("type") == "disabled":
+        options[THINKING] = False
+    elif thinking.get("type") in ("adaptive", "enabled"):
+        options[THINKING] = True
+        if isinstance(thinking.get("budget_tokens"), int):
+            options[THINKING_BUDGET] = thinking["budget_tokens"]
+        if isinstance(thinking.get("display"), str):
+            options[THINKING_DISPLAY] = thinking["display"]
+    budget = output_config.get("task_budget")
+    if isinstance(budget, Mapping):
+        options[TASK_BUDGET] = budget.get("total") if set(budget) <= {"type", "total"} else dict(budget)
+    ttl = fields.cache_ttl(body, "body")
+    if ttl is not None:
+        options[PROMPT_CACHE] = ttl
+    return options
+
+
 def _reasoning_effort(thinking: Any, effort: Any) -> str | None:
-    """output_config.effort as it is; thinking disabled as `none`. A budget_tokens has no unified form."""
+    """output_config.effort as it is; thinking disabled as `none` (thinking on travels as a parameter: `_options`)."""
     if isinstance(effort, str):
         return effort
     if isinstance(thinking, Mapping) and thinking.get("type") == "disabled":
@@ -254,9 +302,9 @@ def _reasoning_effort(thinking: Any, effort: Any) -> str | None:
 def usage_body(usage: Usage) -> dict[str, Any]:
     """Anthropic counts cache reads apart from input tokens; unified usage counts them in the prompt."""
     body: dict[str, Any] = {
-        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens, 0),
+        "input_tokens": max(usage.prompt_tokens - usage.cached_tokens - usage.cache_write_tokens, 0),
         "output_tokens": usage.completion_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cached_tokens,
     }
     if usage.reasoning_tokens:

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from modelyard.errors import InvalidRequestError
+from modelyard.types.chat import CacheTTL
 
 
 def mapping(body: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
@@ -67,3 +68,18 @@ def positive_int(value: Any, key: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise InvalidRequestError(f"{key} must be a positive integer", field=key)
     return value
+
+
+def cache_ttl(raw: Mapping[str, Any], where: str) -> CacheTTL | None:
+    """A block's `cache_control` ({type: ephemeral, ttl?: 5m | 1h}, Anthropic's shape, which OpenAI-shaped clients
+    such as LiteLLM and OpenRouter send too) as a cache breakpoint's lifetime; None when the block has none."""
+    control = raw.get("cache_control")
+    if control is None:
+        return None
+    ttl = control.get("ttl", "5m") if isinstance(control, Mapping) else None
+    if not isinstance(control, Mapping) or control.get("type") != "ephemeral" or ttl not in ("5m", "1h"):
+        raise InvalidRequestError(
+            f'{where}.cache_control must be {{"type": "ephemeral"}} with an optional ttl of 5m or 1h',
+            field=f"{where}.cache_control",
+        )
+    return ttl  # type: ignore[no-any-return]

@@ -10,10 +10,14 @@ from modelyard.types.value import Value
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"]
+# A prompt-cache breakpoint: the prompt up to and including the marked part is cached this long by providers that
+# cache on request (Anthropic's cache_control); others cache by themselves or not at all, and ignore it.
+CacheTTL = Literal["5m", "1h"]
 
 
 class TextPart(Value, frozen=True):
     text: str
+    cache: CacheTTL | None = None
 
 
 class ImagePart(Value, frozen=True):
@@ -21,6 +25,7 @@ class ImagePart(Value, frozen=True):
 
     url: str
     detail: Literal["auto", "low", "high"] = "auto"
+    cache: CacheTTL | None = None
 
     @property
     def is_inline(self) -> bool:
@@ -36,12 +41,14 @@ class ImagePart(Value, frozen=True):
 class AudioPart(Value, frozen=True):
     data: str  # base64
     format: str  # wav, mp3 ...
+    cache: CacheTTL | None = None
 
 
 class DocumentPart(Value, frozen=True):
     data: str  # base64
     media_type: str = "application/pdf"
     name: str | None = None
+    cache: CacheTTL | None = None
 
 
 ContentPart = TextPart | ImagePart | AudioPart | DocumentPart
@@ -62,6 +69,7 @@ class Message(Value, frozen=True):
     tool_call_id: str | None = None  # on tool messages: the call this answers
     name: str | None = None
     reasoning: str | None = None  # an assistant's reasoning, for protocols that want it sent back
+    cache: CacheTTL | None = None  # a cache breakpoint at the end of the message (a part may carry its own)
 
     @classmethod
     def system(cls, text: str) -> Message:
@@ -94,6 +102,7 @@ class Tool(Value, frozen=True):
     description: str = ""
     parameters: Mapping[str, Any] = msgspec.field(default_factory=lambda: {"type": "object", "properties": {}})
     strict: bool | None = None
+    cache: CacheTTL | None = None  # a breakpoint after this tool: the tools up to it are cached
 
 
 class NamedToolChoice(Value, frozen=True):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import Field
 
 from modelyard.catalog.spec import Spec
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
+from modelyard.protocols.anthropic.options import apply_options, cache_control
 from modelyard.protocols.anthropic.thinking import ReasoningBlock, reasoning_blocks
 from modelyard.protocols.base import Target, UpstreamRequest
 from modelyard.types import (
@@ -37,6 +38,10 @@ class AnthropicQuirks(Spec):
     # `max_tokens` is required upstream; this is sent when the caller sets none, capped by the model's output limit.
     # Not the model's maximum: the output rate limit is charged against max_tokens when a request starts.
     default_max_tokens: int = Field(default=16384, gt=0)
+    # How `thinking: true` turns thinking on: adaptive (Claude 4.6 and later), or a token budget (the 4.5 models,
+    # which take no adaptive thinking); the budget is `thinking_budget`, else this default (the API's minimum).
+    thinking_style: Literal["adaptive", "budget"] = "adaptive"
+    default_thinking_budget: int = Field(default=1024, ge=1024)
 
 
 def quirks_of(target: Target) -> AnthropicQuirks:
@@ -86,15 +91,25 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
     _reasoning(request.reasoning_effort, body, output_config)
     if request.response_format is not None and request.response_format.type != "text":
         output_config["format"] = _output_format(request)
+    quirks = quirks_of(target)
+    extra, betas = apply_options(
+        request.extra,
+        body,
+        output_config,
+        style=quirks.thinking_style,
+        default_budget=quirks.default_thinking_budget,
+    )
     if output_config:
         body["output_config"] = output_config
     if request.user is not None:
         body["metadata"] = {"user_id": request.user}
     if stream:
         body["stream"] = True
-    if request.extra:
-        body.update(request.extra)
+    if extra:
+        body.update(extra)
     headers = {"Content-Type": "application/json", "anthropic-version": version}
+    if betas:
+        headers["anthropic-beta"] = ",".join(betas)
     return UpstreamRequest("POST", messages_url(target), headers, orjson.dumps(body))
 
 
@@ -135,24 +150,44 @@ def conversation(messages: tuple[Message, ...]) -> tuple[str | list[dict[str, An
 
     System messages all go to the top-level `system` (mid-conversation system messages exist only on Opus 4.8 and
     later). Tool results become user turns, and consecutive turns of one role merge into one, as the API requires.
+    A cache breakpoint on a message or a part becomes `cache_control` on its block (the message's last block).
     """
-    system: list[str] = []
+    system: list[dict[str, Any]] = []
     turns: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
         if message.role == "system":
-            system.append(message.text)
+            system.extend(_system_blocks(message))
             continue
         role, content = _turn(message, f"messages[{index}]")
         if content == "" or content == []:
             continue  # an empty turn is refused upstream; an assistant turn with nothing in it carries nothing
+        if message.cache is not None:
+            content = _as_blocks(content)
+            content[-1] = {**content[-1], "cache_control": cache_control(message.cache)}
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"] = _as_blocks(turns[-1]["content"]) + _as_blocks(content)
         else:
             turns.append({"role": role, "content": content})
-    texts = [text for text in system if text]
-    if not texts:
+    if not system:
         return None, turns
-    return (texts[0] if len(texts) == 1 else [{"type": "text", "text": text} for text in texts]), turns
+    if len(system) == 1 and "cache_control" not in system[0]:
+        return system[0]["text"], turns
+    return system, turns
+
+
+def _system_blocks(message: Message) -> list[dict[str, Any]]:
+    """A system message's text blocks (empty ones left out), its breakpoints on them."""
+    parts = (TextPart(message.content),) if isinstance(message.content, str) else message.content
+    blocks = []
+    for part in parts:
+        if isinstance(part, TextPart) and part.text:
+            block: dict[str, Any] = {"type": "text", "text": part.text}
+            if part.cache is not None:
+                block["cache_control"] = cache_control(part.cache)
+            blocks.append(block)
+    if blocks and message.cache is not None:
+        blocks[-1]["cache_control"] = cache_control(message.cache)
+    return blocks
 
 
 def _as_blocks(content: str | list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -211,6 +246,13 @@ def _parts(parts: tuple[ContentPart, ...], where: str) -> list[dict[str, Any]]:
 
 
 def _part(part: ContentPart, where: str) -> dict[str, Any]:
+    block = _block(part, where)
+    if part.cache is not None:
+        block["cache_control"] = cache_control(part.cache)
+    return block
+
+
+def _block(part: ContentPart, where: str) -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
@@ -252,6 +294,8 @@ def _tool(tool: Tool) -> dict[str, Any]:
         wire["description"] = tool.description
     if tool.strict is not None:
         wire["strict"] = tool.strict
+    if tool.cache is not None:
+        wire["cache_control"] = cache_control(tool.cache)
     return wire
 
 

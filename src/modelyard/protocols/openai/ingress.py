@@ -109,6 +109,7 @@ def message(raw: Any, where: str = "message") -> Message:
         tool_call_id=raw.get("tool_call_id"),
         name=raw.get("name") if isinstance(raw.get("name"), str) else None,
         reasoning=reasoning if isinstance(reasoning, str) else None,
+        cache=fields.cache_ttl(raw, where),
     )
 
 
@@ -116,23 +117,24 @@ def _part(raw: Any, where: str) -> ContentPart:
     if not isinstance(raw, Mapping):
         raise InvalidRequestError(f"{where} must be an object", field=where)
     kind = raw.get("type")
+    cache = fields.cache_ttl(raw, where)  # a breakpoint on the part, as LiteLLM and OpenRouter take it
     if kind == "text" and isinstance(raw.get("text"), str):
-        return TextPart(raw["text"])
+        return TextPart(raw["text"], cache)
     if kind == "image_url":
         image = raw.get("image_url")
         url = image.get("url") if isinstance(image, Mapping) else image
         if not isinstance(url, str) or not url:
             raise InvalidRequestError(f"{where}.image_url.url must be a URL", field=f"{where}.image_url")
         detail = image.get("detail") if isinstance(image, Mapping) else None
-        return ImagePart(url, "low" if detail == "low" else "high" if detail == "high" else "auto")
+        return ImagePart(url, "low" if detail == "low" else "high" if detail == "high" else "auto", cache)
     if kind == "input_audio" and isinstance(raw.get("input_audio"), Mapping):
         audio = raw["input_audio"]
-        return AudioPart(str(audio.get("data", "")), str(audio.get("format", "wav")))
+        return AudioPart(str(audio.get("data", "")), str(audio.get("format", "wav")), cache)
     if kind == "file" and isinstance(raw.get("file"), Mapping):
         data = str(raw["file"].get("file_data", ""))
         header, _, payload = data.partition(",")
         media_type = header.removeprefix("data:").split(";", 1)[0] or "application/pdf"
-        return DocumentPart(payload or data, media_type, raw["file"].get("filename"))
+        return DocumentPart(payload or data, media_type, raw["file"].get("filename"), cache)
     raise InvalidRequestError(f"{where}.type {kind!r} is not a supported content part", field=f"{where}.type")
 
 
@@ -153,7 +155,13 @@ def tool(raw: Any, where: str = "tool") -> Tool:
     parameters = function.get("parameters") or {"type": "object", "properties": {}}
     if not isinstance(parameters, Mapping):
         raise InvalidRequestError(f"{where}.function.parameters must be a JSON schema object", field=where)
-    return Tool(function["name"], str(function.get("description") or ""), parameters, function.get("strict"))
+    return Tool(
+        function["name"],
+        str(function.get("description") or ""),
+        parameters,
+        function.get("strict"),
+        fields.cache_ttl(raw, where),
+    )
 
 
 def _tool_choice(raw: Any) -> ToolChoice | None:
