@@ -224,6 +224,8 @@ class FakeGoogle:
             recorded = await Recorded.of(request)
             self.requests.append(recorded)
             refusal = self._refusal(recorded, vertex=vertex)
+            if refusal is None and vertex and kind == "call" and request.match_info["version"] == "v1":
+                refusal = _unknown_v1_field(recorded)
             if refusal is not None:
                 return refusal
             if self._replies:
@@ -373,6 +375,18 @@ class FakeGoogle:
             for index, instance in enumerate(body.get("instances", []))
         ]
         return web.json_response({"predictions": predictions, "metadata": {"billableCharacterCount": 12}})
+
+
+def _unknown_v1_field(recorded: Recorded) -> web.Response | None:
+    """Vertex v1 refuses `id` in functionCall / functionResponse: its protos have no such field (v1beta1 has)."""
+    for turn, content in enumerate((recorded.json or {}).get("contents", [])):
+        for index, part in enumerate(content.get("parts", [])):
+            for key, field in (("functionCall", "function_call"), ("functionResponse", "function_response")):
+                if "id" in part.get(key, {}):
+                    where = f"contents[{turn}].parts[{index}].{field}"
+                    message = f"Invalid JSON payload received. Unknown name \"id\" at '{where}': Cannot find field."
+                    return web.json_response(status_error(400, "INVALID_ARGUMENT", message), status=400)
+    return None
 
 
 def _first_function_call(recorded: Recorded) -> dict[str, Any] | None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import msgspec
 import orjson
 import pytest
 
 from modelyard.errors import UpstreamAuthError, UpstreamUnavailableError
 from modelyard.protocols.vertex import Vertex
 from modelyard.runtime.bindings import default_bindings
-from modelyard.types import ChatRequest, Message, Tool
+from modelyard.types import ChatRequest, Message, Tool, ToolCall
 from tests.fakes import anthropic as anthropic_fake
 from tests.fakes.gemini import FakeGoogle, service_account_info, status_error
 from tests.fakes.loopback import served
@@ -142,3 +143,50 @@ async def test_partner_models_chat_stream_and_call_tools_through_vertex(runtime,
     paths = [r.path for r in google.requests]
     assert all(f"/publishers/{publisher}/models/{model}:" in path for path in paths)
     assert all(r.headers["authorization"].startswith("Bearer ya29.fake-") for r in google.requests)
+
+
+# --- function-call ids ---------------------------------------------------------------------------------------------
+
+TOOL_TURNS = [
+    {"role": "user", "content": "Weather in Oslo?"},
+    {
+        "role": "assistant",
+        "tool_calls": [{"id": "fc-1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
+    },
+    {"role": "tool", "tool_call_id": "fc-1", "content": "sunny"},
+]
+
+
+def function_parts(body: bytes) -> list[dict]:
+    contents = orjson.loads(body)["contents"]
+    return [p[k] for c in contents for p in c["parts"] for k in ("functionCall", "functionResponse") if k in p]
+
+
+def test_vertex_v1_sends_calls_and_results_without_ids_and_v1beta1_with_them() -> None:
+    request = ChatRequest(
+        messages=(
+            Message.user("Weather in Oslo?"),
+            Message.assistant("", tool_calls=(ToolCall("fc-1", "get_weather", "{}"),)),
+            Message.tool("fc-1", "sunny"),
+        ),
+        tools=(WEATHER,),
+    )
+    v1 = target("gemini-2.5-flash")
+    beta = msgspec.structs.replace(v1, base_url=v1.base_url.replace("/v1/", "/v1beta1/"))
+
+    sent = function_parts(VERTEX.build_chat(v1, request, stream=False).body)
+    assert [part["name"] for part in sent] == ["get_weather", "get_weather"]
+    assert not any("id" in part for part in sent)
+    assert [part.get("id") for part in function_parts(VERTEX.build_chat(beta, request, stream=False).body)] == [
+        "fc-1",
+        "fc-1",
+    ]
+
+
+async def test_a_tool_result_turn_reaches_gemini_on_vertex_v1(runtime, google) -> None:
+    # The fake refuses `id` on Vertex v1 with Google's 400, as the v1 API does.
+    answer = await runtime.chat(
+        provider="vertex_ai", model="gemini-2.5-flash", credentials=values(google), messages=TOOL_TURNS
+    )
+    assert answer.content
+    assert "/v1/projects/p/" in google.last.path

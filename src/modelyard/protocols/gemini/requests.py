@@ -129,7 +129,7 @@ def _value_or_default(target: Target, variable: str) -> str | None:
 
 
 def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
-    body: dict[str, Any] = {"contents": contents(request.messages)}
+    body: dict[str, Any] = {"contents": contents(request.messages, call_ids=sends_call_ids(target))}
     system = [{"text": m.text} for m in request.messages if m.role == "system"]
     if system:
         body["systemInstruction"] = {"parts": system}
@@ -149,7 +149,17 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
     return UpstreamRequest("POST", model_url(target, "generateContent"), JSON_HEADERS, _dump(body))
 
 
-def contents(messages: Iterable[Message]) -> list[dict[str, Any]]:
+def sends_call_ids(target: Target) -> bool:
+    """Whether `functionCall` and `functionResponse` may carry `id`: on the Gemini API and Vertex's v1beta1 they do;
+    Vertex v1's FunctionCall and FunctionResponse have no such field (aiplatform v1 protos, 2026-12), and Google
+    refuses an unknown field with 400, so there calls and their results pair by name and order."""
+    if quirks_of(target).url_style != "vertex":
+        return True
+    version = target.base_url.partition("/projects/")[0].rstrip("/").rsplit("/", 1)[-1]
+    return version.startswith("v1beta")
+
+
+def contents(messages: Iterable[Message], *, call_ids: bool) -> list[dict[str, Any]]:
     """The conversation as Gemini contents: roles `user` and `model`, tool results as `functionResponse` parts."""
     wire: list[dict[str, Any]] = []
     call_names: dict[str, str] = {}  # call id -> function name, for the results that answer them
@@ -157,7 +167,7 @@ def contents(messages: Iterable[Message]) -> list[dict[str, Any]]:
         if message.role == "system":
             continue  # lifted into systemInstruction
         if message.role == "tool":
-            answer = _function_response(message, call_names, f"messages[{index}]")
+            answer = _function_response(message, call_names, f"messages[{index}]", call_ids=call_ids)
             if wire and wire[-1]["role"] == "user" and "functionResponse" in wire[-1]["parts"][-1]:
                 wire[-1]["parts"].append(answer)  # answers to parallel calls travel in one turn
             else:
@@ -167,7 +177,8 @@ def contents(messages: Iterable[Message]) -> list[dict[str, Any]]:
         if message.role == "assistant":
             for number, call in enumerate(message.tool_calls):
                 call_names[call.id] = call.name
-                parts.append(_function_call(call, f"messages[{index}].tool_calls[{number}].function.arguments"))
+                where = f"messages[{index}].tool_calls[{number}].function.arguments"
+                parts.append(_function_call(call, where, call_ids=call_ids))
         if parts:
             wire.append({"role": "model" if message.role == "assistant" else "user", "parts": parts})
     return wire
@@ -201,11 +212,12 @@ def _part(part: ContentPart) -> dict[str, Any]:
     return {"inlineData": {"mimeType": part.media_type, "data": part.data}}
 
 
-def _function_call(call: ToolCall, where: str) -> dict[str, Any]:
-    """A call the model made, as it made it: its own id and, on Gemini 3, its thought signature."""
+def _function_call(call: ToolCall, where: str, *, call_ids: bool) -> dict[str, Any]:
+    """A call the model made, as it made it: its own id (where the API takes one) and, on Gemini 3, its thought
+    signature."""
     call_id, signature = split_call_id(call.id)
     function_call: dict[str, Any] = {"name": call.name, "args": _arguments(call.arguments, where)}
-    if call_id:
+    if call_id and call_ids:
         function_call["id"] = call_id
     part: dict[str, Any] = {"functionCall": function_call}
     if signature:
@@ -225,7 +237,9 @@ def _arguments(arguments: str, where: str) -> dict[str, Any]:
     return parsed
 
 
-def _function_response(message: Message, call_names: Mapping[str, str], where: str) -> dict[str, Any]:
+def _function_response(
+    message: Message, call_names: Mapping[str, str], where: str, *, call_ids: bool
+) -> dict[str, Any]:
     call_id = message.tool_call_id or ""
     name = call_names.get(call_id) or message.name
     if name is None:
@@ -238,7 +252,7 @@ def _function_response(message: Message, call_names: Mapping[str, str], where: s
     # `response` must be an object; other output goes under `output`, the key the API reference names for it.
     response: dict[str, Any] = {"name": name, "response": parsed if isinstance(parsed, dict) else {"output": text}}
     base_id, _ = split_call_id(call_id)
-    if base_id:
+    if base_id and call_ids:
         response["id"] = base_id
     return {"functionResponse": response}
 
