@@ -24,7 +24,7 @@ from modelyard.types import (
     TextPart,
     Tool,
 )
-from modelyard.types.chat import NamedToolChoice
+from modelyard.types.chat import CHAT_PARAMETERS, NamedToolChoice
 
 # The version the `anthropic` 2.x SDK sends (anthropic 2.14.0, `_constants.ANTHROPIC_API_VERSION`). A provider file
 # pins its own with a static `anthropic-version` header; 2023-06-01 still takes temperature and top_p.
@@ -56,14 +56,22 @@ def api_version(target: Target) -> str:
     return DEFAULT_VERSION
 
 
-def carried_parameters(target: Target, parameters: frozenset[str]) -> frozenset[str]:
+MESSAGES_PARAMETERS = CHAT_PARAMETERS - {"seed", "presence_penalty", "frequency_penalty"}  # no Messages API field
+
+
+def carried_parameters(target: Target) -> frozenset[str]:
     """From API version 2026-10-21 temperature, top_p and top_k answer 400: the runtime drops them, and says so."""
     removed = {"temperature", "top_p", "top_k"}
-    return parameters - removed if api_version(target) >= _SAMPLING_REMOVED_IN else parameters
+    return MESSAGES_PARAMETERS - removed if api_version(target) >= _SAMPLING_REMOVED_IN else MESSAGES_PARAMETERS
 
 
 def messages_url(target: Target) -> str:
     return f"{target.base_url}/v1/messages"
+
+
+def build_list_models(target: Target) -> UpstreamRequest:
+    headers = {"anthropic-version": api_version(target)}
+    return UpstreamRequest("GET", f"{target.base_url}/v1/models?limit=1000", headers)
 
 
 def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
