@@ -1,7 +1,7 @@
 """What every face answers for every error: status, code, kind and retry semantics, in one table.
 
 The faces only wrap an `ErrorAnswer` in their envelope and name its `kind` in their own `type` words: OpenAI's
-shape for `/v1` (`gateway/errors.py`), Anthropic's for `/v1/messages` (`protocols/anthropic_ingress.py`), the
+shape for `/v1` (`gateway/errors.py`), Anthropic's for `/v1/messages` (`protocols/anthropic/egress.py`), the
 console's (`console/errors.py`). `tests/test_error_contract.py` holds each row to the documented contract at every
 face, and fails for a `ModelyardError` subclass that has no row of its own.
 """

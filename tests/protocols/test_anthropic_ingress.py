@@ -6,8 +6,7 @@ import orjson
 import pytest
 
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError
-from modelyard.protocols import anthropic_ingress as ingress
-from modelyard.protocols.anthropic import ReasoningBlock, SignedChunk, SignedMessage, SignedResult
+from modelyard.protocols.anthropic import ReasoningBlock, SignedChunk, SignedMessage, SignedResult, egress, ingress
 from modelyard.protocols.sse import SSEDecoder
 from modelyard.types import (
     ChatChunk,
@@ -169,7 +168,7 @@ def test_a_result_becomes_a_message_with_thinking_text_and_tool_use() -> None:
         reasoning_blocks=(ReasoningBlock("Hmm.", "sig"),),
     )
 
-    assert ingress.message(result, message_id="msg_1", model="anthropic/claude-x") == {
+    assert egress.message(result, message_id="msg_1", model="anthropic/claude-x") == {
         "id": "msg_1",
         "type": "message",
         "role": "assistant",
@@ -194,14 +193,14 @@ def test_a_result_becomes_a_message_with_thinking_text_and_tool_use() -> None:
 
 def test_reasoning_from_another_vendor_becomes_an_unsigned_thinking_block() -> None:
     result = ChatResult(model="m", content="Hi", finish_reason="length", usage=Usage(), reasoning="Because.")
-    answer = ingress.message(result, message_id="msg_1", model="m")
+    answer = egress.message(result, message_id="msg_1", model="m")
 
     assert answer["content"][0] == {"type": "thinking", "thinking": "Because.", "signature": ""}
     assert answer["stop_reason"] == "max_tokens"
 
 
 def events_of(*chunks: ChatChunk) -> list[dict]:
-    writer = ingress.MessageEvents(message_id="msg_1", model="m")
+    writer = egress.MessageEvents(message_id="msg_1", model="m")
     raw = writer.start() + b"".join(writer.chunk(chunk) for chunk in chunks)
     events = SSEDecoder().feed(raw)
     for event in events:
@@ -257,12 +256,12 @@ def test_a_redacted_thinking_block_streams_whole() -> None:
 
 
 def test_error_bodies_and_events_use_anthropics_error_types() -> None:
-    assert orjson.loads(ingress.error_body(404, "no such model", request_id="req_1")) == {
+    assert orjson.loads(egress.error_body(404, "no such model", request_id="req_1")) == {
         "type": "error",
         "error": {"type": "not_found_error", "message": "no such model"},
         "request_id": "req_1",
     }
-    assert [ingress.error_type(s) for s in (400, 401, 402, 403, 413, 429, 500, 502, 503, 504)] == [
+    assert [egress.error_type(s) for s in (400, 401, 402, 403, 413, 429, 500, 502, 503, 504)] == [
         "invalid_request_error",
         "authentication_error",
         "billing_error",
@@ -274,7 +273,7 @@ def test_error_bodies_and_events_use_anthropics_error_types() -> None:
         "overloaded_error",
         "timeout_error",
     ]
-    event = SSEDecoder().feed(ingress.MessageEvents(message_id="m", model="m").error(503, "Overloaded"))[0]
+    event = SSEDecoder().feed(egress.MessageEvents(message_id="m", model="m").error(503, "Overloaded"))[0]
     assert (event.event, orjson.loads(event.data)["error"]["type"]) == ("error", "overloaded_error")
 
 
@@ -337,5 +336,5 @@ def test_a_malformed_cache_control_is_refused_naming_where_it_is(control) -> Non
 
 
 def test_usage_reports_cache_writes_apart_from_fresh_input() -> None:
-    body = ingress.usage_body(Usage(prompt_tokens=100, completion_tokens=5, cached_tokens=60, cache_write_tokens=30))
+    body = egress.usage_body(Usage(prompt_tokens=100, completion_tokens=5, cached_tokens=60, cache_write_tokens=30))
     assert (body["input_tokens"], body["cache_read_input_tokens"], body["cache_creation_input_tokens"]) == (10, 60, 30)

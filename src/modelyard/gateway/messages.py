@@ -19,7 +19,7 @@ from modelyard.gateway.errors import encoded_headers
 from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.parameters import strict_params
-from modelyard.protocols import anthropic_ingress
+from modelyard.protocols.anthropic import egress, ingress
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.invoke import Invocation
 from modelyard.types import ChatResult
@@ -50,14 +50,14 @@ async def messages(services: Services, exchange: Exchange, identity: ApiKeyIdent
 def anthropic_error(error: BaseException, request_id: str) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
     """Status, Anthropic-shaped JSON body and extra headers for an error this route answers with."""
     answer = answer_for(error)
-    body = anthropic_ingress.error_body(answer.status, answer.message, request_id=request_id)
+    body = egress.error_body(answer.status, answer.message, request_id=request_id)
     return answer.status, body, [*encoded_headers(answer), (b"request-id", request_id.encode())]
 
 
 async def _messages(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
     body = await exchange.json(limit=JSON_LIMIT)
     model = model_name(body)
-    request = anthropic_ingress.chat_request(body)
+    request = ingress.chat_request(body)
     invocation = await services.invoker.chat(
         workspace_id=identity.workspace_id,
         model=model,
@@ -73,7 +73,7 @@ async def _messages(services: Services, exchange: Exchange, identity: ApiKeyIden
         await _stream(exchange, invocation, result, metrics)
         return
     assert isinstance(result, ChatResult)
-    answer = anthropic_ingress.message(result, message_id=_message_id(exchange), model=invocation.model)
+    answer = egress.message(result, message_id=_message_id(exchange), model=invocation.model)
     headers = [*invocation_headers(invocation, exchange, result.usage.latency_s), _request_id(exchange)]
     await exchange.respond(200, orjson.dumps(answer), headers=headers)
     metrics.usage(invocation.provider, invocation.model, result.usage, invocation.provider_type)
@@ -81,7 +81,7 @@ async def _messages(services: Services, exchange: Exchange, identity: ApiKeyIden
 
 
 async def _stream(exchange: Exchange, invocation: Invocation[Any], stream: ChatStream, metrics: Metrics) -> None:
-    events = anthropic_ingress.MessageEvents(message_id=_message_id(exchange), model=invocation.model)
+    events = egress.MessageEvents(message_id=_message_id(exchange), model=invocation.model)
 
     async def produce() -> None:
         headers = [*invocation_headers(invocation, exchange), _request_id(exchange)]
