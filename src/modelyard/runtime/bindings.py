@@ -118,7 +118,8 @@ def _bind(spec: ProviderSpec, source: str) -> Binding:
     signing = dict(spec.signing)
     scheme = SIGNING_SCHEMES.get(str(signing.pop("scheme", "none")))
     if scheme is None:
-        raise CatalogError(f"{source}: signing.scheme: unknown scheme {spec.signing.get('scheme')!r}")
+        known = ", ".join(SIGNING_SCHEMES)
+        raise CatalogError(f"{source}: signing.scheme: unknown scheme {spec.signing.get('scheme')!r} (known: {known})")
     quirks = _validated(protocol.quirks_model, spec.quirks, f"{source}: quirks")
     params = _validated(scheme.params_model, signing, f"{source}: signing")
     fields = {f.variable for f in (*spec.credentials, *spec.model_credentials)}

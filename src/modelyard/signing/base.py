@@ -3,19 +3,35 @@
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from modelyard.catalog.spec import Spec
 from modelyard.errors import CredentialsNotConfiguredError
 from modelyard.protocols.base import UpstreamRequest
 from modelyard.types.value import Value
 
+# Every scheme by its `name`, filled as their modules are imported (SigningScheme.__init_subclass__). Read it as
+# `modelyard.signing.SIGNING_SCHEMES`, which imports every scheme first (signing/registry.py).
+REGISTERED: dict[str, SigningScheme] = {}
+
 
 class SigningScheme:
-    """A way of signing requests; `params_model` validates the provider file's `signing:` keys at start-up."""
+    """A way of signing requests; `params_model` validates the provider file's `signing:` keys at start-up.
+
+    A subclass that sets `name` registers itself under it; one without (TokenScheme, a shared base) does not.
+    """
 
     name: ClassVar[str]
     params_model: ClassVar[type[Spec]] = Spec
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            return
+        if cls.name in REGISTERED:
+            known = type(REGISTERED[cls.name])
+            raise TypeError(f"signing scheme {cls.name!r} of {cls.__qualname__} is taken by {known.__qualname__}")
+        REGISTERED[cls.name] = cls()
 
     def reads(self, params: Spec) -> frozenset[str]:
         """The credential variables this scheme needs, so the catalog test can check the forms cover them."""

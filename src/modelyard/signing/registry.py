@@ -1,33 +1,30 @@
-"""Every outbound auth scheme, by the name provider files use in `signing:`."""
+"""Every outbound auth scheme, by the name provider files use in `signing:`.
+
+A scheme registers itself when its module is imported (SigningScheme.__init_subclass__); a new scheme adds its
+module to `SCHEMES`, and that line is all it changes outside its own file.
+"""
 
 from __future__ import annotations
 
-from modelyard.signing.azure import Azure
-from modelyard.signing.baidu_token import BaiduAccessToken
-from modelyard.signing.base import SigningScheme
-from modelyard.signing.google_oauth import GoogleOAuth
-from modelyard.signing.keys import Bearer, HeaderKey, NoSigning
-from modelyard.signing.sigv4 import SigV4
-from modelyard.signing.spark_url import SparkURL
-from modelyard.signing.tc3 import TC3
-from modelyard.signing.volc_v4 import VolcV4
-from modelyard.signing.zhipu_jwt import ZhipuJWT
+from importlib import import_module
 
-SIGNING_SCHEMES: dict[str, SigningScheme] = {
-    scheme.name: scheme
-    for scheme in (
-        Bearer(),
-        HeaderKey(),
-        Azure(),
-        NoSigning(),
-        GoogleOAuth(),
-        SigV4(),
-        TC3(),
-        ZhipuJWT(),
-        VolcV4(),
-        BaiduAccessToken(),
-        SparkURL(),
-    )
-}
+from modelyard.signing.base import REGISTERED, SigningScheme
 
-__all__ = ["SIGNING_SCHEMES", "SigningScheme"]
+SCHEMES = (
+    "keys",  # bearer, header_key, none
+    "azure",
+    "google_oauth",
+    "sigv4",
+    "tc3",
+    "zhipu_jwt",
+    "volc_v4",
+    "baidu_token",
+    "spark_url",
+)
+
+for _module in SCHEMES:
+    import_module(f"modelyard.signing.{_module}")
+
+SIGNING_SCHEMES: dict[str, SigningScheme] = REGISTERED
+
+__all__ = ["SCHEMES", "SIGNING_SCHEMES", "SigningScheme"]
