@@ -7,6 +7,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from modelyard import telemetry
 from modelyard.errors import CredentialError, ModelyardError
 from modelyard.gateway import audio, cache, chat, endpoints, idempotency, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
@@ -47,8 +48,13 @@ class Gateway:
     def __init__(self, services: Services, metrics: Metrics) -> None:
         self.services = services
         self.metrics = metrics
+        telemetry.configure()  # traces, when the OTEL_* variables ask for them (once per process)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        tracing = telemetry.tracing  # None unless traces are on: then the call is answered again inside its span
+        if tracing is not None and telemetry.TRACED not in scope:
+            await tracing.gateway_call(self, scope, receive, send, route=_route_label(scope))
+            return
         exchange = Exchange(scope, receive, send, exchange_id(scope))
         path = scope["path"].rstrip("/")
         handler = ROUTES.get((scope["method"], path))
@@ -61,7 +67,8 @@ class Gateway:
                 status = await _no_route(exchange, path)
                 self.metrics.observe(_counted_route(scope), status, time.perf_counter() - exchange.started)
                 return
-            identity = await self.services.api_keys.authenticate(_api_key(exchange))
+            authenticating = self.services.api_keys.authenticate(_api_key(exchange))
+            identity = await (authenticating if tracing is None else tracing.authenticate(authenticating))
             # The key's policy goes with the call to the invoker's admission, whose x-ratelimit-* and budget headers
             # go on whatever the route answers (a result, a stream, an error).
             governed = GovernedCall(identity.workspace_id, identity)
@@ -117,6 +124,13 @@ def _route(method: str, path: str) -> str:
     prefix = path.rpartition("/")[0]
     found = _PARAMETERISED.get((method, prefix))
     return found or next((route for (_, before), route in _PARAMETERISED.items() if before == prefix), path)
+
+
+def _route_label(scope: Scope) -> str:
+    """The route a call's span is named by: a parameterised one by its template, never an id from the path."""
+    path = scope["path"].rstrip("/")
+    route = path if path in _PATHS else _route(scope["method"], path)
+    return route if route in _PATHS else "unmatched"
 
 
 def _api_key(exchange: Exchange) -> str:

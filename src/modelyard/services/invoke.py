@@ -16,6 +16,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from modelyard import telemetry
 from modelyard.errors import (
     HostedQuotaExceededError,
     ModelyardError,
@@ -159,8 +160,13 @@ class Invoker:
         call: Callable[[Target, R], Awaitable[T]],
     ) -> Invocation[T]:
         snapshot = await self._services.snapshots.get(context.workspace_id)
-        resolved = resolve(snapshot, model, model_type)
-        admission = await self._admit(context, resolved, model, request)  # the key's and workspace's policies
+        tracing = telemetry.tracing  # None unless traces are on (modelyard/telemetry); then each step is a span
+        if tracing is None:
+            resolved = resolve(snapshot, model, model_type)
+        else:
+            resolved = tracing.resolve(resolve, snapshot, model, model_type)
+        admitting = self._admit(context, resolved, model, request)  # the key's and workspace's policies
+        admission = await (admitting if tracing is None else tracing.phase("admission", admitting))
         try:
             last_error: ModelyardError | None = None
             for route in resolved.routes:
@@ -169,13 +175,14 @@ class Invoker:
                 if route.provider_type == "system":
                     estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
                     try:
-                        reservation = await self._services.quota.reserve(
+                        reserving = self._services.quota.reserve(
                             workspace_id=context.workspace_id,
                             provider=resolved.provider,
                             model=resolved.model.id,
                             estimate=estimate,
                             idempotency_key=context.idempotency_key,
                         )
+                        reservation = await (reserving if tracing is None else tracing.phase("quota", reserving))
                     except HostedQuotaExceededError as exc:
                         last_error = exc  # the workspace's own key, if it has one, is the next route
                         continue
@@ -253,7 +260,11 @@ class Invoker:
                 binding = self._services.runtime.binding(resolved.provider)
                 target = memo[target_key] = binding.target(resolved.model, member.credentials)
             try:
-                return await call(target, request), member
+                answer = call(target, request)
+                tracing = telemetry.tracing
+                if tracing is not None:
+                    answer = tracing.upstream(answer, resolved, route.provider_type, target, request)
+                return await answer, member
             except UpstreamError as exc:
                 last = exc
                 if route.pool_key is not None:
