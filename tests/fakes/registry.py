@@ -1,6 +1,6 @@
 """Which fake upstream speaks each protocol, for the catalog's round trip over every provider file.
 
-A protocol module that ships also registers its fake here: `FAKES[protocol name] = Fake(...)`. The round trip
+A protocol that ships also registers its fake here, one row of `FAKES`. The round trip
 in tests/catalog/test_every_provider.py then calls every model type of every provider of that protocol
 against it, with the provider's own signing, and checks the credential reached the wire.
 """
@@ -42,10 +42,19 @@ from tests.fakes.zhipu import FakeZhipu
 from tests.support import SECRET
 
 
+def at_root(binding: Binding, url: str) -> str:
+    return url
+
+
+def under(path: str) -> Callable[[Binding, str], str]:
+    """Providers of the protocol reach the fake at `path` below its root (an API version, say)."""
+    return lambda binding, url: f"{url}{path}"
+
+
 @dataclass(frozen=True)
 class Fake:
     make: Callable[[], Any]  # an object with an aiohttp `app`, a writable `url`, and `requests` (Recorded)
-    base_url: Callable[[Binding, str], str]  # where a provider of this protocol reaches the fake
+    base_url: Callable[[Binding, str], str] = at_root  # where a provider of this protocol reaches the fake
     # Where the credential shows on the wire, when not in a header (a signed URL, say): request -> text.
     wire_text: Callable[[Any], str] = lambda recorded: " ".join(recorded.headers.values())
     # Provider-specific preparation of a target (e.g. a model id the fake expects); identity by default.
@@ -59,39 +68,43 @@ def _openai_base(binding: Binding, url: str) -> str:
     return f"{url}/v1"
 
 
-FAKES: dict[str, Fake] = {"openai": Fake(FakeOpenAI, _openai_base)}
-FAKES["openai_responses"] = Fake(FakeOpenAIResponses, _openai_base)  # OpenAI and Azure: Chat Completions + Responses
-FAKES["anthropic"] = Fake(FakeAnthropic, lambda binding, url: url)
-# The AWS fake verifies every SigV4 signature; the round trip signs with the catalog test's SECRET as key pair.
-FAKES["bedrock"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, url: url)
-FAKES["sagemaker"] = Fake(lambda: FakeAWS(keys={SECRET: SECRET}), lambda binding, url: url)
-# Gemini API and Vertex AI; for Vertex the round trip signs with a real service-account key whose id is SECRET.
-FAKES["gemini"] = Fake(FakeGoogle, google_base_url, adjust=with_service_account)
-FAKES["vertex"] = Fake(FakeGoogle, google_base_url, adjust=with_service_account)  # Gemini, Claude, Mistral on Vertex
-# Ollama, Hugging Face (router, endpoints, TGI), TEI, Replicate (an "owner/name" model), Triton.
-FAKES["ollama"] = Fake(FakeOllama, lambda binding, url: url)
-FAKES["huggingface"] = Fake(FakeHuggingFace, lambda binding, url: url)
-FAKES["tei"] = Fake(FakeHuggingFace, lambda binding, url: url)
-FAKES["replicate"] = Fake(FakeReplicate, lambda binding, url: f"{url}/v1", adjust=as_official_model)
-FAKES["triton"] = Fake(FakeTriton, lambda binding, url: url)
-# Volcengine MaaS v2: the fake checks every V4 signature with the SDK's signer; the key pair is SECRET/SECRET.
-FAKES["volcengine_maas_v2"] = Fake(lambda: FakeVolcengineMaaS(keys={SECRET: SECRET}), lambda binding, url: url)
-FAKES["cohere"] = Fake(FakeCohere, lambda binding, url: url)
-FAKES["minimax"] = Fake(lambda: FakeMiniMax(api_keys={SECRET}), lambda binding, url: url)  # chatcompletion_v2
-# the service root: /api/v1, /compatible-mode/v1, and /api-ws/v1/inference for speech (tests/fakes/dashscope_tts.py)
-FAKES["dashscope"] = Fake(lambda: with_speech(FakeDashScope()), lambda binding, url: url)
-FAKES["jina"] = Fake(FakeOpenAI, lambda binding, url: f"{url}/v1")  # Jina answers in OpenAI's shapes
-FAKES["nvidia"] = Fake(FakeNVIDIA, _openai_base)
-# Zhipu verifies each bearer: the key itself, or a JWT signed with the secret of an `id.secret` key it knows.
-FAKES["zhipu"] = Fake(lambda: FakeZhipu(api_keys={SECRET}), lambda binding, url: f"{url}/api/paas/v4")
-FAKES["baichuan"] = Fake(lambda: FakeBaichuan(api_keys={SECRET}), lambda binding, url: f"{url}/v1")
-# Spark: the WebSocket API (ws://, the default wire; the fake verifies every signed URL) and /v1 over HTTP.
-FAKES["spark"] = Fake(FakeSpark, lambda binding, url: "ws" + url.removeprefix("http"), wire_text=spark_wire_text)
-# Tencent Cloud (Hunyuan, ASR): the fake checks every TC3 signature with the SDK's signer; SecretId/Key are SECRET.
-FAKES["hunyuan"] = Fake(lambda: FakeTencent(keys={SECRET: SECRET}), lambda binding, url: url)
-FAKES["tencent_asr"] = Fake(lambda: FakeTencent(keys={SECRET: SECRET}), lambda binding, url: url)
-# Wenxin: the host root (/v2/..., /rpc/2.0/..., /oauth/2.0/token); the fake knows SECRET as v2 key and as AK/SK.
-FAKES["wenxin"] = Fake(lambda: FakeWenxin(keys={SECRET: SECRET}, api_keys={SECRET}), lambda binding, url: url)
+def _spark_socket(binding: Binding, url: str) -> str:
+    return "ws" + url.removeprefix("http")
+
+
+# The fake of each protocol: one row per wire family. Signed protocols' fakes verify every signature, and know the
+# round trip's SECRET as key (or as key pair).
+FAKES: dict[str, Fake] = {
+    "openai": Fake(FakeOpenAI, _openai_base),
+    "openai_responses": Fake(FakeOpenAIResponses, _openai_base),  # OpenAI and Azure: Chat Completions + Responses
+    "anthropic": Fake(FakeAnthropic),
+    "bedrock": Fake(lambda: FakeAWS(keys={SECRET: SECRET})),
+    "sagemaker": Fake(lambda: FakeAWS(keys={SECRET: SECRET})),
+    # Gemini API and Vertex AI (Gemini, Claude, Mistral); Vertex signs with a service-account key whose id is SECRET.
+    "gemini": Fake(FakeGoogle, google_base_url, adjust=with_service_account),
+    "vertex": Fake(FakeGoogle, google_base_url, adjust=with_service_account),
+    "ollama": Fake(FakeOllama),
+    "huggingface": Fake(FakeHuggingFace),  # the router, Inference Endpoints, TGI
+    "tei": Fake(FakeHuggingFace),
+    "replicate": Fake(FakeReplicate, under("/v1"), adjust=as_official_model),  # an "owner/name" model
+    "triton": Fake(FakeTriton),
+    "volcengine_maas_v2": Fake(lambda: FakeVolcengineMaaS(keys={SECRET: SECRET})),
+    "cohere": Fake(FakeCohere),
+    "minimax": Fake(lambda: FakeMiniMax(api_keys={SECRET})),  # chatcompletion_v2
+    # the service root: /api/v1, /compatible-mode/v1, and /api-ws/v1/inference for speech (tests/fakes/dashscope_tts.py)
+    "dashscope": Fake(lambda: with_speech(FakeDashScope())),
+    "jina": Fake(FakeOpenAI, under("/v1")),  # Jina answers in OpenAI's shapes
+    "nvidia": Fake(FakeNVIDIA, _openai_base),
+    # Zhipu takes the key itself, or a JWT signed with the secret of an `id.secret` key it knows.
+    "zhipu": Fake(lambda: FakeZhipu(api_keys={SECRET}), under("/api/paas/v4")),
+    "baichuan": Fake(lambda: FakeBaichuan(api_keys={SECRET}), under("/v1")),
+    # Spark: the WebSocket API (ws://, the default wire; its signed URL carries the key) and /v1 over HTTP.
+    "spark": Fake(FakeSpark, _spark_socket, wire_text=spark_wire_text),
+    "hunyuan": Fake(lambda: FakeTencent(keys={SECRET: SECRET})),  # TC3, checked with the SDK's signer
+    "tencent_asr": Fake(lambda: FakeTencent(keys={SECRET: SECRET})),
+    # Wenxin: the host root (/v2/..., /rpc/2.0/..., /oauth/2.0/token); SECRET is both a v2 key and an AK/SK pair.
+    "wenxin": Fake(lambda: FakeWenxin(keys={SECRET: SECRET}, api_keys={SECRET})),
+}
 
 
 @asynccontextmanager

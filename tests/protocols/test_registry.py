@@ -11,6 +11,7 @@ from modelyard.protocols import PROTOCOLS, WireProtocol
 from modelyard.protocols.base import REGISTERED
 from modelyard.protocols.openai import OpenAI
 from modelyard.protocols.openai.subset import ChatAndEmbeddings
+from tests.fakes.registry import FAKES
 
 # Imports every module of the package, then prints the protocols registry.py did not import.
 _UNLISTED = """
@@ -49,3 +50,8 @@ def test_registry_py_imports_every_module_that_defines_a_protocol() -> None:
     done = subprocess.run([sys.executable, "-c", _UNLISTED], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == [], "add these families' modules to FAMILIES in protocols/registry.py"
+
+
+def test_every_shipped_protocol_has_a_fake() -> None:
+    shipped = {name for name, protocol in PROTOCOLS.items() if type(protocol).__module__.startswith("modelyard.")}
+    assert shipped - set(FAKES) == set(), "register these protocols' fakes in tests/fakes/registry.py"
