@@ -46,7 +46,7 @@ CONTENT_VARIABLE = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"  # as Op
 _CONTENT_ON = frozenset({"true", "span_only", "span_and_event"})
 
 # gen_ai.operation.name per model type; rerank, transcription, speech and moderation have no value in the
-# conventions (semantic-conventions 1.38, 2026-12), so they are named as the model type says.
+# conventions (opentelemetry-semantic-conventions 0.66b2, 2026-12), so they are named as the model type says.
 OPERATIONS = {
     "llm": "chat",
     "text-embedding": "embeddings",
