@@ -1,4 +1,4 @@
-"""/console/api/workspaces: the workspaces themselves, their members, their API keys and limits."""
+"""/console/api/workspaces: the workspaces themselves, their members, their API keys, limits and response cache."""
 
 from __future__ import annotations
 
@@ -8,8 +8,24 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from modelyard.console.auth import Manager, Member, Owner, Reader, SignedIn, State
-from modelyard.console.schemas import ApiKeyBody, ApiKeyUpdateBody, LimitsBody, MemberBody, RoleBody, WorkspaceBody
-from modelyard.console.views import ApiKeyCreatedOut, ApiKeyOut, BudgetOut, LimitsOut, MemberOut, WorkspaceOut
+from modelyard.console.schemas import (
+    ApiKeyBody,
+    ApiKeyUpdateBody,
+    LimitsBody,
+    MemberBody,
+    ResponseCacheBody,
+    RoleBody,
+    WorkspaceBody,
+)
+from modelyard.console.views import (
+    ApiKeyCreatedOut,
+    ApiKeyOut,
+    BudgetOut,
+    LimitsOut,
+    MemberOut,
+    ResponseCacheOut,
+    WorkspaceOut,
+)
 from modelyard.errors import NotFoundError, PermissionDeniedError
 from modelyard.services.accounts import AccountView, valid_email
 from modelyard.services.api_keys import ApiKeyView
@@ -179,6 +195,21 @@ async def update_limits(body: LimitsBody, member: Manager, state: State) -> Limi
     return await limits_out(state.services, member.workspace_id, limits)
 
 
+@router.get(
+    "/workspaces/{ws}/response-cache", summary="How long the workspace's answers are kept (0: the cache is off)"
+)
+async def get_response_cache(member: Reader, state: State) -> ResponseCacheOut:
+    return ResponseCacheOut(ttl_s=await state.services.response_cache.settings.ttl_s(member.workspace_id))
+
+
+@router.put(
+    "/workspaces/{ws}/response-cache",
+    summary="Answer the workspace's identical calls from the cache for ttl_s seconds, or stop with 0 (owner, admin)",
+)
+async def set_response_cache(body: ResponseCacheBody, member: Manager, state: State) -> ResponseCacheOut:
+    return ResponseCacheOut(ttl_s=await state.services.response_cache.settings.set(member.workspace_id, body.ttl_s))
+
+
 async def api_keys_out(services: Services, workspace_id: str, keys: list[ApiKeyView]) -> list[ApiKeyOut]:
     budgets = [(f"key:{key.id}", key.policy.budget) for key in keys if key.policy.budget is not None]
     found = await services.governor.budgets(workspace_id, budgets)
@@ -196,6 +227,7 @@ async def api_keys_out(services: Services, workspace_id: str, keys: list[ApiKeyV
             is_expired=key.policy.expires_at is not None and key.policy.expires_at <= now,
             allowed_models=None if key.policy.allowed_models is None else list(key.policy.allowed_models),
             strict_params=key.policy.strict_params,
+            cache_ttl_s=key.policy.cache_ttl_s,
             requests_per_minute=key.policy.requests_per_minute,
             tokens_per_minute=key.policy.tokens_per_minute,
             max_concurrent_requests=key.policy.max_concurrent_requests,

@@ -165,6 +165,10 @@ class KeyPolicyBody(LimitsBody):
         return self.model_dump(exclude_unset=True, exclude={"name"})
 
 
+class ResponseCacheBody(Body):
+    ttl_s: Annotated[int, Field(ge=0, le=2_592_000)]  # how long answers are kept; 0 turns the cache off
+
+
 class ApiKeyBody(KeyPolicyBody):
     name: RequiredName
 

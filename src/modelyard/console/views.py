@@ -309,6 +309,10 @@ class BudgetOut(View):
     is_exhausted: bool
 
 
+class ResponseCacheOut(View):
+    ttl_s: int  # how long the workspace's answers are kept; 0: off (a key's policy or a request may still ask)
+
+
 class LimitsOut(View):
     requests_per_minute: int | None
     tokens_per_minute: int | None
@@ -327,6 +331,7 @@ class ApiKeyOut(LimitsOut):
     is_expired: bool
     allowed_models: list[str] | None  # null: every model
     strict_params: bool
+    cache_ttl_s: int | None = None  # the response cache for the key's calls; null: as the workspace has it
 
 
 class ApiKeyCreatedOut(ApiKeyOut):
