@@ -24,6 +24,8 @@ def fill_form(form: tuple[FormField, ...], url: str) -> dict[str, str]:
             values[field.variable] = SECRET
         elif field.options:
             values[field.variable] = field.default or field.options[0].value
+        elif field.quirk is not None:  # an override of the protocol's default (a rerank URL ...): left empty
+            continue
         elif "url" in field.variable or field.variable.endswith(("_base", "_host")):
             values[field.variable] = url
         elif field.default is not None:

@@ -8,22 +8,32 @@ files), so a self-hosted model gets features, context size and limits without co
 * `stream_function_calling`: `supported` | `not_supported`
 * `vision_support`: `support` | `no_support`
 * `structured_output_support`: `supported` | `not_supported`
-* `reasoning_support`: `supported` | `not_supported`
+* `reasoning_support`: `supported` | `not_supported` (| `always`, where the form offers it)
+* `video_support`, `audio_support`, `document_support`: `support` | `no_support`
+* `display_name`: the label the console shows
 * `voices`: comma-separated voice ids, the first is the default (tts); `dimensions`: default vector size (embeddings)
 * the provider's `base_model_credential`, when set, copies one of its `base_models` instead
+
+Beyond those names, the provider file says what a form sets: an option's `quirks`, a text field's `quirk`
+(protocol quirks of the model, such as whether streams ask for usage), and the `model_parameter_rules` a custom
+llm takes (Ollama's num_ctx ...), each limited by `show_on` to the models whose form holds those values.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from modelyard.catalog.spec import (
+    MODEL_TYPE_FIELD,
+    I18nText,
     ModelFeature,
     ModelProperties,
     ModelSpec,
     ParameterRule,
     ParameterType,
     ProviderSpec,
+    ShowOn,
     Voice,
 )
 from modelyard.errors import CredentialValidationError
@@ -46,6 +56,10 @@ _FLAGS: tuple[tuple[str, str, tuple[ModelFeature, ...]], ...] = (
     ("vision_support", "support", ("vision",)),
     ("structured_output_support", "supported", ("structured-output",)),
     ("reasoning_support", "supported", ("reasoning",)),
+    ("reasoning_support", "always", ("reasoning",)),
+    ("video_support", "support", ("video",)),
+    ("audio_support", "support", ("audio",)),
+    ("document_support", "support", ("document",)),
 )
 
 
@@ -84,9 +98,43 @@ def custom_model_spec(
                 max=properties.max_output_tokens or properties.context_size,
             ),
             *(ParameterRule(name=name, use_template=name, type=kind) for name, kind in _OPEN_PARAMETERS),
+            *(
+                rule.model_copy(update={"show_on": ()})
+                for rule in provider.model_parameter_rules
+                if _holds(rule.show_on, values, model_type)
+            ),
         )
+    display_name = values.get("display_name", "").strip()
     return ModelSpec(
-        id=model_id, type=model_type, features=tuple(features), properties=properties, parameter_rules=rules
+        id=model_id,
+        label=I18nText(en_US=display_name) if display_name else None,
+        type=model_type,
+        features=tuple(features),
+        properties=properties,
+        parameter_rules=rules,
+        quirks=form_quirks(provider, model_type, values),
+    )
+
+
+def form_quirks(provider: ProviderSpec, model_type: ModelType, values: Mapping[str, str]) -> dict[str, Any]:
+    """The quirks a custom model's form sets: each shown field's chosen option, or a text field's own value."""
+    quirks: dict[str, Any] = {}
+    for field in provider.model_credentials:
+        value = values.get(field.variable)
+        if not value or not _holds(field.show_on, values, model_type):
+            continue
+        if field.quirk is not None:
+            quirks[field.quirk] = value
+        for option in field.options:
+            if option.value == value:
+                quirks.update(option.quirks)
+    return quirks
+
+
+def _holds(conditions: tuple[ShowOn, ...], values: Mapping[str, str], model_type: ModelType) -> bool:
+    return all(
+        (model_type if condition.variable == MODEL_TYPE_FIELD else values.get(condition.variable)) == condition.value
+        for condition in conditions
     )
 
 

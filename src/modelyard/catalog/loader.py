@@ -97,6 +97,10 @@ def _load_provider(path: Path, templates: Mapping[str, Any]) -> ProviderSpec:
             update={
                 "models": tuple(_apply_templates(m, templates) for m in spec.models),
                 "base_models": tuple(_apply_templates(m, templates) for m in spec.base_models),
+                "model_parameter_rules": tuple(
+                    ParameterRule.model_validate(_merged(rule, templates, "model_parameter_rules"))
+                    for rule in spec.model_parameter_rules
+                ),
             }
         )
     except (ValidationError, KeyError) as exc:
@@ -111,16 +115,20 @@ def _apply_templates(model: ModelSpec, templates: Mapping[str, Any]) -> ModelSpe
     """
     rules = []
     for rule in model.parameter_rules:
-        if rule.use_template is None:
-            if rule.type is None:
-                raise KeyError(f"models.{model.id}.parameter_rules.{rule.name}: needs a type or use_template")
-            merged = rule.model_dump(exclude_unset=True)
-        elif rule.use_template not in templates:
-            raise KeyError(f"models.{model.id}.parameter_rules.{rule.name}: unknown template {rule.use_template!r}")
-        else:
-            merged = dict(templates[rule.use_template]) | rule.model_dump(exclude_unset=True)
+        merged = _merged(rule, templates, f"models.{model.id}.parameter_rules")
         rules.append(ParameterRule.model_validate(merged | _model_limits(model, rule.name, merged)))
     return model.model_copy(update={"parameter_rules": tuple(rules)})
+
+
+def _merged(rule: ParameterRule, templates: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A rule's keys over its template's."""
+    if rule.use_template is None:
+        if rule.type is None:
+            raise KeyError(f"{where}.{rule.name}: needs a type or use_template")
+        return rule.model_dump(exclude_unset=True)
+    if rule.use_template not in templates:
+        raise KeyError(f"{where}.{rule.name}: unknown template {rule.use_template!r}")
+    return dict(templates[rule.use_template]) | rule.model_dump(exclude_unset=True)
 
 
 def _model_limits(model: ModelSpec, name: str, rule: Mapping[str, Any]) -> dict[str, Any]:

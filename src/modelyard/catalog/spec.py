@@ -58,6 +58,9 @@ class FieldOption(Spec):
     value: str
     label: I18nText
     show_on: tuple[ShowOn, ...] = ()
+    # What choosing it sets on a custom model: protocol quirks (checked against the protocol's quirks model at
+    # start-up), so a self-hosted server's differences are a form choice, not code.
+    quirks: dict[str, Any] = Field(default_factory=dict)
 
 
 class FormField(Spec):
@@ -73,6 +76,7 @@ class FormField(Spec):
     help: I18nText | None = None
     show_on: tuple[ShowOn, ...] = ()
     max_length: int = Field(default=4096, gt=0)
+    quirk: str | None = None  # the custom model's quirk a text field's value sets (left unset when empty)
 
     @field_validator("variable")
     @classmethod
@@ -91,6 +95,8 @@ class FormField(Spec):
             raise ValueError(f"{self.variable}: default {self.default!r} is not one of its options")
         if self.type == "switch" and self.default not in (None, "true", "false"):
             raise ValueError(f"{self.variable}: a switch defaults to 'true' or 'false'")
+        if self.quirk is not None and self.type != "text-input":
+            raise ValueError(f"{self.variable}: only a text-input sets a quirk from its value (options set quirks)")
         return self
 
     @property
@@ -132,6 +138,8 @@ class ParameterRule(Spec):
     fixed: float | int | str | bool | None = None  # the vendor fixes it: never sent, a different value is reported
     action: Literal["drop", "clamp", "refuse"] | None = None  # for a value the model does not take
     source: str | None = None  # where the rule comes from (vendor page and date), for rules beyond the template
+    # In a provider's `model_parameter_rules`: the custom models whose form holds these values take the rule.
+    show_on: tuple[ShowOn, ...] = ()
 
 
 class Voice(Spec):
@@ -253,6 +261,9 @@ class ProviderSpec(Spec):
     quirks: dict[str, Any] = Field(default_factory=dict)  # validated by the protocol's quirks model
     models: tuple[ModelSpec, ...] = ()
     base_models: tuple[ModelSpec, ...] = ()  # templates custom models inherit features and prices from
+    # Parameters the server of every custom llm takes beyond the common ones (Ollama's num_ctx, keep_alive ...),
+    # so the console shows them and the runtime passes them; `show_on` limits one to models whose form says so.
+    model_parameter_rules: tuple[ParameterRule, ...] = ()
     validate_with: str | None = None  # the model a credential check calls; default: the first non-deprecated llm
     assumptions: tuple[Assumption, ...] = ()  # unverified wire facts and what the protocol chose
 
@@ -297,6 +308,12 @@ class ProviderSpec(Spec):
                 raise ValueError(f"{name}: {variable!r} is not a model credential field")
         if "customizable-model" in self.configuration_methods and not self.model_credentials:
             raise ValueError("a customizable-model provider needs model_credentials")
+        for rule in self.model_parameter_rules:
+            for condition in rule.show_on:
+                if condition.variable not in model_fields:
+                    raise ValueError(
+                        f"model_parameter_rules.{rule.name}: show_on names unknown field {condition.variable!r}"
+                    )
         if "predefined-model" in self.configuration_methods and not self.models:
             raise ValueError("a predefined-model provider lists its models")
         for group in ("models", "base_models"):

@@ -37,6 +37,7 @@ class Binding:
     signing_params: Spec
     models: Mapping[tuple[str, str], ModelSpec]  # (model type, model id) -> spec
     field_defaults: Mapping[str, str]
+    describing: frozenset[str] = frozenset()  # the model-form variables that shape a custom model's spec
     custom_models: dict[tuple[str, str, tuple[tuple[str, str], ...]], ModelSpec] = field(default_factory=dict)
     model_quirks: dict[str, Spec] = field(default_factory=dict)  # a model's `quirks:` merged over the provider's
 
@@ -53,7 +54,7 @@ class Binding:
             raise ModelNotFoundError(f"[{self.spec.id}] has no {model_type} model {model_id!r}")
         # A value the credential omits takes its form's default, as the services fill it when a model is saved.
         described = {**self.model_form_defaults, **values}
-        key = (model_type, model_id, _describing_values(described, self.spec.base_model_credential))
+        key = (model_type, model_id, _describing_values(described, self.describing))
         custom = self.custom_models.get(key)
         if custom is None:
             if len(self.custom_models) > 4096:
@@ -130,6 +131,7 @@ def _bind(spec: ProviderSpec, source: str) -> Binding:
         if variable not in fields:
             raise CatalogError(f"{source}: credential_headers names unknown field {variable!r}")
     defaults = {f.variable: f.default for f in (*spec.credentials, *spec.model_credentials) if f.default}
+    _check_form_quirks(spec, protocol, quirks, source)
     binding = Binding(
         spec=spec,
         protocol=protocol,
@@ -138,6 +140,7 @@ def _bind(spec: ProviderSpec, source: str) -> Binding:
         signing_params=params,
         models={(m.type, m.id): m for m in spec.models},
         field_defaults=defaults,
+        describing=_describing_variables(spec),
     )
     for model in (*spec.models, *spec.base_models):  # a typo in a model's quirks fails now, naming file and model
         try:
@@ -145,6 +148,31 @@ def _bind(spec: ProviderSpec, source: str) -> Binding:
         except CatalogError as exc:
             raise CatalogError(f"{source}: {exc}") from exc
     return binding
+
+
+def _check_form_quirks(spec: ProviderSpec, protocol: WireProtocol, quirks: Spec, source: str) -> None:
+    """The quirks a model form's options and text fields set must be ones the protocol knows, with good values."""
+    known = protocol.quirks_model.model_fields
+    for field_ in spec.model_credentials:
+        if field_.quirk is not None and field_.quirk not in known:
+            raise CatalogError(f"{source}: model_credentials.{field_.variable}.quirk: unknown quirk {field_.quirk!r}")
+        for option in field_.options:
+            if option.quirks:
+                merged = {**quirks.model_dump(exclude_unset=True), **option.quirks}
+                where = f"{source}: model_credentials.{field_.variable}.options.{option.value}.quirks"
+                _validated(protocol.quirks_model, merged, where)
+
+
+def _describing_variables(spec: ProviderSpec) -> frozenset[str]:
+    """The well-known variables, those that set quirks or rules, and those their conditions read; never a secret."""
+    variables = set(_DESCRIBING) | {spec.base_model_credential or ""}
+    for field_ in spec.model_credentials:
+        if field_.quirk is not None or any(option.quirks for option in field_.options):
+            variables.add(field_.variable)
+            variables.update(condition.variable for condition in field_.show_on)
+    for rule in spec.model_parameter_rules:
+        variables.update(condition.variable for condition in rule.show_on)
+    return frozenset(variables - spec.secret_variables() - {""})
 
 
 def _validated(model: type[Spec], raw: Mapping[str, Any], where: str) -> Spec:
@@ -168,12 +196,16 @@ _DESCRIBING = frozenset(
         "vision_support",
         "structured_output_support",
         "reasoning_support",
+        "video_support",
+        "audio_support",
+        "document_support",
+        "display_name",
         "voices",
         "dimensions",
     }
 )
 
 
-def _describing_values(values: Mapping[str, str], base_model_variable: str | None) -> tuple[tuple[str, str], ...]:
+def _describing_values(values: Mapping[str, str], describing: frozenset[str]) -> tuple[tuple[str, str], ...]:
     # Only the variables that shape a custom model's spec: the cache key never holds a secret.
-    return tuple(sorted((k, str(v)) for k, v in values.items() if k in _DESCRIBING or k == base_model_variable))
+    return tuple(sorted((k, str(v)) for k, v in values.items() if k in describing))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mimetypes
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -40,8 +41,18 @@ class OpenAIQuirks(Spec):
     url_style: Literal["openai", "azure-deployment", "azure-inference"] = "openai"
     api_version_credential: str | None = None  # azure: the credential that holds `api-version`
     default_api_version: str = "2024-10-21"
-    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # `auto`: max_completion_tokens for the upstream models OpenAI requires it of (o-series, GPT-5 and later), else
+    # max_tokens (Dify's rule for OpenAI-compatible gateways, read 2026-12).
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens", "auto"] = "max_tokens"
     supports_stream_options: bool = True  # some servers reject `stream_options`
+    # Self-hosted servers read a thinking switch in their own dialect: vLLM and SGLang in chat_template_kwargs
+    # (enable_thinking, thinking), Zhipu-style servers `thinking: {type}`, Qwen-style ones `enable_thinking`. With
+    # `thinking_parameters` the caller's `enable_thinking` (or `thinking_default`, a model that only thinks or never
+    # does) goes out in all of them, and reasoning_effort also in chat_template_kwargs (llama.cpp) when on.
+    thinking_parameters: bool = False
+    thinking_default: bool | None = None
+    # Audio parts as OpenAI's input_audio, or as a data URL in an image_url part (what LiteLLM hands to Gemini).
+    audio_transfer: Literal["input_audio", "image_url"] = "input_audio"
     # Chat parameters the server's schema lacks and refuses (Mistral: `user` is a 422 extra_forbidden); the runtime
     # drops them before the request is built and reports it, as for any parameter a wire cannot carry.
     unsupported_parameters: tuple[str, ...] = ()
@@ -50,7 +61,14 @@ class OpenAIQuirks(Spec):
     embedding_dimensions_field: str = "dimensions"  # Mistral: output_dimension
     # Retrieval embedders that embed queries and passages apart (NVIDIA): our query/document to their words.
     embedding_input_types: dict[str, str] | None = None
+    # Embedders trained with instructions in the text (e5 "query: ", nomic "search_document: "): put before each text.
+    embedding_query_prefix: str = ""
+    embedding_document_prefix: str = ""
     rerank_path: str = "/rerank"
+    rerank_url: str | None = None  # the whole rerank URL, for servers that serve it away from the API root
+    # A speech-to-text model's language (ISO-639-1) and prompt when the request gives none.
+    transcription_language: str | None = None
+    transcription_prompt: str | None = None
     # Whether an assistant's reasoning goes back as `reasoning_content`: DeepSeek's first reasoner refused it
     # (400), its later thinking modes require it on turns that made tool calls. `tool-call-turns`: on every
     # assistant message between two user messages where a tool was called, the field present even when empty
@@ -101,14 +119,14 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
     replayed = _reasoning_replayed(request.messages, quirks)
     body: dict[str, Any] = {
         "model": target.upstream_model,
-        "messages": [_message(m, i in replayed) for i, m in enumerate(request.messages)],
+        "messages": [_message(m, i in replayed, quirks) for i, m in enumerate(request.messages)],
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
     if request.top_p is not None:
         body["top_p"] = request.top_p
     if request.max_tokens is not None:
-        body[quirks.max_tokens_field] = request.max_tokens
+        body[max_tokens_field(quirks, target.upstream_model)] = request.max_tokens
     if request.stop:
         body["stop"] = list(request.stop)
     if request.seed is not None:
@@ -133,12 +151,42 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
         body["stream"] = True
         if quirks.supports_stream_options:
             body["stream_options"] = {"include_usage": True}
-    if request.extra:
-        body.update(request.extra)
+    extra = _thinking_switch(quirks, request, body) if quirks.thinking_parameters else request.extra
+    if extra:
+        body.update(extra)
     headers = JSON_HEADERS
     if quirks.url_style == "azure-inference" and body.keys() - _AZURE_INFERENCE_CHAT_KEYS:
         headers = {**JSON_HEADERS, "extra-parameters": "pass-through"}  # else the service refuses them (400)
     return UpstreamRequest("POST", endpoint(target, "/chat/completions"), headers, orjson.dumps(body))
+
+
+# OpenAI's models that take max_completion_tokens and refuse max_tokens: the o-series and GPT-5 onwards.
+_COMPLETION_TOKENS_MODELS = re.compile(r"^(o\d|gpt-([5-9]|\d{2,}))", re.IGNORECASE)
+
+
+def max_tokens_field(quirks: OpenAIQuirks, upstream_model: str) -> str:
+    if quirks.max_tokens_field != "auto":
+        return quirks.max_tokens_field
+    return "max_completion_tokens" if _COMPLETION_TOKENS_MODELS.match(upstream_model) else "max_tokens"
+
+
+def _thinking_switch(quirks: OpenAIQuirks, request: ChatRequest, body: dict[str, Any]) -> dict[str, Any]:
+    """Writes the thinking switch in every dialect; returns the rest of `extra` (enable_thinking taken out)."""
+    extra = dict(request.extra)
+    asked = extra.pop("enable_thinking", None)
+    on = quirks.thinking_default if quirks.thinking_default is not None else asked
+    if on is None:
+        return extra
+    on = bool(on)
+    template = dict(extra.pop("chat_template_kwargs", None) or {})
+    template.setdefault("enable_thinking", on)
+    template.setdefault("thinking", on)
+    if on and request.reasoning_effort is not None:
+        template.setdefault("reasoning_effort", request.reasoning_effort)
+    body["chat_template_kwargs"] = template
+    body["thinking"] = {"type": "enabled" if on else "disabled"}
+    body["enable_thinking"] = on
+    return extra
 
 
 # The chat request body of Azure AI model inference (azure-ai-inference 1.0.0b9, ChatCompletionsClient.complete).
@@ -172,12 +220,13 @@ def _reasoning_replayed(messages: Sequence[Message], quirks: OpenAIQuirks) -> fr
     return frozenset(replayed)
 
 
-def _message(message: Message, replay_reasoning: bool = False) -> dict[str, Any]:
+def _message(message: Message, replay_reasoning: bool = False, quirks: OpenAIQuirks | None = None) -> dict[str, Any]:
     wire: dict[str, Any] = {"role": message.role}
     if isinstance(message.content, str):
         wire["content"] = message.content
     else:
-        wire["content"] = [_part(p) for p in message.content]
+        audio_transfer = quirks.audio_transfer if quirks is not None else "input_audio"
+        wire["content"] = [_part(p, audio_transfer) for p in message.content]
     if message.tool_calls:
         wire["tool_calls"] = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
@@ -194,7 +243,7 @@ def _message(message: Message, replay_reasoning: bool = False) -> dict[str, Any]
     return wire
 
 
-def _part(part: TextPart | ImagePart | AudioPart | DocumentPart) -> dict[str, Any]:
+def _part(part: TextPart | ImagePart | AudioPart | DocumentPart, audio_transfer: str = "input_audio") -> dict[str, Any]:
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text}
     if isinstance(part, ImagePart):
@@ -205,6 +254,9 @@ def _part(part: TextPart | ImagePart | AudioPart | DocumentPart) -> dict[str, An
             image["detail"] = part.detail
         return {"type": "image_url", "image_url": image}
     if isinstance(part, AudioPart):
+        if audio_transfer == "image_url":
+            media_type = mimetypes.guess_type(f"audio.{part.format}")[0] or f"audio/{part.format}"
+            return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{part.data}"}}
         return {"type": "input_audio", "input_audio": {"data": part.data, "format": part.format}}
     file: dict[str, str] = {"file_data": f"data:{part.media_type};base64,{part.data}"}
     if part.name:
@@ -238,7 +290,9 @@ def _response_format(response_format: ResponseFormat) -> dict[str, Any]:
 
 def build_embeddings(target: Target, request: EmbeddingRequest) -> UpstreamRequest:
     quirks = quirks_of(target)
-    body: dict[str, Any] = {"model": target.upstream_model, "input": list(request.texts)}
+    kind = request.input_type or "document"
+    prefix = quirks.embedding_query_prefix if kind == "query" else quirks.embedding_document_prefix
+    body: dict[str, Any] = {"model": target.upstream_model, "input": [prefix + text for text in request.texts]}
     if quirks.embedding_encoding is not None:
         body["encoding_format"] = quirks.embedding_encoding
     if request.dimensions is not None:
@@ -246,7 +300,7 @@ def build_embeddings(target: Target, request: EmbeddingRequest) -> UpstreamReque
             raise UnsupportedFeatureError(f"{target.model.id} does not take a dimensions parameter")
         body[quirks.embedding_dimensions_field] = request.dimensions
     if quirks.embedding_input_types is not None:
-        body["input_type"] = quirks.embedding_input_types[request.input_type or "document"]
+        body["input_type"] = quirks.embedding_input_types[kind]
     return UpstreamRequest("POST", endpoint(target, "/embeddings"), JSON_HEADERS, orjson.dumps(body))
 
 
@@ -261,16 +315,19 @@ def build_rerank(target: Target, request: RerankRequest) -> UpstreamRequest:
         body["top_n"] = request.top_n
     quirks = quirks_of(target)
     # Rerank deployments on Azure AI speak Cohere's API at their own URL, without api-version.
-    url = f"{target.base_url}{quirks.rerank_path}" if quirks.url_style == "azure-inference" else None
+    url = f"{target.base_url}{quirks.rerank_path}" if quirks.url_style == "azure-inference" else quirks.rerank_url
     return UpstreamRequest("POST", url or endpoint(target, quirks.rerank_path), JSON_HEADERS, orjson.dumps(body))
 
 
 def build_transcription(target: Target, request: TranscriptionRequest) -> UpstreamRequest:
+    quirks = quirks_of(target)
     fields = {"model": target.upstream_model, "response_format": "json"}
-    if request.language:
-        fields["language"] = request.language
-    if request.prompt:
-        fields["prompt"] = request.prompt
+    language = request.language or quirks.transcription_language
+    if language:
+        fields["language"] = language
+    prompt = request.prompt or quirks.transcription_prompt
+    if prompt:
+        fields["prompt"] = prompt
     if request.temperature is not None:
         fields["temperature"] = str(request.temperature)
     content_type = mimetypes.guess_type(request.filename)[0] or "application/octet-stream"
