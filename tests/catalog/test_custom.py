@@ -36,7 +36,7 @@ def test_chosen_options_and_text_fields_set_the_models_quirks() -> None:
         user_identity_support="no_support",
     )
     assert model.quirks == {
-        "thinking_parameters": True,
+        "thinking_parameters": ["chat_template_kwargs", "thinking", "enable_thinking"],
         "thinking_default": True,
         "max_tokens_field": "auto",
         "supports_stream_options": False,
@@ -66,8 +66,12 @@ def test_the_runtimes_custom_model_is_built_from_the_values_that_describe_it_nev
     model = binding.model(
         "m", "llm", {"endpoint_url": "http://h/v1", "api_key": "sk-1", "compatibility_mode": "extended"}
     )
-    assert model.quirks["thinking_parameters"] is True
-    assert binding.target(model, {"endpoint_url": "http://h/v1"}).quirks.thinking_parameters is True  # type: ignore[attr-defined]
+    assert model.quirks["thinking_parameters"] == ["chat_template_kwargs", "thinking", "enable_thinking"]
+    assert binding.target(model, {"endpoint_url": "http://h/v1"}).quirks.thinking_parameters == (
+        "chat_template_kwargs",
+        "thinking",
+        "enable_thinking",
+    )  # type: ignore[attr-defined]
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from modelyard.errors import (
 from modelyard.protocols.ollama import Ollama
 from modelyard.protocols.openai import ingress
 from modelyard.protocols.sse import NDJSONDecoder
+from modelyard.runtime.bindings import default_bindings
 from modelyard.types import ChatRequest, EmbeddingRequest, ImagePart, Message, TextPart, Tool, ToolCall
 from modelyard.types.chat import ResponseFormat
 from modelyard.types.usage import UNREPORTED
@@ -261,6 +262,41 @@ async def test_plain_chat_request_matches_the_sdk(sdk, runtime, fake, credential
     assert_same_request(fake)
     assert result.content == "Hello!"
     assert (result.usage.prompt_tokens, result.usage.completion_tokens) == (9, 3)
+
+
+async def test_model_options_keep_alive_and_think_match_the_sdk(sdk, runtime, fake, credentials) -> None:
+    messages = [{"role": "user", "content": "Hi"}]
+    options = {"num_ctx": 16384, "repeat_penalty": 1.15, "repeat_last_n": 128, "min_p": 0.05, "mirostat": 2}
+    await sdk.chat(model="qwen3:8b", messages=messages, options=options, keep_alive="10m", think=True)
+    result = await runtime.chat(
+        provider="ollama",
+        model="qwen3:8b",
+        credentials=credentials,
+        messages=messages,
+        extra={**options, "keep_alive": "10m", "think": True},
+    )
+    assert_same_request(fake)
+    assert result.adjusted_params == ()
+
+
+async def test_the_console_shows_ollamas_options_and_the_runtime_keeps_them_in_range(
+    runtime, fake, credentials
+) -> None:
+    binding = default_bindings()["ollama"]
+    model = binding.model("qwen3:8b", "llm", credentials)
+    shown = {rule.name for rule in model.parameter_rules}
+    assert {"num_ctx", "keep_alive", "think", "repeat_penalty", "mirostat", "mirostat_tau", "num_gpu"} <= shown
+    never = credentials | {"reasoning_support": "not_supported"}
+    assert "think" not in {rule.name for rule in binding.model("llama3.2", "llm", never).parameter_rules}
+    result = await runtime.chat(
+        provider="ollama",
+        model="llama3.2",
+        credentials=credentials,
+        messages=[{"role": "user", "content": "Hi"}],
+        extra={"mirostat": 5},
+    )
+    assert fake.last.json["options"] == {"mirostat": 2}
+    assert [(a.name, a.action, a.sent) for a in result.adjusted_params] == [("mirostat", "clamped", 2)]
 
 
 async def test_streamed_tool_chat_request_matches_the_sdk(sdk, runtime, fake, credentials) -> None:

@@ -179,3 +179,22 @@ async def test_a_rerank_model_may_live_at_a_url_of_its_own(runtime, fake_openai,
         provider="openai_api_compatible", model="bge-reranker", credentials=form, query="cats", documents=["a", "b"]
     )
     assert fake_openai.last.path == "/openai/v1/rerank"
+
+
+async def test_xinference_takes_the_thinking_switch_in_chat_template_kwargs_alone(sdk, runtime, fake_openai) -> None:
+    messages = [{"role": "user", "content": "Hi"}]
+    await sdk.chat.completions.create(
+        model="qwen3-uid",
+        messages=messages,
+        extra_body={"chat_template_kwargs": {"enable_thinking": False, "thinking": False}},
+    )
+    form = {
+        "server_url": fake_openai.url,
+        "api_key": SECRET,
+        "model_uid": "qwen3-uid",
+        "reasoning_support": "supported",
+    }
+    await runtime.chat(
+        provider="xinference", model="qwen3", credentials=form, messages=messages, extra={"enable_thinking": False}
+    )
+    assert_same_request(fake_openai)

@@ -29,6 +29,7 @@ from modelyard.types import (
 )
 from modelyard.types.chat import CHAT_PARAMETERS, NamedToolChoice, ResponseFormat, ToolChoice
 
+ThinkingDialect = Literal["chat_template_kwargs", "thinking", "enable_thinking"]
 # The api-version value that selects Azure OpenAI's v1 API ({resource}/openai/v1/..., no dated version; GA 2025-08).
 AZURE_V1 = "v1"
 
@@ -45,11 +46,11 @@ class OpenAIQuirks(Spec):
     # max_tokens (Dify's rule for OpenAI-compatible gateways, read 2026-12).
     max_tokens_field: Literal["max_tokens", "max_completion_tokens", "auto"] = "max_tokens"
     supports_stream_options: bool = True  # some servers reject `stream_options`
-    # Self-hosted servers read a thinking switch in their own dialect: vLLM and SGLang in chat_template_kwargs
-    # (enable_thinking, thinking), Zhipu-style servers `thinking: {type}`, Qwen-style ones `enable_thinking`. With
-    # `thinking_parameters` the caller's `enable_thinking` (or `thinking_default`, a model that only thinks or never
-    # does) goes out in all of them, and reasoning_effort also in chat_template_kwargs (llama.cpp) when on.
-    thinking_parameters: bool = False
+    # Self-hosted servers read a thinking switch in their own dialect: vLLM, SGLang and Xinference in
+    # chat_template_kwargs (enable_thinking, thinking), Zhipu-style servers `thinking: {type}`, Qwen-style ones
+    # `enable_thinking`. The caller's `enable_thinking` (or `thinking_default`, for a model that only thinks or never
+    # does) goes out in the dialects listed here, and reasoning_effort also in chat_template_kwargs (llama.cpp).
+    thinking_parameters: tuple[ThinkingDialect, ...] = ()
     thinking_default: bool | None = None
     # Audio parts as OpenAI's input_audio, or as a data URL in an image_url part (what LiteLLM hands to Gemini).
     audio_transfer: Literal["input_audio", "image_url"] = "input_audio"
@@ -178,14 +179,18 @@ def _thinking_switch(quirks: OpenAIQuirks, request: ChatRequest, body: dict[str,
     if on is None:
         return extra
     on = bool(on)
-    template = dict(extra.pop("chat_template_kwargs", None) or {})
-    template.setdefault("enable_thinking", on)
-    template.setdefault("thinking", on)
-    if on and request.reasoning_effort is not None:
-        template.setdefault("reasoning_effort", request.reasoning_effort)
-    body["chat_template_kwargs"] = template
-    body["thinking"] = {"type": "enabled" if on else "disabled"}
-    body["enable_thinking"] = on
+    dialects = quirks.thinking_parameters
+    if "chat_template_kwargs" in dialects:
+        template = dict(extra.pop("chat_template_kwargs", None) or {})
+        template.setdefault("enable_thinking", on)
+        template.setdefault("thinking", on)
+        if on and request.reasoning_effort is not None:
+            template.setdefault("reasoning_effort", request.reasoning_effort)
+        body["chat_template_kwargs"] = template
+    if "thinking" in dialects:
+        body["thinking"] = {"type": "enabled" if on else "disabled"}
+    if "enable_thinking" in dialects:
+        body["enable_thinking"] = on
     return extra
 
 
