@@ -200,7 +200,7 @@ class Invoker:
             raise last_error
         except BaseException:
             if admission is not None:  # nothing reached the caller: the call's slots, tokens and budget come back
-                self._spawn(admission.finish(None))
+                admission.finish(None)
             raise
 
     async def _admit(
@@ -222,6 +222,8 @@ class Invoker:
         )
         if ticket is None:  # nothing limits the call: no task, no round trip
             return None
+        if ticket.is_at_once:  # counted in this process: nothing to wait for, nothing a cancellation could strand
+            return governor.take_at_once(governed, ticket)
         admitting = asyncio.ensure_future(governor.take(governed, ticket))
         try:
             return await asyncio.shield(admitting)
@@ -231,7 +233,7 @@ class Invoker:
 
     def _finish_unused(self, admitting: asyncio.Future[Admission]) -> None:
         if not admitting.cancelled() and admitting.exception() is None:
-            self._spawn(admitting.result().finish(None))
+            admitting.result().finish(None)
 
     async def _call_route(
         self,
@@ -308,7 +310,7 @@ class Invoker:
             actual = usage.total_tokens if usage is not None else None
             self._spawn(self._services.quota.settle(reservation, actual=actual))
         if admission is not None:  # the call answered: it is settled at what it reported (nothing, if nothing)
-            self._spawn(admission.finish(usage or Usage()))
+            admission.finish(usage or Usage())
 
     def _record(
         self,

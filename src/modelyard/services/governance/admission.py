@@ -76,6 +76,7 @@ class Ticket:
 
     plan: Plan
     levels: list[_Level]
+    is_at_once: bool  # every check is in this process's memory: taken without waiting for anything
 
 
 class Governor:
@@ -138,12 +139,21 @@ class Governor:
         if not levels:
             return None
         plan = self._plan(call.workspace_id, levels, resolved, model, request)
-        return None if plan.is_empty else Ticket(plan, levels)
+        if plan.is_empty:
+            return None
+        return Ticket(plan, levels, is_at_once=self._redis is None and not plan.budgets)
 
     async def take(self, call: GovernedCall, ticket: Ticket) -> Admission:
         """Take what `ticket` plans, or raise RateLimitedError or BudgetExceededError; the answer's headers are
         left on `call` either way. Once it returns, the Admission must be finished."""
-        admitted = await self._take(ticket.plan)
+        return self._admission(call, ticket, await self._take(ticket.plan))
+
+    def take_at_once(self, call: GovernedCall, ticket: Ticket) -> Admission:
+        """`take`, for a ticket whose checks are all in this process (`is_at_once`): nothing to wait for."""
+        assert ticket.is_at_once
+        return self._admission(call, ticket, self._take_here(ticket.plan))
+
+    def _admission(self, call: GovernedCall, ticket: Ticket, admitted: Admitted | Refusal) -> Admission:
         call.headers = _headers(admitted, ticket.plan)
         if isinstance(admitted, Refusal):
             raise _refused(admitted, ticket.levels, self._clock())
@@ -190,13 +200,17 @@ class Governor:
         demand = BudgetDemand(workspace_id, meter_name(scope, budget.window, now), to_units(budget.limit), amount)
         return BudgetCheck(level.level, budget, demand)
 
+    def _take_here(self, plan: Plan) -> Admitted | Refusal:
+        readings, refusal = self._local.admit(plan.call_id, plan.rates, plan.slots)
+        return Admitted(plan, readings=readings) if refusal is None else refusal
+
     async def _take(self, plan: Plan) -> Admitted | Refusal:
         if self._redis is not None:
             return await self._redis.admit(plan)
-        readings, refusal = self._local.admit(plan.call_id, plan.rates, plan.slots)
-        if refusal is not None:
-            return refusal
-        admitted = Admitted(plan, readings=readings)
+        admitted = self._take_here(plan)
+        if isinstance(admitted, Refusal):
+            return admitted
+        readings = admitted.readings
         if plan.budgets:
             try:
                 admitted.holds = await self._sql.reserve(
@@ -210,7 +224,7 @@ class Governor:
                 raise
         return admitted
 
-    async def _finish(self, admitted: Admitted, usage: Usage | None) -> None:
+    def _finish(self, admitted: Admitted, usage: Usage | None) -> None:
         plan = admitted.plan
         used_tokens = usage.total_tokens if usage is not None else 0
         refunds = [(rate, rate.cost - used_tokens) for rate in plan.rates if rate.kind == "tokens"]
@@ -247,11 +261,12 @@ class Admission:
         self._admitted = admitted
         self._finished = False
 
-    async def finish(self, usage: Usage | None) -> None:
+    def finish(self, usage: Usage | None) -> None:
+        """Queued, never awaited: Redis is told within its batch interval, the database within its ledger's."""
         if self._finished:
             return
         self._finished = True
-        await self._governor._finish(self._admitted, usage)
+        self._governor._finish(self._admitted, usage)
 
 
 def _tokens(estimate: CallEstimate) -> int:

@@ -46,7 +46,7 @@ PREFIX = "modelyard:gov:"
 RESERVATION_TTL_S = 24 * 3600  # a reservation not closed within a day stays spent
 BUDGET_TTL_S = 8 * 24 * 3600  # an idle period's counter expires; the database has long caught up by then
 RATE_TTL_MS = 120_000  # an idle bucket is full again after a minute; kept a little longer, then forgotten
-FINISH_INTERVAL_S = 0.01
+FINISH_INTERVAL_S = 0.02
 _BUDGET, _RATE, _SLOTS = "1", "2", "3"
 
 # ARGV: call id, slot lease (ms), then 5 values per check: kind, and
