@@ -152,7 +152,7 @@ def _budget(value: object) -> Budget | None:
         return value
     if not isinstance(value, Mapping):
         raise InvalidRequestError("budget is an object: limit, currency, window, soft_limit", field="budget")
-    _refuse_known_budget_keys(value)
+    _refuse_unknown_budget_keys(value)
     limit = _amount(value.get("limit"), "budget.limit")
     if limit is None:
         raise InvalidRequestError('budget.limit is required: an amount such as "25.00"', field="budget.limit")
@@ -168,7 +168,7 @@ def _budget(value: object) -> Budget | None:
     return Budget(limit, cast(Currency, currency), cast(Window, window), soft)
 
 
-def _refuse_known_budget_keys(value: Mapping[object, object]) -> None:
+def _refuse_unknown_budget_keys(value: Mapping[object, object]) -> None:
     unknown = sorted(str(key) for key in set(value) - {"limit", "currency", "window", "soft_limit"})
     if unknown:
         raise InvalidRequestError(f"unknown budget field {unknown[0]!r}", field=f"budget.{unknown[0]}")
@@ -277,19 +277,3 @@ def key_policy_from_json(stored: str | None, *, expires_at: datetime | None = No
 
 def limits_from_json(stored: str | None) -> Limits:
     return parse_limits(orjson.loads(stored)) if stored else NO_LIMITS
-
-
-def describe(policy: Limits) -> dict[str, object]:
-    """The policy as the console and the CLI show it: every field, amounts as strings."""
-    shown: dict[str, object] = {name: getattr(policy, name) for name in policy.__struct_fields__}
-    budget = policy.budget
-    if budget is not None:
-        shown["budget"] = {
-            "limit": str(budget.limit),
-            "currency": budget.currency,
-            "window": budget.window,
-            "soft_limit": None if budget.soft_limit is None else str(budget.soft_limit),
-        }
-    if isinstance(policy, KeyPolicy) and policy.allowed_models is not None:
-        shown["allowed_models"] = list(policy.allowed_models)
-    return shown
