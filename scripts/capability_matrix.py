@@ -26,6 +26,7 @@ COLUMNS: list[tuple[str, ModelFeature | None]] = [
     ("vision", "vision"),
     ("structured-output", "structured-output"),
     ("gateway", None),  # configured over the console API, called with the openai SDK through /v1
+    ("responses", None),  # and called through /v1/responses (OpenAI's Responses API), answered and streamed
 ]
 
 
@@ -39,7 +40,7 @@ FEATURE_SWITCHES: dict[ModelFeature, str] = {
 
 def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, column: str) -> bool:
     if model_type != "llm":
-        return column in ("invoke", "gateway")
+        return column in ("invoke", "gateway")  # tools, vision, structured output and Responses are chat's
     if feature is None:
         return True
     models = [m for m in (*spec.models, *spec.base_models) if m.type == model_type]
@@ -61,7 +62,8 @@ def render() -> str:
         "declared (or not applicable to the model type). For customizable providers the features are what a",
         "model's form says; the round trip switches them on to exercise the wire path. **gateway**: the",
         "provider was configured over the console API (with its live validation call) and the model type was",
-        "called with the `openai` SDK through `/v1`, answering in OpenAI's shape.",
+        "called with the `openai` SDK through `/v1`, answering in OpenAI's shape. **responses**: the same chat",
+        "model answered `client.responses.create` and `client.responses.stream` through `/v1/responses`.",
         "",
         "| provider | protocol | model type | " + " | ".join(name for name, _ in COLUMNS) + " |",
         "|---|---|---|" + "---|" * len(COLUMNS),

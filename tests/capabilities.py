@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-Capability = Literal["invoke", "streaming", "tools", "vision", "structured-output", "gateway"]
+Capability = Literal["invoke", "streaming", "tools", "vision", "structured-output", "gateway", "responses"]
 
 pending: list[tuple[str, str, str]] = []  # cells the running test claims; kept only if it passes
 proven: set[tuple[str, str, str]] = set()

@@ -1,19 +1,34 @@
-"""The published matrix names each provider's sign-in choices (scripts/capability_matrix.py)."""
+"""The published matrix (scripts/capability_matrix.py): its columns and the sign-in choices it names."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import ModuleType
+
+from modelyard.catalog import default_catalog
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "capability_matrix.py"
 
 
-def test_the_matrix_lists_the_sign_in_methods_a_provider_form_offers() -> None:
+def matrix() -> ModuleType:
     spec = importlib.util.spec_from_file_location("capability_matrix", SCRIPT)
     assert spec is not None and spec.loader is not None
-    matrix = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(matrix)
-    listed = {line.split("**")[1]: line for line in matrix.sign_in_methods() if line.startswith("- **")}
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_matrix_lists_the_sign_in_methods_a_provider_form_offers() -> None:
+    listed = {line.split("**")[1]: line for line in matrix().sign_in_methods() if line.startswith("- **")}
     assert "`default_chain`" in listed["AWS Bedrock"] and "`api_key`" in listed["AWS Bedrock"]
     assert "`adc`" in listed["Google Cloud (Vertex AI)"]
     assert "`entra_id`" in listed["Azure OpenAI"]
+
+
+def test_the_matrix_has_a_responses_column_for_chat_models_only() -> None:
+    script = matrix()
+    openai_spec = default_catalog().get("openai")
+    assert "responses" in [name for name, _ in script.COLUMNS]
+    assert script.declared(openai_spec, "llm", None, "responses") is True
+    assert script.declared(openai_spec, "text-embedding", None, "responses") is False

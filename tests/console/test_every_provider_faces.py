@@ -66,6 +66,20 @@ async def test_configured_in_the_console_and_called_through_the_gateway(console:
     for model_type, name in names.items():
         await call_through_the_gateway(sdk, model_type, name, models[model_type])
         prove(provider_id, model_type, "gateway")
+        if model_type == "llm":
+            await call_through_the_responses_api(sdk, name)
+            prove(provider_id, model_type, "responses")
+
+
+async def call_through_the_responses_api(sdk: openai.AsyncOpenAI, name: str) -> None:
+    """One answer and one stream from /v1/responses (OpenAI's Responses API), whatever wire the model speaks."""
+    answer = await sdk.responses.create(model=name, input="Hi", store=False)
+    assert answer.object == "response" and answer.status == "completed"
+    assert answer.output_text and answer.usage is not None
+    async with sdk.responses.stream(model=name, input="Hi", store=False) as stream:
+        deltas = [event.delta async for event in stream if event.type == "response.output_text.delta"]
+        streamed = await stream.get_final_response()
+    assert "".join(deltas) == streamed.output_text and streamed.status == "completed"
 
 
 async def call_through_the_gateway(
