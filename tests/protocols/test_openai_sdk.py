@@ -128,6 +128,22 @@ async def test_vision_and_json_schema_request_matches_the_sdk(sdk, runtime, fake
     assert_same_request(fake_openai)
 
 
+async def test_verbosity_and_service_tier_go_top_level_and_a_reasoning_summary_is_dropped_and_reported(
+    sdk, runtime, fake_openai, openai_credentials
+) -> None:
+    messages = [{"role": "user", "content": "Hi"}]
+    await sdk.chat.completions.create(model="gpt-5.5", messages=messages, verbosity="high", service_tier="priority")
+    result = await runtime.chat(
+        provider="openai",
+        model="gpt-5.5",
+        credentials=openai_credentials,  # api_protocol unset: Chat Completions, which has no summary field
+        messages=messages,
+        extra={"verbosity": "high", "service_tier": "priority", "reasoning_summary": "concise"},
+    )
+    assert_same_request(fake_openai)
+    assert [(a.name, a.action) for a in result.adjusted_params] == [("reasoning_summary", "dropped")]
+
+
 async def test_tool_result_turn_matches_the_sdk(sdk, runtime, fake_openai, openai_credentials) -> None:
     wire = [
         {"role": "user", "content": "Weather?"},

@@ -32,8 +32,9 @@ GOVERNED = (
     "reasoning_effort",
     "response_format",
 )
-# Vendor parameters in `extra` that a wire may not carry (OpenAI-shaped clients send top_k; Anthropic refuses it).
-WIRE_EXTRAS = frozenset({"top_k"})
+# Vendor parameters in `extra` that a wire may not carry (OpenAI-shaped clients send top_k; Anthropic refuses it),
+# dropped and reported unless the protocol's carried parameters name them (reasoning summaries: the Responses API's).
+WIRE_EXTRAS = frozenset({"top_k", "reasoning_summary"})
 # Checked against a rule when the model has one; without a rule the value goes as given.
 RULED_WHEN_LISTED = ("tool_choice", "user", "parallel_tool_calls")
 _NUMERIC = ("float", "int")

@@ -189,3 +189,26 @@ async def test_azure_deployment_request_matches_the_sdk_on_azures_v1_api(runtime
         )
     )
     assert ours.headers["api-key"] == SECRET
+
+
+async def test_verbosity_service_tier_and_a_reasoning_summary_match_the_sdk_on_the_responses_api(
+    sdk, runtime, fake, credentials
+) -> None:
+    await sdk.responses.create(
+        model="gpt-5.5",
+        input=[{"role": "user", "content": "Hi"}],
+        store=False,
+        reasoning={"effort": "low", "summary": "detailed"},
+        text={"verbosity": "low"},
+        service_tier="flex",
+    )
+    result = await runtime.chat(
+        provider="openai",
+        model="gpt-5.5",
+        credentials=credentials,
+        messages=[Message.user("Hi")],
+        reasoning_effort="low",
+        extra={"verbosity": "low", "service_tier": "flex", "reasoning_summary": "detailed"},
+    )
+    assert_same_request(fake)
+    assert result.adjusted_params == ()

@@ -16,6 +16,10 @@ class OpenAIResponses(OpenAI):
     name = "openai_responses"
     quirks_model = ResponsesQuirks
 
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        carried = super().carried_parameters(target)
+        return carried | {requests.REASONING_SUMMARY} if requests.uses_responses(target) else carried
+
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
         if requests.uses_responses(target):
             return requests.build_chat(target, request, stream=stream)

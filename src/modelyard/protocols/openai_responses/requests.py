@@ -20,6 +20,8 @@ from modelyard.types.chat import NamedToolChoice, ResponseFormat, ToolChoice
 
 API_PROTOCOLS = ("chat_completions", "responses")
 ReasoningSummary = Literal["auto", "concise", "detailed"]
+# A call's own summary choice (`reasoning_summary` in extra): only the Responses API has a field for it.
+REASONING_SUMMARY = "reasoning_summary"
 
 
 class ResponsesQuirks(OpenAIQuirks):
@@ -85,17 +87,23 @@ def build_chat(target: Target, request: ChatRequest, *, stream: bool) -> Upstrea
         body["tool_choice"] = tool_choice(request.tool_choice)
     if request.parallel_tool_calls is not None:
         body["parallel_tool_calls"] = request.parallel_tool_calls
+    extra = dict(request.extra)
+    text: dict[str, Any] = {}
     if request.response_format is not None:
-        body["text"] = {"format": text_format(request.response_format)}
-    reasoning = _reasoning(target, request)
+        text["format"] = text_format(request.response_format)
+    if "verbosity" in extra:  # top-level on Chat Completions, text.verbosity here
+        text["verbosity"] = extra.pop("verbosity")
+    if text:
+        body["text"] = text
+    reasoning = _reasoning(target, request, extra.pop(REASONING_SUMMARY, None))
     if reasoning:
         body["reasoning"] = reasoning
     if request.user is not None:
         body["safety_identifier"] = request.user  # the Responses API's successor of `user` for abuse detection
     if stream:
         body["stream"] = True
-    if request.extra:
-        body.update(request.extra)
+    if extra:
+        body.update(extra)
     return UpstreamRequest("POST", endpoint(target), JSON_HEADERS, orjson.dumps(body))
 
 
@@ -115,13 +123,14 @@ def _refuse_unsupported(request: ChatRequest) -> None:
             )
 
 
-def _reasoning(target: Target, request: ChatRequest) -> dict[str, str]:
+def _reasoning(target: Target, request: ChatRequest, asked_summary: Any) -> dict[str, str]:
+    """The effort, and the summary: the call's own choice, else the provider's (reasoning models, reasoning on)."""
     reasoning: dict[str, str] = {}
     if request.reasoning_effort is not None:
         reasoning["effort"] = request.reasoning_effort
-    summary = responses_quirks(target).reasoning_summary
+    summary = asked_summary if asked_summary is not None else responses_quirks(target).reasoning_summary
     if summary is not None and target.model.supports("reasoning") and request.reasoning_effort != "none":
-        reasoning["summary"] = summary
+        reasoning["summary"] = str(summary)
     return reasoning
 
 
