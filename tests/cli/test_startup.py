@@ -77,6 +77,13 @@ def test_workspace_list_loads_the_workspace_service_alone(cli: Cli, workspace: s
     assert heavy_among(modules, ("modelyard.catalog", "modelyard.services.snapshot", "modelyard.services.quota")) == []
 
 
+def test_workspace_create_and_quota_show_do_not_build_the_runtime(cli: Cli, workspace: str) -> None:
+    runtime = ("aiohttp", "modelyard.runtime.invoke", "modelyard.protocols")
+
+    assert heavy_among(imported_by("workspace", "create", "Second"), runtime) == []
+    assert heavy_among(imported_by("quota", "show", "--workspace", workspace), runtime) == []
+
+
 def test_model_list_compiles_the_catalog_once_for_the_commands_after_it(
     cli: Cli, workspace: str, tmp_path: Path
 ) -> None:

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from modelyard.runtime.invoke import Runtime
     from modelyard.runtime.stream import ChatStream
-    from modelyard.runtime.transport import Timeouts
+    from modelyard.runtime.timeouts import Timeouts
 
 __all__ = ["ChatStream", "Runtime", "Timeouts"]
 
 _HOME = {
     "ChatStream": "modelyard.runtime.stream",
     "Runtime": "modelyard.runtime.invoke",
-    "Timeouts": "modelyard.runtime.transport",
+    "Timeouts": "modelyard.runtime.timeouts",
 }
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -26,18 +25,9 @@ from modelyard.protocols.base import Multipart, UpstreamRequest
 from modelyard.protocols.eventstream import EventStreamDecoder, EventStreamError
 from modelyard.protocols.sse import NDJSONDecoder, ServerSentEvent, SSEDecoder
 from modelyard.runtime.address_policy import UpstreamPolicy
+from modelyard.runtime.timeouts import Timeouts as Timeouts  # re-exported: the runtime imports it from here
 
 _ERROR_BODY_LIMIT = 64 * 1024  # an error page is read for its message, never in full
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds to wait for a connection, the first byte, each later chunk, and the whole call."""
-
-    connect_s: float = 10.0
-    first_byte_s: float = 300.0  # a non-streamed answer arrives whole: reasoning models think for minutes
-    idle_s: float = 120.0
-    total_s: float = 900.0
 
 
 class PolicedConnector(aiohttp.TCPConnector):

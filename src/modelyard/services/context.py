@@ -21,6 +21,7 @@ from modelyard.vault import MasterKey, MasterKeyError
 if TYPE_CHECKING:
     from modelyard.catalog.loader import Catalog
     from modelyard.runtime import Runtime
+    from modelyard.runtime.timeouts import Timeouts
     from modelyard.services.accounts import AccountService
     from modelyard.services.api_keys import ApiKeyService
     from modelyard.services.balancer import LoadBalancer
@@ -72,12 +73,25 @@ class Services:
         return self._catalog or default_catalog()
 
     @cached_property
+    def timeouts(self) -> Timeouts:
+        """The upstream timeouts: the given runtime's, else those of the runtime built here.
+
+        Quota reservations and idempotency leases outlive `total_s`; they read it here without building a runtime
+        (aiohttp and every protocol: a third of a second for a CLI command).
+        """
+        if self._runtime is not None:
+            return self._runtime.transport.timeouts
+        from modelyard.runtime.timeouts import Timeouts
+
+        return Timeouts()
+
+    @cached_property
     def runtime(self) -> Runtime:
         if self._runtime is not None:
             return self._runtime
         from modelyard.runtime import Runtime
 
-        return Runtime(self._catalog, upstream_policy=self.settings.upstream_policy)
+        return Runtime(self._catalog, timeouts=self.timeouts, upstream_policy=self.settings.upstream_policy)
 
     @cached_property
     def hosted(self) -> HostedConfig:
@@ -174,7 +188,7 @@ class Services:
             self.cache,
             WorkspacePolicies(self.db, self.cache, capacity=self.settings.workspace_cache_size),
             dialect=self.engine.dialect.name,
-            call_timeout_s=self.runtime.transport.timeouts.total_s,
+            call_timeout_s=self.timeouts.total_s,
         )
 
     @cached_property
@@ -190,7 +204,7 @@ class Services:
         return IdempotencyService.create(
             self.engine,
             self.cache,
-            call_timeout_s=self.runtime.transport.timeouts.total_s,
+            call_timeout_s=self.timeouts.total_s,
             ttl_s=self.settings.idempotency_hours * 3600,
         )
 

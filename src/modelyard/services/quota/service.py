@@ -56,7 +56,7 @@ class QuotaService:
             else SqlCounter(services.db, self._writer, dialect=services.engine.dialect.name)
         )
         # A call ends within its total timeout: a reservation open a minute past that has no call left to close it.
-        stale_after_s = services.runtime.transport.timeouts.total_s + 60
+        stale_after_s = services.timeouts.total_s + 60
         self.reconciler = Reconciler(services.db, self._counter.settle_orphan, stale_after_s=stale_after_s)
 
     async def start(self) -> None:
