@@ -84,6 +84,13 @@ def test_workspace_create_and_quota_show_do_not_build_the_runtime(cli: Cli, work
     assert heavy_among(imported_by("quota", "show", "--workspace", workspace), runtime) == []
 
 
+def test_apikey_list_reads_the_policy_schema_without_the_admission_machinery(cli: Cli, workspace: str) -> None:
+    modules = imported_by("apikey", "list", "--workspace", workspace)
+
+    assert "modelyard.services.governance.policy" in modules
+    assert heavy_among(modules, ("aiohttp", "modelyard.catalog", "modelyard.services.governance.admission")) == []
+
+
 def test_model_list_compiles_the_catalog_once_for_the_commands_after_it(
     cli: Cli, workspace: str, tmp_path: Path
 ) -> None:
