@@ -19,6 +19,7 @@ from tests.fakes.openai import FakeOpenAI, Recorded
 TEXT_GENERATION = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_GENERATION = "/api/v1/services/aigc/multimodal-generation/generation"
 TEXT_EMBEDDING = "/api/v1/services/embeddings/text-embedding/text-embedding"
+MULTIMODAL_EMBEDDING = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
 TEXT_RERANK = "/api/v1/services/rerank/text-rerank/text-rerank"
 REQUEST_ID = "0b3c5e8a-fake-4d1e-9f1a-000000000001"
 
@@ -53,6 +54,24 @@ def generation(
 ) -> dict[str, Any]:
     choice = {"finish_reason": finish_reason, "message": message(content, **message_fields)}
     return {"output": {"choices": [choice]}, "usage": usage_ or usage(), "request_id": REQUEST_ID}
+
+
+def recognition(text: str = "Welcome to Qwen Cloud.", *, language: str = "en", seconds: int = 1) -> dict[str, Any]:
+    """A Qwen-ASR answer (Qwen-ASR API reference, DashScope synchronous call, read 2026-12)."""
+    message_ = {
+        "role": "assistant",
+        "content": [{"text": text}],
+        "annotations": [{"type": "audio_info", "language": language, "emotion": "neutral"}],
+    }
+    return {
+        "output": {"choices": [{"finish_reason": "stop", "message": message_}]},
+        "usage": {
+            "input_tokens_details": {"text_tokens": 0},
+            "output_tokens_details": {"text_tokens": 6},
+            "seconds": seconds,
+        },
+        "request_id": REQUEST_ID,
+    }
 
 
 def tool_call(call_id: str, name: str, arguments: str, index: int = 0) -> dict[str, Any]:
@@ -123,6 +142,7 @@ class FakeDashScope(FakeOpenAI):
         self.app.router.add_post(TEXT_GENERATION, self._handle("text_generation"))
         self.app.router.add_post(MULTIMODAL_GENERATION, self._handle("multimodal_generation"))
         self.app.router.add_post(TEXT_EMBEDDING, self._handle("text_embedding"))
+        self.app.router.add_post(MULTIMODAL_EMBEDDING, self._handle("multimodal_embedding"))
         self.app.router.add_post(TEXT_RERANK, self._handle("text_rerank"))
         self.app.router.add_post("/compatible-mode/v1/chat/completions", self._handle("chat"))
         self.app.router.add_post("/compatible-mode/v1/embeddings", self._handle("embeddings"))
@@ -139,10 +159,18 @@ class FakeDashScope(FakeOpenAI):
         return self._generation(recorded, multimodal=True)
 
     def _generation(self, recorded: Recorded, *, multimodal: bool) -> web.StreamResponse:
-        """Hello!, or a call of the first tool offered; streamed as SSE when the header asks."""
+        """Hello!, or a call of the first tool offered; streamed as SSE when the header asks; a recognition when
+        the messages carry audio to an ASR model."""
         body = recorded.json or {}
         if "messages" not in (body.get("input") or {}):
             return web.json_response(error_body("InvalidParameter", "Either prompt or messages must exist"), status=400)
+        if multimodal and "asr" in str(body.get("model")):
+            items = [item for m in body["input"]["messages"] for item in (m.get("content") or []) if "audio" in item]
+            if not items or not str(items[0]["audio"]).startswith(("data:audio/", "https://")):
+                return web.json_response(
+                    error_body("InvalidParameter", "The audio is missing or unreadable"), status=400
+                )
+            return web.json_response(recognition())
         parameters = body.get("parameters") or {}
         tools = parameters.get("tools") or []
         name = tools[0]["function"]["name"] if tools else None
@@ -173,6 +201,21 @@ class FakeDashScope(FakeOpenAI):
         return web.json_response(
             {"output": {"embeddings": embeddings}, "usage": {"total_tokens": tokens}, "request_id": REQUEST_ID}
         )
+
+    async def _default_multimodal_embedding(self, recorded: Recorded) -> web.StreamResponse:
+        """One vector per content item, by `index` (not text_index), reversed like the text route's."""
+        body = recorded.json or {}
+        contents = (body.get("input") or {}).get("contents") or []
+        if not contents or any(len(item) != 1 for item in contents):
+            return web.json_response(error_body("InvalidParameter", "each content sets one modality"), status=400)
+        size = int((body.get("parameters") or {}).get("dimension") or 4)
+        embeddings = [
+            {"index": i, "type": "text", "embedding": [round(0.2 * (i + 1) + 0.01 * d, 4) for d in range(size)]}
+            for i in range(len(contents))
+        ]
+        embeddings.reverse()
+        usage_ = {"input_tokens": 5 * len(contents), "image_tokens": 0}
+        return web.json_response({"output": {"embeddings": embeddings}, "usage": usage_, "request_id": REQUEST_ID})
 
     async def _default_text_rerank(self, recorded: Recorded) -> web.StreamResponse:
         body = recorded.json or {}

@@ -161,10 +161,12 @@ def _tool_call_of(raw: dict) -> ToolCall:
     return ToolCall(raw["id"], raw["function"]["name"], raw["function"]["arguments"])
 
 
-def test_audio_parts_are_refused_before_any_call() -> None:
-    request = ChatRequest(messages=(Message.user([AudioPart("AAAA", "wav")]),))
-    with pytest.raises(UnsupportedFeatureError):
-        dashscope.build_chat(ds_target(), request, stream=False)
+def test_audio_parts_go_to_multimodal_generation_as_data_urls() -> None:
+    request = ChatRequest(messages=(Message.user([TextPart("Say it back"), AudioPart("AAAA", "mp3")]),))
+    built = dashscope.build_chat(ds_target(), request, stream=False)
+    assert built.url.endswith("/multimodal-generation/generation")
+    content = orjson.loads(built.body)["input"]["messages"][0]["content"]
+    assert content == [{"text": "Say it back"}, {"audio": "data:audio/mpeg;base64,AAAA"}]
 
 
 def test_compatible_mode_speaks_openai_at_the_compatible_root_whatever_url_was_pasted() -> None:

@@ -7,6 +7,7 @@ the same logical call our request must match the SDK's, field for field.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from http import HTTPStatus
 from typing import Any
@@ -310,3 +311,75 @@ async def test_rerank_request_matches_the_sdk(runtime, fake_dashscope, credentia
     )
     assert_same_request(fake_dashscope)
     assert [(hit.index, hit.document) for hit in result.hits] == [(2, "c"), (1, "b")]
+
+
+async def test_thinking_budget_web_search_and_repetition_penalty_match_the_sdk(
+    runtime, fake_dashscope, credentials
+) -> None:
+    await dashscope.AioMultiModalConversation.call(  # a vision model: multimodal-generation
+        model="qwen3.8-flash", api_key=SECRET, result_format="message",
+        messages=[{"role": "user", "content": [{"text": "Hi"}]}],
+        enable_thinking=True, thinking_budget=4096, enable_search=True, repetition_penalty=1.05,
+    )  # fmt: skip
+    options = {"enable_thinking": True, "thinking_budget": 4096, "enable_search": True, "repetition_penalty": 1.05}
+    result = await runtime.chat(
+        provider="tongyi", model="qwen3.8-flash", credentials=credentials, messages=[Message.user("Hi")], extra=options
+    )
+    assert_same_request(fake_dashscope)
+    assert result.adjusted_params == ()
+
+
+async def test_a_thinking_budget_above_the_models_is_clamped_and_reported(runtime, fake_dashscope, credentials) -> None:
+    result = await runtime.chat(
+        provider="tongyi",
+        model="qwen3.6-flash",
+        credentials=credentials,
+        messages=[Message.user("Hi")],
+        extra={"enable_thinking": True, "thinking_budget": 200000},
+    )
+    assert fake_dashscope.requests[-1].json["parameters"]["thinking_budget"] == 81920
+    assert [(a.name, a.action) for a in result.adjusted_params] == [("thinking_budget", "clamped")]
+
+
+async def test_a_multimodal_embedder_takes_its_own_route_as_the_sdk_does(runtime, fake_dashscope, credentials) -> None:
+    await asyncio.to_thread(
+        dashscope.MultiModalEmbedding.call,
+        model="qwen3-vl-embedding",
+        input=[{"text": "a"}, {"text": "b"}],
+        api_key=SECRET,
+    )
+    dashscope.close_shared_sync_session()
+    for mode in ("native", "compatible"):  # compatible-mode has no multimodal route: native either way
+        result = await runtime.embed(
+            provider="tongyi",
+            model="qwen3-vl-embedding",
+            credentials=credentials | {"api_mode": mode},
+            texts=["a", "b"],
+        )
+        assert_same_request(fake_dashscope)
+        assert result.vectors[0][0] == pytest.approx(0.2) and result.vectors[1][0] == pytest.approx(0.4)
+        assert result.usage.prompt_tokens == 10
+
+
+async def test_a_recording_is_recognised_in_one_call_as_the_sdk_sends_it(runtime, fake_dashscope, credentials) -> None:
+    audio = b"ID3\x04fake mp3 bytes"
+    data_url = "data:audio/mpeg;base64," + base64.b64encode(audio).decode()
+    messages = [
+        {"role": "system", "content": [{"text": "ModelYard"}]},
+        {"role": "user", "content": [{"audio": data_url}]},
+    ]
+    await dashscope.AioMultiModalConversation.call(
+        model="qwen3-asr-flash", api_key=SECRET, messages=messages, result_format="message",
+        asr_options={"language": "en"},
+    )  # fmt: skip
+    result = await runtime.transcribe(
+        provider="tongyi",
+        model="qwen3-asr-flash",
+        credentials=credentials,
+        audio=audio,
+        filename="welcome.mp3",
+        language="en",
+        prompt="ModelYard",
+    )
+    assert_same_request(fake_dashscope)
+    assert (result.text, result.duration_s) == ("Welcome to Qwen Cloud.", 1.0)

@@ -24,12 +24,16 @@ def compatible(target: Target) -> Target:
 
 # With the credential `api_mode: compatible`, chat and embeddings go through the OpenAI-compatible mode.
 COMPATIBLE = Switch(requests.is_compatible_mode, adapt=compatible)
+# Multimodal embedders have no compatible-mode route: they stay native, as rerank does.
+COMPATIBLE_TEXT_EMBEDDINGS = Switch(
+    lambda target: requests.is_compatible_mode(target) and not target.model.supports("vision"), adapt=compatible
+)
 
 
 class DashScope(WireProtocol):
-    """DashScope's native API (text and multimodal generation, text embedding, text rerank); with the credential
-    `api_mode: compatible`, chat and embeddings go through its OpenAI-compatible mode instead. Rerank is native
-    either way: compatible-mode has no rerank route."""
+    """DashScope's native API (text and multimodal generation, text and multimodal embedding, text rerank, short
+    speech recognition); with the credential `api_mode: compatible`, chat and text embeddings go through its
+    OpenAI-compatible mode instead. The rest is native either way: compatible-mode has no route for it."""
 
     name = "dashscope"
     chat_parameters = CHAT_PARAMETERS - {
@@ -40,10 +44,17 @@ class DashScope(WireProtocol):
     build_chat = staticmethod(COMPATIBLE.choose(openai_requests.build_chat, requests.build_chat))
     parse_chat = staticmethod(COMPATIBLE.choose(openai_responses.parse_chat, responses.parse_chat))
     chat_stream_parser = staticmethod(COMPATIBLE.choose(OpenAIChatStream, DashScopeChatStream))
-    build_embeddings = staticmethod(COMPATIBLE.choose(openai_requests.build_embeddings, requests.build_embeddings))
-    parse_embeddings = staticmethod(COMPATIBLE.choose(openai_responses.parse_embeddings, responses.parse_embeddings))
+    build_embeddings = staticmethod(
+        COMPATIBLE_TEXT_EMBEDDINGS.choose(openai_requests.build_embeddings, requests.build_embeddings)
+    )
+    parse_embeddings = staticmethod(
+        COMPATIBLE_TEXT_EMBEDDINGS.choose(openai_responses.parse_embeddings, responses.parse_embeddings)
+    )
     build_rerank = staticmethod(requests.build_rerank)
     parse_rerank = staticmethod(responses.parse_rerank)
+    # Speech to text (Qwen-ASR, Fun-ASR-Flash): one native multimodal-generation call, in either mode.
+    build_transcription = staticmethod(requests.build_transcription)
+    parse_transcription = staticmethod(responses.parse_transcription)
     # Speech (CosyVoice, Sambert) runs over the WebSocket task protocol: protocols/dashscope/tts.py.
     build_speech_socket = staticmethod(tts.build_speech_socket)
     speech_frame_parser = staticmethod(tts.DashScopeSpeech)

@@ -6,6 +6,8 @@ Every native body is `{"model", "input": {...}, "parameters": {...}}`; streaming
 
 from __future__ import annotations
 
+import base64
+import mimetypes
 from collections.abc import Mapping
 from typing import Any
 
@@ -13,12 +15,23 @@ import orjson
 
 from modelyard.errors import UnsupportedFeatureError
 from modelyard.protocols.base import JSON_HEADERS, Target, UpstreamRequest
-from modelyard.types import ChatRequest, EmbeddingRequest, ImagePart, Message, RerankRequest, TextPart, Tool
+from modelyard.types import (
+    AudioPart,
+    ChatRequest,
+    EmbeddingRequest,
+    ImagePart,
+    Message,
+    RerankRequest,
+    TextPart,
+    Tool,
+    TranscriptionRequest,
+)
 from modelyard.types.chat import NamedToolChoice, ResponseFormat
 
 TEXT_GENERATION = "/api/v1/services/aigc/text-generation/generation"
 MULTIMODAL_GENERATION = "/api/v1/services/aigc/multimodal-generation/generation"
 TEXT_EMBEDDING = "/api/v1/services/embeddings/text-embedding/text-embedding"
+MULTIMODAL_EMBEDDING = "/api/v1/services/embeddings/multimodal-embedding/multimodal-embedding"
 TEXT_RERANK = "/api/v1/services/rerank/text-rerank/text-rerank"
 COMPATIBLE_MODE = "/compatible-mode/v1"
 
@@ -136,7 +149,15 @@ def _part(part: object) -> dict[str, str]:
         return {"text": part.text}
     if isinstance(part, ImagePart):
         return {"image": part.url}  # an https URL or a data: URL; both are accepted natively
-    raise UnsupportedFeatureError("DashScope chat takes text and image parts", field="messages")
+    if isinstance(part, AudioPart):  # omni and audio models: a data URL, as the SDK passes one through
+        return {"audio": f"data:{_audio_type(part.format)};base64,{part.data}"}
+    raise UnsupportedFeatureError("DashScope chat takes text, image and audio parts", field="messages")
+
+
+def _audio_type(name: str) -> str:
+    """The media type of an audio format or file name (mp3 -> audio/mpeg)."""
+    guessed = mimetypes.guess_type(name if "." in name else f"audio.{name}")[0]
+    return guessed or f"audio/{name.rsplit('.', 1)[-1]}"
 
 
 def _tool(tool: Tool) -> dict[str, Any]:
@@ -157,14 +178,36 @@ def _response_format(response_format: ResponseFormat) -> dict[str, Any]:
 
 def build_embeddings(target: Target, request: EmbeddingRequest) -> UpstreamRequest:
     parameters: dict[str, Any] = {}
-    if request.input_type is not None:
-        parameters["text_type"] = request.input_type  # query | document, the same words as ours
     if request.dimensions is not None:
         if not target.model.properties.supports_dimensions:
             raise UnsupportedFeatureError(f"{target.model.id} does not take a dimensions parameter")
         parameters["dimension"] = request.dimensions
+    if target.model.supports("vision"):
+        # Multimodal embedders (qwen3-vl-embedding, tongyi-embedding-vision-*) have their own endpoint: each text is
+        # one `contents` item with a vector of its own (SDK 2.0.2, MultimodalEmbeddings); they take no text_type.
+        contents = [{"text": text} for text in request.texts]
+        body = {"model": target.upstream_model, "input": {"contents": contents}, "parameters": parameters}
+        return UpstreamRequest("POST", f"{root(target)}{MULTIMODAL_EMBEDDING}", JSON_HEADERS, orjson.dumps(body))
+    if request.input_type is not None:
+        parameters["text_type"] = request.input_type  # query | document, the same words as ours
     body = {"model": target.upstream_model, "input": {"texts": list(request.texts)}, "parameters": parameters}
     return UpstreamRequest("POST", f"{root(target)}{TEXT_EMBEDDING}", JSON_HEADERS, orjson.dumps(body))
+
+
+def build_transcription(target: Target, request: TranscriptionRequest) -> UpstreamRequest:
+    """Qwen-ASR and Fun-ASR-Flash recognise a short recording in one multimodal-generation call: the audio as a
+    data URL in the user turn, the prompt (context words) as the system turn, the language in asr_options (Qwen-ASR
+    API reference, DashScope synchronous call, read 2026-12; the SDK's MultiModalConversation sends the same)."""
+    audio = base64.b64encode(request.audio).decode()
+    messages = [
+        {"role": "system", "content": [{"text": request.prompt or ""}]},
+        {"role": "user", "content": [{"audio": f"data:{_audio_type(request.filename)};base64,{audio}"}]},
+    ]
+    parameters: dict[str, Any] = {"result_format": "message"}
+    if request.language:
+        parameters["asr_options"] = {"language": request.language}
+    body = {"model": target.upstream_model, "input": {"messages": messages}, "parameters": parameters}
+    return UpstreamRequest("POST", f"{root(target)}{MULTIMODAL_GENERATION}", JSON_HEADERS, orjson.dumps(body))
 
 
 def build_rerank(target: Target, request: RerankRequest) -> UpstreamRequest:

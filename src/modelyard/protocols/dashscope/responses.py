@@ -22,7 +22,16 @@ from modelyard.errors import (
 from modelyard.protocols.base import Target
 from modelyard.protocols.errors import error_for_status, redact, retry_after_s, upstream_message, where_reported
 from modelyard.protocols.openai.responses import FINISH_REASONS, arguments_text, reading
-from modelyard.types import ChatResult, EmbeddingResult, RerankHit, RerankRequest, RerankResult, ToolCall, Usage
+from modelyard.types import (
+    ChatResult,
+    EmbeddingResult,
+    RerankHit,
+    RerankRequest,
+    RerankResult,
+    ToolCall,
+    TranscriptionResult,
+    Usage,
+)
 from modelyard.types.chat import FinishReason
 from modelyard.types.usage import UNREPORTED
 
@@ -113,12 +122,28 @@ def parse_chat(target: Target, body: bytes) -> ChatResult:
 def parse_embeddings(target: Target, body: bytes) -> EmbeddingResult:
     with reading(target, "embeddings"):
         data = load_object(target, body)
-        items = sorted(data["output"]["embeddings"], key=lambda item: item.get("text_index", 0))
-        tokens = (data.get("usage") or {}).get("total_tokens")
+        # text_index on text embeddings, index on multimodal ones
+        items = sorted(data["output"]["embeddings"], key=lambda item: item.get("text_index", item.get("index", 0)))
+        counts = data.get("usage") or {}
+        tokens = counts.get("total_tokens", counts.get("input_tokens"))  # the multimodal route counts input_tokens
         return EmbeddingResult(
             model=target.model.id,
             vectors=tuple(list(map(float, item["embedding"])) for item in items),
             usage=Usage(prompt_tokens=int(tokens)) if tokens is not None else UNREPORTED,
+        )
+
+
+def parse_transcription(target: Target, body: bytes) -> TranscriptionResult:
+    """The recognised text of a Qwen-ASR answer (the message's text items); its usage counts seconds of audio."""
+    with reading(target, "transcription"):
+        data = load_object(target, body)
+        message = data["output"]["choices"][0]["message"]
+        seconds = (data.get("usage") or {}).get("seconds")
+        return TranscriptionResult(
+            model=target.model.id,
+            text=text_of(message.get("content")),
+            usage=UNREPORTED,
+            duration_s=float(seconds) if seconds is not None else None,
         )
 
 
