@@ -406,3 +406,19 @@ class ResponseCacheSetting(Base):
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True)
     ttl_s: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class ModelAlias(Timestamped, Base):
+    """A workspace's name for an ordered list of weighted models (services/aliases.py): calls spread over the
+    targets by weight and fall back along the list before the first byte, within `max_attempts` and `max_time_s`."""
+
+    __tablename__ = "model_aliases"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=lambda: new_id("alias"))
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    model_type: Mapped[str] = mapped_column(String(32))
+    targets: Mapped[str] = mapped_column(Text)  # JSON: [{"provider", "model", "weight"}], in fallback order
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    max_time_s: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
