@@ -271,3 +271,36 @@ async def test_a_refused_jwt_is_an_auth_error_and_the_secret_never_travels(runti
     authorization = fake_zhipu.requests[-1].headers["authorization"]
     assert "wrong-secret" not in authorization
     assert jwt_payload(authorization.removeprefix("Bearer "))["api_key"] == KEY.split(".")[0]
+
+
+async def test_thinking_and_web_search_switches_match_the_sdk(runtime, fake_zhipu, make_sdk) -> None:
+    sdk = make_sdk(jwt=True)
+    search = {"type": "web_search", "web_search": {"enable": True}}
+    await asyncio.to_thread(
+        sdk.chat.completions.create,
+        model="glm-5.1",
+        messages=HI,
+        tools=[WEATHER, search],
+        thinking={"type": "disabled"},
+    )
+    result = await runtime.chat(
+        provider="zhipuai",
+        model="glm-5.1",
+        credentials=credentials(fake_zhipu),
+        messages=HI,
+        tools=[WEATHER],
+        extra={"thinking": False, "web_search": True},
+    )
+    assert_same_request(fake_zhipu)
+    assert result.adjusted_params == ()
+
+
+async def test_reasoning_effort_goes_to_the_models_that_take_it_and_is_reported_dropped_elsewhere(
+    runtime, fake_zhipu
+) -> None:
+    call = {"provider": "zhipuai", "credentials": credentials(fake_zhipu), "messages": HI, "reasoning_effort": "high"}
+    await runtime.chat(model="glm-5.2", **call)
+    assert fake_zhipu.requests[-1].json["reasoning_effort"] == "high"
+    older = await runtime.chat(model="glm-4.6", **call)
+    assert "reasoning_effort" not in fake_zhipu.requests[-1].json
+    assert [(a.name, a.action) for a in older.adjusted_params] == [("reasoning_effort", "dropped")]

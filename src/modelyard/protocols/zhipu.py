@@ -59,8 +59,10 @@ class ZhipuQuirks(OpenAIQuirks):
 
 # Finish reasons beyond OpenAI's: `sensitive` (moderation cut the answer), `network_error` (inference failed).
 _FINISH_REASONS: Mapping[str, FinishReason] = {"sensitive": "content_filter", "network_error": "error"}
-# Fields Zhipu's chat endpoint does not define (SDK 2.1.5, docs.bigmodel.cn 2026): left out rather than refused.
-_UNDEFINED_FIELDS = ("presence_penalty", "frequency_penalty", "parallel_tool_calls", "reasoning_effort")
+# Switches a caller sets as plain parameters: `thinking` (true/false, Zhipu's {type: enabled|disabled}; an object
+# goes as given) and `web_search` (true: Zhipu's built-in web_search tool joins the request's tools), as the
+# zhipuai SDK 2.1.5 sends `thinking` and Dify's zhipuai plugin the search tool (read 2026-12).
+_WEB_SEARCH_TOOL = {"type": "web_search", "web_search": {"enable": True}}
 
 
 class Zhipu(ChatAndEmbeddings):
@@ -121,11 +123,18 @@ def adjust_chat_body(body: dict[str, Any], target: Target) -> dict[str, Any]:
         body["top_p"] = 0.99 if top_p >= 1 else 0.01 if top_p <= 0 else top_p
     if "user" in body:
         body["user_id"] = body.pop("user")
-    for name in _UNDEFINED_FIELDS:
+    quirks = target.quirks if isinstance(target.quirks, ZhipuQuirks) else ZhipuQuirks()
+    for name in quirks.unsupported_parameters:  # the runtime dropped and reported them; never sent
         body.pop(name, None)
-    quirks = target.quirks
-    if isinstance(quirks, ZhipuQuirks) and target.upstream_model in quirks.models_without_stop:
+    if target.upstream_model in quirks.models_without_stop:
         body.pop("stop", None)
+    thinking = body.get("thinking")
+    if isinstance(thinking, bool):
+        body["thinking"] = {"type": "enabled" if thinking else "disabled"}
+    search = body.pop("web_search", None)
+    if search is True or isinstance(search, dict):  # an object is the tool's own settings (search_engine ...)
+        tool = _WEB_SEARCH_TOOL if search is True else {"type": "web_search", "web_search": search}
+        body["tools"] = [*body.get("tools", ()), tool]
     for message in body["messages"]:
         if isinstance(message.get("content"), list):
             message["content"] = [_part(part) for part in message["content"]]
