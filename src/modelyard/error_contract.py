@@ -107,6 +107,8 @@ _ROWS: dict[type[BaseException] | str, Contract] = {
     UnsupportedFeatureError: Contract(400, "unsupported_feature", Kind.INVALID_REQUEST, Retry.NO),
     AddressRefusedError: Contract(400, "address_refused", Kind.INVALID_REQUEST, Retry.NO),
     "modelyard.gateway.exchange.PayloadTooLargeError": Contract(413, "payload_too_large", Kind.TOO_LARGE, Retry.NO),
+    # The service stopped before the call ended (its drain time ran out): another replica, or this one restarted.
+    "modelyard.gateway.exchange.ServerStoppingError": Contract(503, "server_stopping", Kind.SERVER, Retry.SOON),
     ModelNotFoundError: Contract(404, "model_not_found", Kind.NOT_FOUND, Retry.NO),
     CredentialError: Contract(401, "authentication_failed", Kind.AUTHENTICATION, Retry.NO),
     CredentialsNotConfiguredError: Contract(400, "credentials_not_configured", Kind.INVALID_REQUEST, Retry.NO),

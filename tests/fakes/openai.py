@@ -198,6 +198,19 @@ class FakeOpenAI:
 
         self._replies.append(reply)
 
+    def hang(self) -> None:
+        """Never answer: hold the request until the client goes away, then count it in `disconnects`."""
+
+        async def reply(request: web.Request, recorded: Recorded) -> web.StreamResponse:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:  # the test server cancels a handler whose client left
+                self.disconnects += 1
+                raise
+            raise AssertionError("unreachable")
+
+        self._replies.append(reply)
+
     def stall(self, seconds: float) -> None:
         """Hold the request this long before any byte of the answer."""
 

@@ -7,6 +7,7 @@ a refused key) arrive as an error event, so the page reads one stream; a malform
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Any
 
@@ -19,12 +20,13 @@ from modelyard.console.auth import Reader, State
 from modelyard.console.errors import error_payload
 from modelyard.console.schemas import PlaygroundChatBody
 from modelyard.errors import ModelyardError
-from modelyard.gateway.exchange import EVENT_STREAM, Exchange, stream_until_disconnect
+from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.context import Services
 from modelyard.types import ChatRequest, Message, Usage
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["playground"])
 ROUTE = "/console/api/workspaces/{ws}/playground/chat"
 _EVENTS_DOC = (
@@ -47,13 +49,20 @@ class PlaygroundStream(EventStreamResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = Exchange(scope, receive, send, f"req_{secrets.token_hex(12)}")
-        await stream_until_disconnect(exchange, lambda: self._produce(exchange))
+        try:
+            await stream_until_disconnect(exchange, lambda: self._produce(exchange))
+        finally:
+            exchange.close()
 
     async def _produce(self, exchange: Exchange) -> None:
         await exchange.start_stream(content_type=EVENT_STREAM, headers=[(b"x-accel-buffering", b"no")])
         try:
             await self._relay(exchange)
-        except ModelyardError as exc:
+        except ClientDisconnectedError:
+            raise
+        except Exception as exc:  # the stream has begun: every failure, a busy database or a bug too, is an event
+            if not isinstance(exc, ModelyardError):
+                log.exception("console error in a stream on %s", ROUTE)
             self.metrics.error(ROUTE, exc)
             await _event(exchange, {"error": error_payload(exc)})
         await exchange.end()

@@ -11,7 +11,7 @@ from modelyard import telemetry
 from modelyard.errors import CredentialError, ModelyardError
 from modelyard.gateway import audio, cache, chat, endpoints, idempotency, messages, responses, tasks
 from modelyard.gateway.errors import error_body, plain_error
-from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, Receive, Scope, Send
+from modelyard.gateway.exchange import ClientDisconnectedError, Exchange, InFlight, Receive, Scope, Send
 from modelyard.gateway.metrics import UNMATCHED_ROUTE, Metrics
 from modelyard.services.governance import GovernedCall
 from modelyard.services.governance import call as governance_call
@@ -49,6 +49,7 @@ class Gateway:
         self.services = services
         self.metrics = metrics
         telemetry.configure()  # traces, when the OTEL_* variables ask for them (once per process)
+        self.in_flight = InFlight()  # drained at shutdown (server.py)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracing = telemetry.tracing  # None unless traces are on: then the call is answered again inside its span
@@ -61,6 +62,7 @@ class Gateway:
         if handler is None and path.count("/") > 2:  # a parameterised route; metrics name it, never the raw path
             path = _route(scope["method"], path)
             handler = ROUTES.get((scope["method"], path))
+        self.in_flight.add(exchange)
         entered = None
         try:
             if handler is None:
@@ -80,13 +82,15 @@ class Gateway:
             if key is not None:  # the first answer for the key is kept and replayed to its repeats
 
                 async def run(metrics: Metrics) -> None:
-                    await handler(self.services, exchange, identity, metrics)
+                    async with exchange.watching():
+                        await handler(self.services, exchange, identity, metrics)
 
                 await idempotency.answer_once(
                     self.services.idempotency, exchange, identity, key, run, self.metrics, path, self._answer_error
                 )
                 return
-            await handler(self.services, exchange, identity, self.metrics)
+            async with exchange.watching():  # a caller who leaves, or a server stop, cancels the call at once
+                await handler(self.services, exchange, identity, self.metrics)
         except ClientDisconnectedError:
             if not exchange.response_started:  # the caller left before any answer: 499, as nginx counts it
                 self.metrics.observe(_counted_route(scope), 499, time.perf_counter() - exchange.started)
@@ -101,10 +105,12 @@ class Gateway:
         finally:
             if entered is not None:
                 governance_call.leave(entered)
+            self.in_flight.discard(exchange)
+            exchange.close()
 
     async def _answer_error(self, exchange: Exchange, error: BaseException) -> None:
-        if exchange.response_started:
-            return  # a stream already began: its own error event said what happened
+        if exchange.response_started or exchange.disconnected:
+            return  # a stream already began (its own error event said what happened), or no one is listening
         status, body, headers = error_body(error)
         await exchange.respond(status, body, headers=headers)
         self.metrics.observe(_counted_route(exchange.scope), status, time.perf_counter() - exchange.started)

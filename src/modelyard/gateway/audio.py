@@ -30,6 +30,7 @@ async def transcriptions(services: Services, exchange: Exchange, identity: ApiKe
     if not (exchange.header(b"content-type") or "").startswith("multipart/form-data"):
         raise InvalidRequestError("send the audio as multipart/form-data", field="content-type")
     form = await Request(exchange.scope, exchange.receive).form(max_files=1, max_fields=32, max_part_size=1024 * 1024)
+    exchange.watch_client()  # the upload is read: a disconnect from now on cancels the call
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from modelyard.error_contract import answer_for
+from modelyard.error_contract import ErrorAnswer, answer_for
 from modelyard.errors import InvalidRequestError, ModelyardError
 from modelyard.gateway.errors import openai_error
-from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
+from modelyard.gateway.exchange import EVENT_STREAM, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.parameters import adjustment_headers, strict_params
 from modelyard.protocols.openai import egress, ingress
@@ -92,34 +92,41 @@ async def _stream(
     async def produce() -> None:
         await exchange.start_stream(content_type=EVENT_STREAM, headers=invocation_headers(invocation, exchange))
         first = True
-        try:
-            async for batch in stream.batches():
-                events = []
-                for chunk in batch:
-                    payload = egress.chat_chunk(
-                        chunk, response_id=response_id, model=model, created=created, first=first
-                    )
-                    first = False
-                    events.append(b"data: " + orjson.dumps(payload) + b"\n\n")
-                    if chunk.usage is not None and wants_usage:
-                        usage = egress.usage_chunk(chunk.usage, response_id=response_id, model=model, created=created)
-                        events.append(b"data: " + orjson.dumps(usage) + b"\n\n")
-                await exchange.write(b"".join(events))
-        except ClientDisconnectedError:
-            raise
-        except Exception as exc:  # after the first byte an error can only be an event in the stream
-            if not isinstance(exc, ModelyardError):
-                log.exception("gateway error in a stream on %s", ROUTE)
-            metrics.error(ROUTE, exc)
-            await exchange.write(b"data: " + openai_error(answer_for(exc)) + b"\n\n")
+        async for batch in stream.batches():
+            events = []
+            for chunk in batch:
+                payload = egress.chat_chunk(chunk, response_id=response_id, model=model, created=created, first=first)
+                first = False
+                events.append(b"data: " + orjson.dumps(payload) + b"\n\n")
+                if chunk.usage is not None and wants_usage:
+                    usage = egress.usage_chunk(chunk.usage, response_id=response_id, model=model, created=created)
+                    events.append(b"data: " + orjson.dumps(usage) + b"\n\n")
+            await exchange.write(b"".join(events))
         await exchange.end(_DONE)
 
+    completed = True
     try:
         completed = await stream_until_disconnect(exchange, produce)
+    except Exception as exc:
+        # After the first byte an error can only be an event in the stream; no [DONE] follows it, so no client
+        # takes a broken answer for a whole one.
+        answer = stream_error(exchange, exc, ROUTE, metrics)
+        await exchange.end(b"data: " + openai_error(answer) + b"\n\n")
     finally:
         await stream.aclose()  # closes the upstream connection if the stream did not run to its end
     metrics.usage(invocation.provider, invocation.model, stream.usage, invocation.provider_type)
     metrics.observe(ROUTE, 200 if completed else 499, time.perf_counter() - exchange.started)
+
+
+def stream_error(exchange: Exchange, error: Exception, route: str, metrics: Metrics) -> ErrorAnswer:
+    """What to tell a caller whose stream failed (the upstream broke, the server is stopping, a bug); raises `error`
+    again when no byte was sent yet, so the gateway answers it with a status instead."""
+    if not exchange.response_started:
+        raise error
+    if not isinstance(error, ModelyardError):
+        log.exception("gateway error in a stream on %s", route, exc_info=error)
+    metrics.error(route, error)
+    return answer_for(error)
 
 
 def _response_id(exchange: Exchange) -> str:

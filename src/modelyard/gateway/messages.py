@@ -14,7 +14,7 @@ import orjson
 
 from modelyard.error_contract import answer_for
 from modelyard.errors import ModelyardError
-from modelyard.gateway.chat import JSON_LIMIT, invocation_headers, model_name
+from modelyard.gateway.chat import JSON_LIMIT, invocation_headers, model_name, stream_error
 from modelyard.gateway.errors import encoded_headers
 from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
@@ -34,7 +34,8 @@ ROUTE = "/v1/messages"
 
 async def messages(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
     try:
-        await _messages(services, exchange, identity, metrics)
+        async with exchange.watching():  # its own block, so a server stop is answered in this route's shape too
+            await _messages(services, exchange, identity, metrics)
     except ClientDisconnectedError:
         raise
     except Exception as exc:
@@ -87,22 +88,16 @@ async def _stream(exchange: Exchange, invocation: Invocation[Any], stream: ChatS
         headers = [*invocation_headers(invocation, exchange), _request_id(exchange)]
         await exchange.start_stream(content_type=EVENT_STREAM, headers=headers)
         await exchange.write(events.start())
-        try:
-            async for batch in stream.batches():
-                await exchange.write(b"".join(events.chunk(chunk) for chunk in batch))
-        except ClientDisconnectedError:
-            raise
-        except Exception as exc:  # after the first byte an error can only be an event in the stream
-            if not isinstance(exc, ModelyardError):
-                log.exception("gateway error in a stream on %s", ROUTE)
-            metrics.error(ROUTE, exc)
-            answer = answer_for(exc)
-            await exchange.end(events.error(answer.status, answer.message))
-            return
+        async for batch in stream.batches():
+            await exchange.write(b"".join(events.chunk(chunk) for chunk in batch))
         await exchange.end()
 
+    completed = True
     try:
         completed = await stream_until_disconnect(exchange, produce)
+    except Exception as exc:  # after the first byte an error can only be an event in the stream, and its last
+        answer = stream_error(exchange, exc, ROUTE, metrics)
+        await exchange.end(events.error(answer.status, answer.message))
     finally:
         await stream.aclose()  # closes the upstream connection if the stream did not run to its end
     metrics.usage(invocation.provider, invocation.model, stream.usage, invocation.provider_type)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, overload
 
 import aiohttp
+import orjson
 from msgspec.structs import replace
 
 from modelyard import tasks
@@ -20,8 +21,7 @@ from modelyard.errors import (
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
-from modelyard.protocols.base import ChatStreamParser, RemoteModel, Target, UpstreamRequest, WebSocketRequest
-from modelyard.protocols.sse import ServerSentEvent
+from modelyard.protocols.base import RemoteModel, Target, UpstreamRequest, WebSocketRequest
 from modelyard.runtime import tokenizer, websocket
 from modelyard.runtime.access_tokens import TokenCache
 from modelyard.runtime.address_policy import UpstreamPolicy
@@ -29,14 +29,13 @@ from modelyard.runtime.bindings import Binding, bind_catalog, default_bindings
 from modelyard.runtime.chat_input import checked_chat_request
 from modelyard.runtime.parameters import apply_parameter_rules
 from modelyard.runtime.pricing import priced
-from modelyard.runtime.stream import ChatStream
-from modelyard.runtime.transport import Timeouts, Transport
+from modelyard.runtime.stream import ChatStream, answer_as_stream
+from modelyard.runtime.transport import Timeouts, Transport, decoded
 from modelyard.runtime.validation import validate
 from modelyard.signing.base import TokenScheme
 from modelyard.tasks import ConversationTitle, SuggestedQuestions
 from modelyard.tasks.conversation import ConversationInput
 from modelyard.types import (
-    ChatChunk,
     ChatRequest,
     ChatResult,
     EmbeddingRequest,
@@ -50,7 +49,6 @@ from modelyard.types import (
     RerankResult,
     SpeechRequest,
     SpeechStream,
-    ToolCallDelta,
     TranscriptionRequest,
     TranscriptionResult,
     Usage,
@@ -206,20 +204,49 @@ class Runtime:
             # The model declares no streamed tool calls (integrators switch streaming off for it): ask for the whole
             # answer and hand it to the caller as a stream.
             answer = await self._complete(binding, target, request, started)
-            return _whole_answer_as_stream(answer, started=started, finish_usage=_usage_finisher(target, request))
+            finish_usage = _usage_finisher(target, request)
+            return answer_as_stream(answer, provider=target.provider.id, started=started, finish_usage=finish_usage)
         deadline = self.transport.deadline()
         upstream = binding.protocol.build_chat(target, request, stream=True)
         response = await self._open_stream(binding, target, upstream, deadline)
-        events = self.transport.events(
-            response, framing=binding.protocol.stream_framing, provider=target.provider.id, deadline=deadline
-        )
+        framing = binding.protocol.stream_framing
+        if framing == "sse" and _is_json(response):  # a whole answer (or an error) instead of a stream
+            return await self._answer_as_stream(binding, target, request, response, started, deadline)
+        events = self.transport.events(response, framing=framing, provider=target.provider.id, deadline=deadline)
         return ChatStream(
             events,
             binding.protocol.chat_stream_parser(target),
             model=target.model.id,
+            provider=target.provider.id,
             started=started,
             finish_usage=_usage_finisher(target, request),
         )
+
+    async def _answer_as_stream(
+        self,
+        binding: Binding,
+        target: Target,
+        request: ChatRequest,
+        response: aiohttp.ClientResponse,
+        started: float,
+        deadline: float,
+    ) -> ChatStream:
+        """A JSON body where a stream was asked for: the server ignored `stream` (relayed as a one-chunk stream),
+        or reported an error with HTTP 200 (`parse_chat` raises it, mapped). A body that is an event stream after
+        all (a mislabelled Content-Type) is read as one."""
+        provider = target.provider.id
+        body = await self.transport.read(response, provider=provider, deadline=deadline)
+        finish_usage = _usage_finisher(target, request)
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            events = decoded(body, framing=binding.protocol.stream_framing, provider=provider)
+            parser = binding.protocol.chat_stream_parser(target)
+            return ChatStream(
+                events, parser, model=target.model.id, provider=provider, started=started, finish_usage=finish_usage
+            )
+        result = binding.protocol.parse_chat(target, body)
+        return answer_as_stream(result, provider=provider, started=started, finish_usage=finish_usage)
 
     async def _complete(self, binding: Binding, target: Target, request: ChatRequest, started: float) -> ChatResult:
         """One whole (non-streamed) answer, its usage counted locally when the provider reports none, and priced."""
@@ -253,6 +280,7 @@ class Runtime:
             events,
             binding.protocol.chat_stream_parser(target),
             model=target.model.id,
+            provider=target.provider.id,
             started=started,
             finish_usage=_usage_finisher(target, request),
         )
@@ -610,6 +638,11 @@ def _usage_finisher(target: Target, request: ChatRequest) -> UsageFinisher:
     return finish_usage
 
 
+def _is_json(response: aiohttp.ClientResponse) -> bool:
+    media_type = response.headers.get("Content-Type", "").partition(";")[0].strip().lower()
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
 def _extra_headers(binding: Binding, credentials: Credentials) -> dict[str, str]:
     headers = dict(binding.spec.headers)
     for header, variable in binding.spec.credential_headers.items():
@@ -633,30 +666,6 @@ def _chat_request(messages: Sequence[Message | Mapping[str, Any]] | None, params
 def _streams_no_tool_calls(model: ModelSpec, request: ChatRequest) -> bool:
     """Whether a streamed call would stream tool calls that the model declares it cannot stream."""
     return bool(request.tools) and request.tool_choice != "none" and not model.supports("stream-tool-call")
-
-
-def _whole_answer_as_stream(result: ChatResult, *, started: float, finish_usage: UsageFinisher) -> ChatStream:
-    """A whole answer as a stream of one chunk, for a caller who asked to stream."""
-
-    async def one_event() -> AsyncGenerator[list[ServerSentEvent], None]:
-        yield [ServerSentEvent(b"")]
-
-    return ChatStream(one_event(), _WholeAnswer(result), model=result.model, started=started, finish_usage=finish_usage)
-
-
-class _WholeAnswer(ChatStreamParser):
-    __slots__ = ("_result", "finished")
-
-    def __init__(self, result: ChatResult) -> None:
-        self._result = result
-        self.finished = False
-
-    def feed(self, event: ServerSentEvent) -> ChatChunk | None:
-        self.finished = True
-        answer = self._result
-        calls = tuple(ToolCallDelta(i, call.id, call.name, call.arguments) for i, call in enumerate(answer.tool_calls))
-        usage = None if answer.usage is UNREPORTED else answer.usage
-        return ChatChunk(answer.content, answer.reasoning or "", calls, answer.finish_reason, usage)
 
 
 def check_chat_features(model: ModelSpec, request: ChatRequest) -> None:

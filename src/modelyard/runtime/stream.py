@@ -6,11 +6,12 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from modelyard.errors import ModelyardError
+from modelyard.errors import ModelyardError, UpstreamConnectionError
 from modelyard.protocols.base import ChatStreamParser
 from modelyard.protocols.sse import ServerSentEvent
-from modelyard.types import ChatChunk, ChatResult, ParameterAdjustment, ToolCall, Usage
+from modelyard.types import ChatChunk, ChatResult, ParameterAdjustment, ToolCall, ToolCallDelta, Usage
 from modelyard.types.chat import FinishReason
+from modelyard.types.usage import UNREPORTED
 
 
 class ChatStream:
@@ -18,7 +19,8 @@ class ChatStream:
 
     The upstream connection is already open and its status checked when you get this object, so
     authorization and rate-limit errors surface before the first chunk. Closing it early (`aclose()`, or
-    leaving `async with`) closes the upstream connection.
+    leaving `async with`) closes the upstream connection. A stream that ends before the answer did (no finish
+    reason and no end marker: the connection was cut) raises UpstreamConnectionError, as a broken connection does.
     """
 
     def __init__(
@@ -27,11 +29,16 @@ class ChatStream:
         parser: ChatStreamParser,
         *,
         model: str,
+        provider: str,
         started: float,
         finish_usage: Callable[[Usage | None, list[str], float, float | None], Usage],
     ) -> None:
         self.model = model
+        self.provider = provider
         self.usage: Usage | None = None  # set once the stream is complete
+        # Set when it failed or was closed after some of the answer arrived: what that part used (estimated where
+        # the provider did not say), so it can be billed; None when nothing had arrived.
+        self.partial_usage: Usage | None = None
         self.finish_reason: FinishReason | None = None
         self.adjusted_params: tuple[ParameterAdjustment, ...] = ()  # what the model's parameter rules changed
         self._events = events
@@ -129,6 +136,10 @@ class ChatStream:
                     yield batch
                 if parser.finished:
                     break
+            if not (parser.finished or held is not None or parser.finish_at_end is not None):
+                # Neither the protocol's end marker nor a finish reason: a connection closed early (a body that
+                # ends with the connection, a proxy's cut) looks like a clean end at the transport.
+                raise UpstreamConnectionError("the stream ended before the answer was finished", provider=self.provider)
             latency_s = time.perf_counter() - self._started
             self.usage = self._finish_usage(reported, texts, latency_s, first_token_s)
             if held is None and parser.finish_at_end is not None:
@@ -137,6 +148,9 @@ class ChatStream:
             yield [replace(held, usage=self.usage) if held is not None else ChatChunk(usage=self.usage)]
         except BaseException as exc:  # failed, cancelled, or closed early (GeneratorExit)
             error = exc
+            if self.usage is None and (texts or first_token_s is not None or reported is not None):
+                latency_s = time.perf_counter() - self._started
+                self.partial_usage = self._finish_usage(reported, texts, latency_s, first_token_s)
             raise
         finally:
             await self._events.aclose()
@@ -167,4 +181,44 @@ class ChatStream:
             finish_reason=self.finish_reason,
             usage=self.usage,
             adjusted_params=self.adjusted_params,
+        )
+
+
+def answer_as_stream(
+    result: ChatResult,
+    *,
+    provider: str,
+    started: float,
+    finish_usage: Callable[[Usage | None, list[str], float, float | None], Usage],
+) -> ChatStream:
+    """A whole answer (what a server that ignores `stream: true` sends) as a stream of one chunk: the caller who
+    asked for a stream gets its content, finish reason and usage as if it had streamed."""
+
+    async def one_event() -> AsyncGenerator[list[ServerSentEvent], None]:
+        yield [ServerSentEvent(b"")]
+
+    return ChatStream(
+        one_event(), _WholeAnswer(result), model=result.model, provider=provider, started=started,
+        finish_usage=finish_usage,
+    )  # fmt: skip
+
+
+class _WholeAnswer(ChatStreamParser):
+    __slots__ = ("_result", "finished")
+
+    def __init__(self, result: ChatResult) -> None:
+        self._result = result
+        self.finished = False
+
+    def feed(self, event: ServerSentEvent) -> ChatChunk | None:
+        self.finished = True
+        answer = self._result
+        return ChatChunk(
+            content=answer.content,
+            reasoning=answer.reasoning or "",
+            tool_calls=tuple(
+                ToolCallDelta(index, call.id, call.name, call.arguments) for index, call in enumerate(answer.tool_calls)
+            ),
+            finish_reason=answer.finish_reason,
+            usage=None if answer.usage is UNREPORTED else answer.usage,
         )

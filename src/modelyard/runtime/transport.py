@@ -193,6 +193,17 @@ class Transport:
             await chunks.aclose()
 
 
+async def decoded(body: bytes, *, framing: str, provider: str) -> AsyncGenerator[list[ServerSentEvent], None]:
+    """The events of a stream's body read whole, as `Transport.events` would have yielded them."""
+    decoder = _DECODERS[framing]()
+    try:
+        events = decoder.feed(body) + decoder.flush()
+    except EventStreamError as exc:
+        raise UpstreamProtocolError(f"unreadable stream: {exc}", provider=provider) from exc
+    if events:
+        yield events
+
+
 _DECODERS: dict[str, type[SSEDecoder] | type[NDJSONDecoder] | type[EventStreamDecoder]] = {
     "sse": SSEDecoder,
     "ndjson": NDJSONDecoder,

@@ -32,7 +32,7 @@ from modelyard.services.governance import call as governance_call
 from modelyard.services.quota.estimate import CallEstimate, within
 from modelyard.services.resolve import Resolved, Route, resolve
 from modelyard.services.snapshot import PoolMember
-from modelyard.services.usage import UsageEvent
+from modelyard.services.usage import UsageEvent, UsageStatus
 from modelyard.store.tables import utcnow
 from modelyard.types import (
     ChatRequest,
@@ -175,13 +175,7 @@ class Invoker:
                 if route.provider_type == "system":
                     estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
                     try:
-                        reserving = self._services.quota.reserve(
-                            workspace_id=context.workspace_id,
-                            provider=resolved.provider,
-                            model=resolved.model.id,
-                            estimate=estimate,
-                            idempotency_key=context.idempotency_key,
-                        )
+                        reserving = self._reserve(context, resolved, estimate)
                         reservation = await (reserving if tracing is None else tracing.phase("quota", reserving))
                     except HostedQuotaExceededError as exc:
                         last_error = exc  # the workspace's own key, if it has one, is the next route
@@ -235,6 +229,28 @@ class Invoker:
         if not admitting.cancelled() and admitting.exception() is None:
             admitting.result().finish(None)
 
+    async def _reserve(self, context: CallContext, resolved: Resolved, estimate: CallEstimate) -> Reservation:
+        """The reservation, written whole even if the caller leaves meanwhile (then it is given back at once): a
+        cancellation inside the write could commit a reservation no one would ever close."""
+        reserving = asyncio.ensure_future(
+            self._services.quota.reserve(
+                workspace_id=context.workspace_id,
+                provider=resolved.provider,
+                model=resolved.model.id,
+                estimate=estimate,
+                idempotency_key=context.idempotency_key,
+            )
+        )
+        try:
+            return await asyncio.shield(reserving)
+        except asyncio.CancelledError:
+            reserving.add_done_callback(self._release_unused)
+            raise
+
+    def _release_unused(self, reserving: asyncio.Future[Reservation]) -> None:
+        if not reserving.cancelled() and reserving.exception() is None:
+            self._spawn(self._services.quota.release(reserving.result()))
+
     async def _call_route(
         self,
         context: CallContext,
@@ -267,6 +283,9 @@ class Invoker:
                 if tracing is not None:
                     answer = tracing.upstream(answer, resolved, route.provider_type, target, request)
                 return await answer, member
+            except asyncio.CancelledError:  # the caller left, or the server is stopping: the upstream call is closed
+                self._record(context, resolved, route, member, None, CANCELLED)
+                raise
             except UpstreamError as exc:
                 last = exc
                 if route.pool_key is not None:
@@ -294,8 +313,19 @@ class Invoker:
         if isinstance(result, ChatStream):
 
             def finished(stream: ChatStream, error: BaseException | None) -> None:
-                self._record(context, resolved, route, member, stream.usage, error if stream.usage is None else None)
-                self._settle(reservation, stream.usage, admission)
+                if stream.usage is not None:
+                    self._record(context, resolved, route, member, stream.usage, None)
+                    self._settle(reservation, stream.usage, admission)
+                    return
+                # Failed or abandoned midway: what arrived was spent upstream and is billed; nothing arrived, nothing.
+                self._record(context, resolved, route, member, stream.partial_usage, error or CANCELLED)
+                if stream.partial_usage is not None:
+                    self._settle(reservation, stream.partial_usage, admission)
+                    return
+                if reservation is not None:
+                    self._spawn(self._services.quota.release(reservation))
+                if admission is not None:
+                    admission.finish(None)
 
             result.add_done_callback(finished)
             return
@@ -332,8 +362,8 @@ class Invoker:
                 provider_type=route.provider_type,
                 credential_ref=member.id,
                 usage=usage,
-                status="error" if error is not None else "success",
-                error_class=type(error).__name__ if error is not None else None,
+                status=_status(error),
+                error_class=type(error).__name__ if error is not None and _status(error) == "error" else None,
                 created_at=utcnow(),
             )
         )
@@ -352,6 +382,15 @@ class Invoker:
         """Wait for accounting still in flight (quota settlement, balancer reports); called at shutdown."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+CANCELLED = asyncio.CancelledError()  # recorded for a call its caller left (or the server stopped) before the end
+
+
+def _status(error: BaseException | None) -> UsageStatus:
+    if error is None:
+        return "success"
+    return "cancelled" if isinstance(error, asyncio.CancelledError | GeneratorExit) else "error"
 
 
 _PROCESS_PREFIX = secrets.token_hex(6)  # ids are unique across replicas and restarts without a syscall each

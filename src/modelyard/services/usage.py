@@ -52,6 +52,12 @@ _STRING_LIMITS = {
 _PRICE_SCALE = 10
 
 
+# success: answered whole; error: the provider or modelyard failed it; cancelled: the caller left (or the server
+# stopped) before the end, so the upstream call was closed. A failed or cancelled stream keeps the usage of what
+# arrived before it ended. cache_hit: answered from the response cache, nothing spent.
+UsageStatus = Literal["success", "error", "cancelled", "cache_hit"]
+
+
 class UsageEvent(Value, frozen=True):
     """What the invoker reports about one call (or one failed attempt of it)."""
 
@@ -64,7 +70,7 @@ class UsageEvent(Value, frozen=True):
     provider_type: str  # system | custom
     credential_ref: str | None  # credential, custom model or load-balancing entry id
     usage: Usage | None
-    status: Literal["success", "error", "cache_hit"]  # cache_hit: from the response cache, nothing spent
+    status: UsageStatus
     error_class: str | None
     created_at: datetime
 
