@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 from modelyard.gateway.app import Gateway
@@ -11,11 +16,12 @@ from modelyard.services.context import Services
 from modelyard.settings import Settings
 
 ASGIApp = Any
+log = logging.getLogger(__name__)
 
 
 class ModelyardApp:
     """Routes `/v1/...` straight to the gateway (the hot path skips the console's framework) and the rest to
-    the console; runs the services' start and close in the ASGI lifespan."""
+    the console; runs the services' start and close in the ASGI lifespan, and drains the calls in flight on a stop."""
 
     def __init__(self, services: Services, *, console: ASGIApp | None = None) -> None:
         self.services = services
@@ -26,6 +32,8 @@ class ModelyardApp:
 
             console = create_console(services, self.metrics)
         self.console = console
+        self._console_calls: set[asyncio.Task[Any]] = set()
+        self._draining: asyncio.Future[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -34,7 +42,31 @@ class ModelyardApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         else:
+            task = asyncio.current_task()
+            if task is not None:
+                self._console_calls.add(task)
+                task.add_done_callback(self._console_calls.discard)
             await self.console(scope, receive, send)
+
+    def drain(self) -> asyncio.Future[None]:
+        """Let the calls in flight finish for up to MODELYARD_DRAIN_TIMEOUT_S, then end them: gateway streams with an
+        error event, JSON calls with a 503, console calls cancelled; their upstream calls close and their reservations
+        are released. Started once, by the stop signal or the lifespan shutdown, whichever comes first."""
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain(self.services.settings.drain_timeout_s))
+        return self._draining
+
+    async def _drain(self, timeout_s: float) -> None:
+        console = asyncio.ensure_future(_finish_or_cancel(self._console_calls, timeout_s))
+        stopped = await self.gateway.in_flight.drain(timeout_s)
+        cancelled = await console
+        if stopped or cancelled:
+            log.warning(
+                "stopped %d gateway and %d console calls still running after the %g s drain time",
+                stopped,
+                cancelled,
+                timeout_s,
+            )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
@@ -45,11 +77,49 @@ class ModelyardApp:
                 except Exception as exc:
                     await send({"type": "lifespan.startup.failed", "message": str(exc)})
                     raise
+                _drain_on_stop_signals(self)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await self.services.close()
+                await self.drain()
+                await self.services.close()  # writes the usage records and ledger rows still queued
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _drain_on_stop_signals(app: ModelyardApp) -> None:
+    """Begin the drain when SIGTERM or SIGINT arrives, beside the server's own handling of it.
+
+    granian (2.8) sends the lifespan shutdown only once every open request has ended, so a call held by a hung
+    upstream kept the server up for as long as it hung; this handler is what bounds the wait. The server's own
+    handler still runs: an asyncio loop learns of the signal through its wakeup fd, whatever Python-level handler
+    is installed, and one installed with `signal.signal` (uvicorn's) is called from here.
+    """
+    loop = asyncio.get_running_loop()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(number)
+        if not callable(previous):  # the default action or ignored: no server here drains, so neither do we
+            continue
+
+        def on_stop(signum: int, frame: FrameType | None, previous: Callable[..., Any] = previous) -> None:
+            loop.call_soon_threadsafe(app.drain)
+            previous(signum, frame)
+
+        try:
+            signal.signal(number, on_stop)
+        except ValueError:  # not the main thread: the lifespan shutdown starts the drain
+            return
+
+
+async def _finish_or_cancel(tasks: set[asyncio.Task[Any]], timeout_s: float) -> int:
+    running = set(tasks)
+    if not running:
+        return 0
+    _, left = await asyncio.wait(running, timeout=timeout_s)
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left, timeout=5.0)
+    return len(left)
 
 
 def create_app(settings: Settings | None = None) -> ModelyardApp:

@@ -35,6 +35,9 @@ class Settings:
     metrics_token: str | None = None  # set: /metrics answers only `Authorization: Bearer <token>`
     trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose X-Forwarded-For / Forwarded names the client
     workspace_cache_size: int = 10_000  # workspaces whose snapshot and keys each process keeps (LRU)
+    # On SIGTERM, calls in flight get this long to finish; then streams end with an error event and the rest are
+    # cancelled (quota released, usage and ledger written) before the process exits.
+    drain_timeout_s: float = 20.0
     idempotency_hours: int = 24  # how long the gateway replays the answer kept for an Idempotency-Key
     response_cache_mb: int = 64  # the response cache's bound in this process's memory, without Redis
 
@@ -62,6 +65,7 @@ class Settings:
             metrics_token=env.get("MODELYARD_METRICS_TOKEN") or None,
             trusted_proxies=_networks(env, "MODELYARD_TRUSTED_PROXIES"),
             workspace_cache_size=_positive_int(env, "MODELYARD_WORKSPACE_CACHE_SIZE", 10_000),
+            drain_timeout_s=_seconds(env, "MODELYARD_DRAIN_TIMEOUT_S", 20.0),
             idempotency_hours=_positive_int(env, "MODELYARD_IDEMPOTENCY_HOURS", 24),
             response_cache_mb=_positive_int(env, "MODELYARD_RESPONSE_CACHE_MB", 64),
         )
@@ -110,3 +114,16 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {env.get(name)!r}")
     return int(text)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 3600:  # NaN fails this too
+        raise SettingsError(f"{name} must be a number of seconds from 0 to 3600, got {env.get(name)!r}")
+    return seconds

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -110,7 +111,7 @@ def run_server(*, host: str, port: int, workers: int, access_log: bool) -> None:
     command = [
         sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
         "--host", host, "--port", str(port), "--workers", str(workers),
-        "--workers-kill-timeout", str(WORKER_STOP_TIMEOUT_S),
+        "--workers-kill-timeout", str(_worker_stop_timeout_s()),
         "--loop", "uvloop", "--http", "1", "--no-ws", "--backlog", "2048",
         "--access-log" if access_log else "--no-access-log",
         "modelyard.server:create_app",
@@ -118,6 +119,11 @@ def run_server(*, host: str, port: int, workers: int, access_log: bool) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.executable, command)
+
+
+def _worker_stop_timeout_s() -> int:
+    """Past the drain time (MODELYARD_DRAIN_TIMEOUT_S), with room to stop the calls left and write usage and ledger."""
+    return max(WORKER_STOP_TIMEOUT_S, math.ceil(Settings.from_env().drain_timeout_s) + 10)
 
 
 async def _prepare(settings: Settings, owner_email: str | None, owner_password: str | None) -> FirstRun:

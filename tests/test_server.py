@@ -1,0 +1,145 @@
+"""The service as `modelyard serve` runs it (granian, a real process): a stop (SIGTERM) drains the calls in flight for
+MODELYARD_DRAIN_TIMEOUT_S, then ends them, gives their hosted quota back, writes usage and ledger, and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+import pytest
+
+from modelyard import vault
+from modelyard.services.context import Services
+from modelyard.settings import Settings
+from tests.fakes.openai import FakeOpenAI
+from tests.support import MASTER, SECRET, eventually
+
+DRAIN_S = 2.0
+CHAT = {"model": "deepseek/deepseek-flash", "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def environment(tmp_path: Path, fake_openai: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """What `modelyard serve` is started with: SQLite under tmp_path, a hosted deepseek trial on the fake."""
+    monkeypatch.setattr(vault, "RSA_BITS", 2048)
+    hosted = tmp_path / "hosted.yaml"
+    hosted.write_text(
+        "providers:\n"
+        "  deepseek:\n"
+        f"    credentials: {{api_key: {SECRET}, endpoint_url: '{fake_openai.url}/v1'}}\n"
+        "    quota: {type: trial, unit: times, limit: 10}\n"
+    )
+    home = tmp_path / "home"
+    return {
+        **{name: value for name, value in os.environ.items() if not name.startswith("MODELYARD_")},
+        "MODELYARD_HOME": str(home),
+        "MODELYARD_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'modelyard.db'}",
+        "MODELYARD_SECRET_KEY": MASTER,
+        "MODELYARD_HOSTED_CONFIG": str(hosted),
+        "MODELYARD_PORT": str(free_port()),
+        "MODELYARD_DRAIN_TIMEOUT_S": str(DRAIN_S),
+    }
+
+
+async def services_of(environment: dict[str, str]) -> Services:
+    services = Services(Settings.from_env(environment))
+    await services.start()
+    return services
+
+
+@pytest.fixture
+async def workspace(environment: dict[str, str]) -> tuple[str, str]:
+    services = await services_of(environment)
+    try:
+        workspace = (await services.workspaces.create("Served")).id
+        _, key = await services.api_keys.create(workspace_id=workspace, name="ci")
+    finally:
+        await services.close()
+    return workspace, key
+
+
+async def serving(environment: dict[str, str]) -> asyncio.subprocess.Process:
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "modelyard.cli", "serve", "--workers", "1",
+        env=environment, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{environment['MODELYARD_PORT']}/health/live"
+
+    async def live() -> bool:
+        assert server.returncode is None, (await server.stderr.read()).decode()  # type: ignore[union-attr]
+        try:
+            async with aiohttp.ClientSession() as http, http.get(url) as response:
+                return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await eventually(live, "modelyard serve to listen", within_s=60)  # imports and migration, not performance
+    return server
+
+
+async def test_a_stop_ends_calls_held_by_a_hung_upstream_within_the_drain_time(
+    environment: dict[str, str], workspace: tuple[str, str], fake_openai: FakeOpenAI
+) -> None:
+    workspace_id, key = workspace
+    fake_openai.stream(b"data: {}\n\n", stall_after=0, stall_s=3600)  # the stream's headers, then nothing
+    fake_openai.hang()  # no answer at all
+    server = await serving(environment)
+    url = f"http://127.0.0.1:{environment['MODELYARD_PORT']}/v1/chat/completions"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as http:
+        streamed = await http.post(url, json={**CHAT, "stream": True})
+        assert streamed.status == 200
+        whole = asyncio.create_task(http.post(url, json=CHAT))
+        await eventually(lambda: len(fake_openai.requests) == 2, "both calls to reach the upstream")
+
+        stopped_at = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        stream_body = await streamed.read()
+        answer = await whole
+        answer_body = await answer.read()
+        await asyncio.wait_for(server.wait(), timeout=30)
+        exited_after_s = time.monotonic() - stopped_at
+
+    assert server.returncode in (0, -signal.SIGTERM), (await server.stderr.read()).decode()  # type: ignore[union-attr]
+    assert DRAIN_S <= exited_after_s < DRAIN_S + 8  # the drain, then the stop: not the hung upstream's hour
+    [event] = [line for line in stream_body.split(b"\n\n") if line.startswith(b"data: ")]
+    assert orjson.loads(event.removeprefix(b"data: "))["error"]["code"] == "server_stopping"  # and no [DONE]
+    assert answer.status == 503 and answer.headers["retry-after"] == "1"
+    assert orjson.loads(answer_body)["error"]["code"] == "server_stopping"
+    await eventually(lambda: fake_openai.disconnects == 2, "both upstream calls to be closed")
+
+    services = await services_of(environment)  # what the stopped service wrote before it exited
+    try:
+        ledger = await services.quota.ledger(workspace_id=workspace_id)
+        [quota] = await services.quota.status(workspace_id=workspace_id)
+        usage = await services.usage.records(workspace_id=workspace_id)
+    finally:
+        await services.close()
+    assert sorted(entry.kind for entry in ledger) == ["release", "release", "reserve", "reserve"]
+    assert quota.used == 0
+    assert [record.status for record in usage] == ["cancelled", "cancelled"]
+
+
+def test_workers_are_killed_only_after_a_longer_drain_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    from modelyard.cli import serve as serve_module
+
+    executed: list[list[str]] = []
+    monkeypatch.setattr(serve_module.os, "execv", lambda path, argv: executed.append(argv))
+    monkeypatch.setenv("MODELYARD_DRAIN_TIMEOUT_S", "60")
+
+    serve_module.run_server(host="127.0.0.1", port=8080, workers=1, access_log=False)
+
+    (argv,) = executed
+    assert argv[argv.index("--workers-kill-timeout") + 1] == "70"  # the drain, then 10 s to stop and write
