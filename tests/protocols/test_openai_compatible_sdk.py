@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import openai
+import orjson
 import pytest
 
 from tests.fakes.openai import chat_chunk, sse
@@ -198,3 +199,14 @@ async def test_xinference_takes_the_thinking_switch_in_chat_template_kwargs_alon
         provider="xinference", model="qwen3", credentials=form, messages=messages, extra={"enable_thinking": False}
     )
     assert_same_request(fake_openai)
+
+
+async def test_a_stream_whose_events_end_with_a_single_newline_is_read_whole(runtime, fake_openai, form) -> None:
+    chunks = [chat_chunk({"content": "Hel"}), chat_chunk({"content": "lo"}), chat_chunk({}, "stop")]
+    usage = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}
+    usage["usage"] = {"prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6}
+    lines = [b"data: " + orjson.dumps(chunk) + b"\n" for chunk in (*chunks, usage)]
+    fake_openai.stream(b"".join(lines) + b"data: [DONE]\n", piece_size=7)  # Dify's stream_mode_delimiter "\n"
+    stream = await chat(runtime, form, messages=[{"role": "user", "content": "Hi"}], stream=True)
+    answer = await stream.collect()
+    assert (answer.content, answer.finish_reason, answer.usage.completion_tokens) == ("Hello", "stop", 2)

@@ -16,7 +16,9 @@ class OpenAIChatStream(ChatStreamParser):
     """Chat-completion chunks to unified chunks.
 
     Tolerates what compatible servers do differently: usage on every chunk or on an empty-choices chunk,
-    tool-call deltas without `index`, reasoning in `reasoning_content` or `reasoning`, no `[DONE]` at all.
+    tool-call deltas without `index`, reasoning in `reasoning_content` or `reasoning`, no `[DONE]` at all, and
+    events ended by a single newline (Dify's stream_mode_delimiter "\n"): the decoder then joins their data lines
+    into one event, read here line by line into one chunk.
     """
 
     __slots__ = ("_index_by_id", "_target", "finished")
@@ -33,6 +35,8 @@ class OpenAIChatStream(ChatStreamParser):
             return None
         if not data:
             return None
+        if b"\n" in data and data.lstrip()[:1] == b"{":  # several events without blank lines between them
+            return _merged([self.feed(ServerSentEvent(line)) for line in data.split(b"\n") if line.strip()])
         with reading(self._target, "chat stream"):
             chunk: dict[str, Any] = orjson.loads(data)
             if chunk.get("error"):  # an error after the stream started arrives as a data event
@@ -71,3 +75,17 @@ class OpenAIChatStream(ChatStreamParser):
                 )
             )
         return tuple(deltas)
+
+
+def _merged(chunks: list[ChatChunk | None]) -> ChatChunk | None:
+    """Chunks read from one joined event, as one: texts and tool deltas in order, the last finish reason and usage."""
+    present = [chunk for chunk in chunks if chunk is not None]
+    if not present:
+        return None
+    return ChatChunk(
+        content="".join(chunk.content for chunk in present),
+        reasoning="".join(chunk.reasoning for chunk in present),
+        tool_calls=tuple(delta for chunk in present for delta in chunk.tool_calls),
+        finish_reason=next((c.finish_reason for c in reversed(present) if c.finish_reason), None),
+        usage=next((c.usage for c in reversed(present) if c.usage), None),
+    )
