@@ -45,8 +45,21 @@ def invocation_headers(
         (b"x-modelyard-provider-type", invocation.provider_type.encode()),
         (b"x-modelyard-overhead-ms", exchange.overhead_ms(upstream_s)),
     ]
+    if invocation.alias is not None:  # what the alias's call did (services/fallback.py)
+        headers += alias_headers(invocation)
     if isinstance(invocation.result, ChatResult | ChatStream):  # what the model's parameter rules changed
         headers += adjustment_headers(invocation.result)
+    return headers
+
+
+def alias_headers(invocation: Invocation[Any]) -> list[tuple[bytes, bytes]]:
+    """The alias called, the attempts its call made, and each target it moved on from (`provider/model:why`)."""
+    headers = [
+        (b"x-modelyard-alias", (invocation.alias or "").encode()),
+        (b"x-modelyard-attempts", str(invocation.attempts).encode()),
+    ]
+    if invocation.fallbacks:
+        headers.append((b"x-modelyard-fallbacks", ", ".join(invocation.fallbacks).encode()))
     return headers
 
 

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
-from modelyard.errors import InvalidRequestError
+from modelyard.errors import InvalidRequestError, ModelNotFoundError
 from modelyard.gateway.chat import invocation_headers, model_name
 from modelyard.gateway.exchange import Exchange
 from modelyard.gateway.metrics import Metrics
 from modelyard.protocols import fields
 from modelyard.protocols.openai import egress
-from modelyard.services.resolve import usable_models
-from modelyard.types import EmbeddingRequest, ModerationRequest, RerankRequest
+from modelyard.services.resolve import resolve_alias, usable_models
+from modelyard.types import EmbeddingRequest, ModelType, ModerationRequest, RerankRequest
 from modelyard.types.model_type import MODEL_TYPES
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ async def moderations(services: Services, exchange: Exchange, identity: ApiKeyId
 
 async def list_models(services: Services, exchange: Exchange, identity: ApiKeyIdentity, metrics: Metrics) -> None:
     """The models this workspace can call now, as `provider/model` ids; deprecated ones too, marked with their
-    shutdown date (they answer until then). Built once per configuration version."""
+    shutdown date (they answer until then); then its aliases, by name. Built once per configuration version."""
     snapshot = await services.snapshots.get(identity.workspace_id)
     body = snapshot.memo.get("/v1/models")
     if body is None:
@@ -121,6 +121,23 @@ def _listed(snapshot: WorkspaceSnapshot) -> list[dict[str, Any]]:
                     "shutdown_date": spec.shutdown_date.isoformat() if spec and spec.shutdown_date else None,
                 }
             )
+    for alias in sorted(snapshot.aliases.values(), key=lambda alias: alias.name):
+        try:
+            resolve_alias(snapshot, alias.name, cast(ModelType, alias.model_type))
+        except ModelNotFoundError:
+            continue  # none of its models can be called now
+        data.append(
+            {
+                "id": alias.name,
+                "object": "model",
+                "created": 0,
+                "owned_by": "alias",
+                "model_type": alias.model_type,
+                "deprecated": False,
+                "shutdown_date": None,
+                "alias_of": [target.name for target in alias.targets],  # in fallback order
+            }
+        )
     return data
 
 

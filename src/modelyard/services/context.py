@@ -23,8 +23,10 @@ if TYPE_CHECKING:
     from modelyard.runtime import Runtime
     from modelyard.runtime.timeouts import Timeouts
     from modelyard.services.accounts import AccountService
+    from modelyard.services.aliases import AliasService
     from modelyard.services.api_keys import ApiKeyService
     from modelyard.services.balancer import LoadBalancer
+    from modelyard.services.cooldowns import Cooldowns
     from modelyard.services.credentials import CredentialService
     from modelyard.services.defaults import DefaultModelService
     from modelyard.services.governance import Governor
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from modelyard.services.quota import QuotaService
     from modelyard.services.response_cache import ResponseCache
     from modelyard.services.responses import ResponseStore
+    from modelyard.services.retention import Retention
     from modelyard.services.snapshot import SnapshotService
     from modelyard.services.usage import UsageRecorder
     from modelyard.services.vaults import Vaults
@@ -91,7 +94,12 @@ class Services:
             return self._runtime
         from modelyard.runtime import Runtime
 
-        return Runtime(self._catalog, timeouts=self.timeouts, upstream_policy=self.settings.upstream_policy)
+        return Runtime(
+            self._catalog,
+            timeouts=self.timeouts,
+            upstream_policy=self.settings.upstream_policy,
+            machine_identity=self.settings.machine_identity,
+        )
 
     @cached_property
     def hosted(self) -> HostedConfig:
@@ -168,6 +176,18 @@ class Services:
         return LoadBalancer(self.cache)
 
     @cached_property
+    def cooldowns(self) -> Cooldowns:
+        from modelyard.services.cooldowns import cooldowns_for
+
+        return cooldowns_for(self.cache)
+
+    @cached_property
+    def aliases(self) -> AliasService:
+        from modelyard.services.aliases import AliasService
+
+        return AliasService(self.db, self.snapshots, self.catalog, self.cooldowns)
+
+    @cached_property
     def usage(self) -> UsageRecorder:
         from modelyard.services.usage import UsageRecorder
 
@@ -225,6 +245,12 @@ class Services:
             max_bytes=self.settings.response_cache_mb * 1024 * 1024,
         )
 
+    @cached_property
+    def retention(self) -> Retention:
+        from modelyard.services.retention import Retention
+
+        return Retention.of(self.engine, self.settings)
+
     async def start(self, *, run_migrations: bool = True) -> None:
         """For a long-running process: every use case built and started (background writers, subscriptions)."""
         await self.start_for_command(run_migrations=run_migrations)
@@ -236,6 +262,7 @@ class Services:
         await self.governor.start()
         await self.idempotency.start()
         await self.responses.start()
+        self.retention.start()  # prunes old usage records and ledger rows every hour, first after ten minutes
 
     async def start_for_command(self, *, run_migrations: bool = True) -> None:
         """For one command, then `close()`: the schema and the master key checked, the cache connected.
@@ -250,6 +277,8 @@ class Services:
 
     async def close(self) -> None:
         """Close what was built, in the order their writes need; what was never used is not built to be closed."""
+        if self._is_built("retention"):
+            await self.retention.close()  # a pruning batch cut short rolls back
         if self._is_built("invoker"):
             await self.invoker.drain()
         if self._is_built("api_keys"):

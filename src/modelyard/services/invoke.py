@@ -2,8 +2,8 @@
 
 The hot path reads the cached snapshot, never the database; the one exception is the hosted-quota reservation,
 which must be atomic. Usage is recorded into a buffer written in batches. Fail-over to another credential of
-the pool, or from an exhausted hosted quota to the workspace's own key, happens only before the first byte
-reaches the caller.
+the pool, from an exhausted hosted quota to the workspace's own key, or from one target of a model alias to the
+next (services/fallback.py), happens only before the first byte reaches the caller.
 """
 
 from __future__ import annotations
@@ -14,9 +14,13 @@ import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+import msgspec
+
 from modelyard import telemetry
+from modelyard.catalog.spec import ModelSpec
 from modelyard.errors import (
     HostedQuotaExceededError,
     ModelyardError,
@@ -27,11 +31,12 @@ from modelyard.errors import (
 from modelyard.protocols.base import Target
 from modelyard.runtime.stream import ChatStream
 from modelyard.services.balancer import PoolEntry
+from modelyard.services.fallback import Fallback
 from modelyard.services.governance import Admission, GovernedCall
 from modelyard.services.governance import call as governance_call
 from modelyard.services.quota.estimate import CallEstimate, within
-from modelyard.services.resolve import Resolved, Route, resolve
-from modelyard.services.snapshot import PoolMember
+from modelyard.services.resolve import Resolved, ResolvedAlias, Route, resolve, resolve_alias
+from modelyard.services.snapshot import PoolMember, WorkspaceSnapshot
 from modelyard.services.usage import UsageEvent, UsageStatus
 from modelyard.store.tables import utcnow
 from modelyard.types import (
@@ -75,13 +80,15 @@ class Invocation(Value, Generic[T], frozen=True):
     model: str
     provider_type: str
     request_id: str
+    alias: str | None = None  # the alias the caller named; provider and model are then its target that answered
+    attempts: int = 1  # an alias's calls: the upstream attempts made, retries and fallbacks included
+    fallbacks: tuple[str, ...] = ()  # an alias's targets that failed or were skipped, as `provider/model:why`
 
 
 class CallContext(Value, frozen=True):
     workspace_id: str
     api_key_id: str | None
     request_id: str
-    idempotency_key: str | None
 
 
 class Invoker:
@@ -146,6 +153,10 @@ class Invoker:
             _context(workspace_id, context), model, "moderation", request, runtime.invoke_moderation
         )
 
+    @cached_property
+    def _fallback(self) -> Fallback:
+        return Fallback(self._services.cooldowns)
+
     async def resolve(self, *, workspace_id: str, model: str, model_type: ModelType) -> Resolved:
         return resolve(await self._services.snapshots.get(workspace_id), model, model_type)
 
@@ -160,6 +171,9 @@ class Invoker:
         call: Callable[[Target, R], Awaitable[T]],
     ) -> Invocation[T]:
         snapshot = await self._services.snapshots.get(context.workspace_id)
+        alias = resolve_alias(snapshot, model, model_type) if snapshot.aliases else None
+        if alias is not None:
+            return await self._invoke_alias(context, snapshot, alias, request, call)
         tracing = telemetry.tracing  # None unless traces are on (modelyard/telemetry); then each step is a span
         if tracing is None:
             resolved = resolve(snapshot, model, model_type)
@@ -168,39 +182,84 @@ class Invoker:
         admitting = self._admit(context, resolved, model, request)  # the key's and workspace's policies
         admission = await (admitting if tracing is None else tracing.phase("admission", admitting))
         try:
-            last_error: ModelyardError | None = None
-            for route in resolved.routes:
-                reservation = None
-                sent = request
-                if route.provider_type == "system":
-                    estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
-                    try:
-                        reserving = self._reserve(context, resolved, estimate)
-                        reservation = await (reserving if tracing is None else tracing.phase("quota", reserving))
-                    except HostedQuotaExceededError as exc:
-                        last_error = exc  # the workspace's own key, if it has one, is the next route
-                        continue
-                    if reservation.is_capped:  # less remained than the worst case: the call must fit what did
-                        sent = within(request, estimate, reservation.amount)
-                try:
-                    result, member = await self._call_route(context, snapshot.memo, resolved, route, call, sent)
-                except BaseException:
-                    if reservation is not None:
-                        self._spawn(self._services.quota.release(reservation))
-                    raise
-                self._account(context, resolved, route, member, result, reservation, admission)
-                return Invocation(result, resolved.provider, resolved.model.id, route.provider_type, context.request_id)
-            assert last_error is not None
-            raise last_error
+            return await self._call_model(context, snapshot, resolved, call, request, admission)
         except BaseException:
             if admission is not None:  # nothing reached the caller: the call's slots, tokens and budget come back
                 admission.finish(None)
             raise
 
-    async def _admit(
-        self, context: CallContext, resolved: Resolved, requested: str, request: object
-    ) -> Admission | None:
-        """Admission under the caller's policies, taken whole even if the caller leaves meanwhile (then given back)."""
+    async def _invoke_alias(
+        self,
+        context: CallContext,
+        snapshot: WorkspaceSnapshot,
+        alias: ResolvedAlias,
+        request: R,
+        call: Callable[[Target, R], Awaitable[T]],
+    ) -> Invocation[T]:
+        """A call of an alias, admitted once for all its targets: requests, tokens and concurrency count the call
+        once, and the budget holds the dearest target's worst case; each attempt reserves its own hosted quota and
+        gives it back when it fails, so only the target that answers is charged."""
+        governed = await self._governed(context)
+        alias = _allowed_targets(alias, governed)
+        first, *others = (target.resolved for target in alias.targets)
+        fallbacks = tuple(resolved.model for resolved in others)
+        admitting = self._admit(context, first, alias.name, request, fallbacks=fallbacks, governed=governed)
+        tracing = telemetry.tracing
+        admission = await (admitting if tracing is None else tracing.phase("admission", admitting))
+        try:
+            answer = await self._fallback.run(
+                context.workspace_id,
+                alias,
+                lambda target: self._call_model(context, snapshot, target.resolved, call, request, admission),
+            )
+        except BaseException:
+            if admission is not None:
+                admission.finish(None)
+            raise
+        trail = answer.trail
+        return msgspec.structs.replace(
+            answer.result, alias=alias.name, attempts=trail.attempts, fallbacks=tuple(trail.fallbacks)
+        )
+
+    async def _call_model(
+        self,
+        context: CallContext,
+        snapshot: WorkspaceSnapshot,
+        resolved: Resolved,
+        call: Callable[[Target, R], Awaitable[T]],
+        request: R,
+        admission: Admission | None,
+    ) -> Invocation[T]:
+        """The model's routes in order (hosted quota, then the workspace's own key); the admission is the caller's
+        to finish when this raises, and is settled by the accounting when it answers."""
+        tracing = telemetry.tracing
+        last_error: ModelyardError | None = None
+        for route in resolved.routes:
+            reservation = None
+            sent = request
+            if route.provider_type == "system":
+                estimate = CallEstimate(resolved.model, request)  # counted only if the quota's unit needs it
+                try:
+                    reserving = self._reserve(context, resolved, estimate)
+                    reservation = await (reserving if tracing is None else tracing.phase("quota", reserving))
+                except HostedQuotaExceededError as exc:
+                    last_error = exc  # the workspace's own key, if it has one, is the next route
+                    continue
+                if reservation.is_capped:  # less remained than the worst case: the call must fit what did
+                    sent = within(request, estimate, reservation.amount)
+            try:
+                result, member = await self._call_route(context, snapshot.memo, resolved, route, call, sent)
+            except BaseException:
+                if reservation is not None:
+                    self._spawn(self._services.quota.release(reservation))
+                raise
+            self._account(context, resolved, route, member, result, reservation, admission)
+            return Invocation(result, resolved.provider, resolved.model.id, route.provider_type, context.request_id)
+        assert last_error is not None
+        raise last_error
+
+    async def _governed(self, context: CallContext) -> GovernedCall:
+        """The caller's key and workspace, as the gateway's auth step left them, or looked up for a library call."""
         governed = governance_call.current()
         if governed is None or governed.workspace_id != context.workspace_id:  # not through the gateway's auth step
             key = None
@@ -210,9 +269,29 @@ class Invoker:
                         workspace_id=context.workspace_id, key_id=context.api_key_id
                     )
             governed = GovernedCall(context.workspace_id, key)
+        return governed
+
+    async def _admit(
+        self,
+        context: CallContext,
+        resolved: Resolved,
+        requested: str,
+        request: object,
+        *,
+        fallbacks: tuple[ModelSpec, ...] = (),
+        governed: GovernedCall | None = None,
+    ) -> Admission | None:
+        """Admission under the caller's policies, taken whole even if the caller leaves meanwhile (then given back)."""
+        if governed is None:
+            governed = await self._governed(context)
         governor = self._services.governor
         ticket = await governor.plan(
-            governed, provider=resolved.provider, model=resolved.model, requested=requested, request=request
+            governed,
+            provider=resolved.provider,
+            model=resolved.model,
+            requested=requested,
+            request=request,
+            fallbacks=fallbacks,
         )
         if ticket is None:  # nothing limits the call: no task, no round trip
             return None
@@ -238,7 +317,6 @@ class Invoker:
                 provider=resolved.provider,
                 model=resolved.model.id,
                 estimate=estimate,
-                idempotency_key=context.idempotency_key,
             )
         )
         try:
@@ -401,10 +479,21 @@ def new_request_id() -> str:
     return f"req_{_PROCESS_PREFIX}{next(_request_numbers):012x}"
 
 
+def _allowed_targets(alias: ResolvedAlias, governed: GovernedCall) -> ResolvedAlias:
+    """The alias's targets the caller's key may call: all of them when it allows the alias by name (or every model);
+    else those it allows as models. None allowed: the alias itself, which admission then refuses, naming the policy."""
+    policy = governed.key.policy if governed.key is not None else None
+    if policy is None or policy.allowed_models is None:
+        return alias
+    allowed = tuple(target for target in alias.targets if policy.allows(alias.name, target.name))
+    if not allowed or len(allowed) == len(alias.targets):
+        return alias
+    return msgspec.structs.replace(alias, targets=allowed)
+
+
 def _context(workspace_id: str, context: dict[str, str | None]) -> CallContext:
     return CallContext(
         workspace_id=workspace_id,
         api_key_id=context.get("api_key_id"),
         request_id=context.get("request_id") or new_request_id(),
-        idempotency_key=context.get("idempotency_key"),
     )

@@ -1,4 +1,4 @@
-"""From what a caller names (`provider/model`, a bare model name, or `default`) to what can be called.
+"""From what a caller names (`provider/model`, a bare model name, an alias, or `default`) to what can be called.
 
 Pure functions over a WorkspaceSnapshot: no I/O, so the hot path pays a few dictionary lookups.
 
@@ -7,6 +7,10 @@ Provider type, per provider (written in the README too):
 * an explicit preference (`preferred_type`) wins when its side is usable, else the other side is used;
 * with no preference, `custom` wins when configured: a workspace that adds its own key uses it;
 * a `system` call whose hosted quota is exhausted falls back to `custom` when that is configured (the invoker).
+
+A workspace's model alias (services/aliases.py) comes first: its name never holds a slash, is never `default`, and
+is refused at creation when a model of the workspace already answers to it as a bare name; a model added later under
+an alias's name is still reached as `provider/model`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from modelyard.catalog.spec import ModelSpec
 from modelyard.errors import CredentialsNotConfiguredError, ModelDisabledError, ModelNotFoundError
 from modelyard.services.hosted import HostedProvider
-from modelyard.services.snapshot import ModelKey, PoolMember, ProviderState, WorkspaceSnapshot
+from modelyard.services.snapshot import AliasState, ModelKey, PoolMember, ProviderState, WorkspaceSnapshot
 from modelyard.types import ModelType
 from modelyard.types.value import Value
 
@@ -43,6 +47,25 @@ class Resolved(Value, frozen=True):
     @property
     def key(self) -> ModelKey:
         return (self.provider, self.model.id, self.model_type)
+
+
+class ResolvedTarget(Value, frozen=True):
+    """One usable target of an alias: the model it resolved to, its weight and its context window (None: unknown)."""
+
+    name: str  # provider/model
+    resolved: Resolved
+    weight: int
+    context_size: int | None
+
+
+class ResolvedAlias(Value, frozen=True):
+    """An alias with the targets the workspace can call now, in fallback order; unusable ones are left out."""
+
+    name: str
+    model_type: ModelType
+    targets: tuple[ResolvedTarget, ...]
+    max_attempts: int
+    max_time_s: float
 
 
 class Availability(Value, frozen=True):
@@ -72,7 +95,44 @@ def resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> Re
     return resolved
 
 
+def resolve_alias(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> ResolvedAlias | None:
+    """The alias so named for calls of this type, None when there is none; memoised as `resolve` is.
+
+    Raises ModelNotFoundError when none of its targets can be called now, naming each one's reason.
+    """
+    alias = snapshot.aliases.get(name)
+    if alias is None or alias.model_type != model_type:
+        return None
+    memo_key = ("alias", name, model_type)
+    resolved: ResolvedAlias | None = snapshot.memo.get(memo_key)
+    if resolved is None:
+        resolved = snapshot.memo[memo_key] = _resolve_alias(snapshot, alias, model_type)
+    return resolved
+
+
+def _resolve_alias(snapshot: WorkspaceSnapshot, alias: AliasState, model_type: ModelType) -> ResolvedAlias:
+    targets = []
+    reasons = []
+    for target in alias.targets:
+        try:
+            resolved = resolve_exact(snapshot, target.provider, target.model, model_type)
+        except (ModelNotFoundError, ModelDisabledError, CredentialsNotConfiguredError) as exc:
+            reasons.append(f"{target.name}: {exc}")
+            continue
+        context = resolved.model.properties.context_size
+        targets.append(ResolvedTarget(target.name, resolved, target.weight, context))
+    if not targets:
+        why = "; ".join(reasons)
+        raise ModelNotFoundError(f"none of the models of alias {alias.name!r} can be called now: {why}").with_params(
+            case="alias_unusable", model=alias.name, reasons=why
+        )
+    return ResolvedAlias(alias.name, model_type, tuple(targets), alias.max_attempts, float(alias.max_time_s))
+
+
 def _resolve(snapshot: WorkspaceSnapshot, name: str, model_type: ModelType) -> Resolved:
+    alias = resolve_alias(snapshot, name, model_type) if snapshot.aliases else None
+    if alias is not None:  # a single model stands for it here (its first usable target); the invoker falls back
+        return alias.targets[0].resolved
     if name == "default":
         provider, model = default_model(snapshot, model_type)
         return resolve_exact(snapshot, provider, model, model_type)

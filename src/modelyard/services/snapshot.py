@@ -1,9 +1,9 @@
 """The per-workspace configuration snapshot: what steady-state invocation reads instead of the database.
 
 A snapshot holds a workspace's providers, decrypted credentials, custom models, model switches, load-balancing
-pools and defaults, under the workspace's `config_version`. Every configuration write bumps that version and
-calls `changed()`, which drops the local copy and tells other replicas (Redis pub/sub when configured). A
-background poll reads the configuration change feed (services/change_feed.py), so a replica also notices writes
+pools, defaults and model aliases, under the workspace's `config_version`. Every configuration write bumps that
+version and calls `changed()`, which drops the local copy and tells other replicas (Redis pub/sub when configured).
+A background poll reads the configuration change feed (services/change_feed.py), so a replica also notices writes
 it was not told about (no Redis, or a lost message). Snapshots are kept in an LRU of MODELYARD_WORKSPACE_CACHE_SIZE.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from modelyard.store.tables import (
     CustomModel,
     DefaultModel,
     LoadBalancingEntry,
+    ModelAlias,
     ModelSetting,
     ProviderCredential,
     ProviderSetting,
@@ -87,6 +89,28 @@ class PoolMember(Value, frozen=True):
     __repr__ = repr_without_credentials
 
 
+class AliasTarget(Value, frozen=True):
+    """One model an alias names, with its share of the calls (0: tried only when another failed)."""
+
+    provider: str
+    model: str
+    weight: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+class AliasState(Value, frozen=True):
+    """A workspace's model alias (services/aliases.py): its targets in fallback order, and the call's budgets."""
+
+    name: str
+    model_type: str
+    targets: tuple[AliasTarget, ...]
+    max_attempts: int
+    max_time_s: int
+
+
 class WorkspaceSnapshot(Value, frozen=True):
     workspace_id: str
     version: int
@@ -95,6 +119,7 @@ class WorkspaceSnapshot(Value, frozen=True):
     disabled: frozenset[ModelKey]
     pools: Mapping[ModelKey, tuple[PoolMember, ...]]  # models with load balancing switched on
     defaults: Mapping[str, tuple[str, str]]  # model type -> (provider, model)
+    aliases: Mapping[str, AliasState] = msgspec.field(default_factory=dict)  # by name
     # Results derived from this snapshot (resolved names, call targets): valid as long as the snapshot is,
     # so the hot path computes each once per configuration version.
     memo: dict[Any, Any] = msgspec.field(default_factory=dict)
@@ -266,6 +291,7 @@ class SnapshotService:
             balanced = [ws for ws in found if any(switch.load_balancing for switch in switches.get(ws, ()))]
             entries = await _rows(session, LoadBalancingEntry, balanced)
             defaults = await _rows(session, DefaultModel, found)
+            aliases = await _rows(session, ModelAlias, found)
         rows = {}
         for ws, head in heads.items():
             if isinstance(head, Exception):
@@ -280,6 +306,7 @@ class SnapshotService:
                 switches.get(ws, []),
                 entries.get(ws, []),
                 defaults.get(ws, []),
+                aliases.get(ws, []),
             )
         # RSA-OAEP unwrapping costs ~1 ms of CPU per secret at 3,072 bits: off the loop, which serves everyone.
         opened = await asyncio.to_thread(_open_each, rows)
@@ -322,6 +349,7 @@ class SnapshotService:
             frozenset((s.provider, s.model, s.model_type) for s in rows.switches if not s.enabled),
             {key: tuple(group) for key, group in pools.items()},
             {row.model_type: (row.provider, row.model) for row in rows.defaults},
+            {row.name: alias_state(row) for row in rows.aliases},
         )
 
     def _provider_states(self, rows: _WorkspaceRows, opened: Mapping[str, Mapping[str, str]]) -> ProviderStates:
@@ -368,6 +396,7 @@ class _WorkspaceRows:
     switches: list[ModelSetting]
     entries: list[LoadBalancingEntry]
     defaults: list[DefaultModel]
+    aliases: list[ModelAlias]
 
     def active_credential(self, setting: ProviderSetting) -> ProviderCredential | None:
         return self.credentials.get(setting.active_credential_id or "")
@@ -389,6 +418,12 @@ class _WorkspaceRows:
         texts.update(row.sealed_values for row in self.customs)
         texts.update(text for member in self.pool_members() if (text := self.member_values(member)) is not None)
         return texts
+
+
+def alias_state(row: ModelAlias) -> AliasState:
+    """An alias as stored (its targets were checked when it was written)."""
+    targets = tuple(AliasTarget(t["provider"], t["model"], t["weight"]) for t in json.loads(row.targets))
+    return AliasState(row.name, row.model_type, targets, row.max_attempts, row.max_time_s)
 
 
 def _open_each(rows: Mapping[str, _WorkspaceRows]) -> dict[str, dict[str, dict[str, str]] | DecryptionError]:

@@ -127,10 +127,20 @@ class Governor:
         return None if ticket is None else await self.take(call, ticket)
 
     async def plan(
-        self, call: GovernedCall, *, provider: str, model: ModelSpec, requested: str, request: object
+        self,
+        call: GovernedCall,
+        *,
+        provider: str,
+        model: ModelSpec,
+        requested: str,
+        request: object,
+        fallbacks: Sequence[ModelSpec] = (),
     ) -> Ticket | None:
         """What the call must pass, without taking anything yet (no Redis, no database but a first read of the
-        workspace's limits); None when nothing limits it. Raises ModelNotAllowedError."""
+        workspace's limits); None when nothing limits it. Raises ModelNotAllowedError.
+
+        `fallbacks`: the other models the call may end on (an alias's targets); a budget holds the dearest worst case
+        of them all, so whichever answers is covered, and is settled at what the one that answered cost."""
         resolved = f"{provider}/{model.id}"
         key_policy = call.key.policy if call.key is not None else None
         if key_policy is not None and not key_policy.allows(requested, resolved):
@@ -138,7 +148,7 @@ class Governor:
         levels = await self._levels(call, key_policy)
         if not levels:
             return None
-        plan = self._plan(call.workspace_id, levels, resolved, model, request)
+        plan = self._plan(call.workspace_id, levels, resolved, (model, *fallbacks), request)
         if plan.is_empty:
             return None
         return Ticket(plan, levels, is_at_once=self._redis is None and not plan.budgets)
@@ -168,14 +178,16 @@ class Governor:
             levels.append(_Level("workspace", call.workspace_id, "this workspace", workspace))
         return levels
 
-    def _plan(self, workspace_id: str, levels: list[_Level], resolved: str, model: ModelSpec, request: object) -> Plan:
-        estimate = CallEstimate(model, request)
+    def _plan(
+        self, workspace_id: str, levels: list[_Level], resolved: str, models: Sequence[ModelSpec], request: object
+    ) -> Plan:
+        estimate = CallEstimate(models[0], request)
         budgets, rates, slots = [], [], []
         now = self._clock()
         for level in levels:
             limits = level.limits
             if limits.budget is not None:
-                budgets.append(self._budget_check(workspace_id, level, limits.budget, model, estimate, now))
+                budgets.append(self._budget_check(workspace_id, level, limits.budget, models, estimate, now))
             if limits.requests_per_minute is not None:
                 rates.append(RateCheck(level.level, level.scope, "requests", limits.requests_per_minute, 1))
             if limits.tokens_per_minute is not None:
@@ -186,15 +198,24 @@ class Governor:
         return Plan(call_id, workspace_id, resolved, tuple(budgets), tuple(rates), tuple(slots))
 
     def _budget_check(
-        self, workspace_id: str, level: _Level, budget: Budget, model: ModelSpec, estimate: CallEstimate, now: datetime
+        self,
+        workspace_id: str,
+        level: _Level,
+        budget: Budget,
+        models: Sequence[ModelSpec],
+        estimate: CallEstimate,
+        now: datetime,
     ) -> BudgetCheck:
-        pricing = model.pricing
-        if pricing is not None and pricing.currency != budget.currency:
-            raise ModelNotAllowedError(
-                f"the budget of {level.label} is in {budget.currency}, and {model.id} is priced in {pricing.currency}: "
-                "it cannot be counted against the budget"
-            )
-        price = worst_case_price(estimate)
+        price: Decimal | None = Decimal(0)
+        for model in models:
+            pricing = model.pricing
+            if pricing is not None and pricing.currency != budget.currency:
+                raise ModelNotAllowedError(
+                    f"the budget of {level.label} is in {budget.currency}, and {model.id} is priced in "
+                    f"{pricing.currency}: it cannot be counted against the budget"
+                )
+            worst = worst_case_price(estimate if model is estimate.model else estimate.for_model(model))
+            price = None if price is None or worst is None else max(price, worst)
         amount = None if price is None else max(to_units(price), 1)  # a free call still needs a budget not spent
         scope = "workspace" if level.level == "workspace" else f"key:{level.scope}"
         demand = BudgetDemand(workspace_id, meter_name(scope, budget.window, now), to_units(budget.limit), amount)

@@ -62,6 +62,12 @@ class CallEstimate:
             return None
         return 0
 
+    def for_model(self, model: ModelSpec) -> CallEstimate:
+        """The same call on another model (an alias's fallback), its prompt counted once for both."""
+        other = CallEstimate(model, self.request)
+        other.__dict__["input_tokens"] = self.input_tokens  # where cached_property keeps what it computed
+        return other
+
     @property
     def tokens(self) -> int | None:
         output = self.output_tokens
