@@ -89,6 +89,7 @@ class CallContext(Value, frozen=True):
     workspace_id: str
     api_key_id: str | None
     request_id: str
+    idempotency_key: str | None
 
 
 class Invoker:
@@ -317,6 +318,7 @@ class Invoker:
                 provider=resolved.provider,
                 model=resolved.model.id,
                 estimate=estimate,
+                idempotency_key=context.idempotency_key,
             )
         )
         try:
@@ -496,4 +498,5 @@ def _context(workspace_id: str, context: dict[str, str | None]) -> CallContext:
         workspace_id=workspace_id,
         api_key_id=context.get("api_key_id"),
         request_id=context.get("request_id") or new_request_id(),
+        idempotency_key=context.get("idempotency_key"),
     )
