@@ -56,7 +56,7 @@ class Deployment:
         return self.replicas[0]
 
     async def alias(self, name: str, *targets: str | tuple[str, int], **settings: Any) -> None:
-        weighted = [{"model": t, "weight": 1} if isinstance(t, str) else {"model": t[0], "weight": t[1]} for t in targets]
+        weighted = [{"model": t} if isinstance(t, str) else {"model": t[0], "weight": t[1]} for t in targets]
         await self.services.aliases.create(
             workspace_id=self.workspace_id, name=name, targets=parse(weighted), **settings
         )
@@ -286,9 +286,8 @@ async def test_a_stream_falls_back_before_its_first_byte(deployment: Deployment)
     deployment.openai.fail(502, "bad gateway", type="server_error")
     body = {"model": "mixed", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
 
-    async with deployment.http.post(
-        f"{deployment.urls[0]}/v1/chat/completions", json=body, headers={"Authorization": f"Bearer {deployment.api_key}"}
-    ) as response:
+    url, auth = f"{deployment.urls[0]}/v1/chat/completions", {"Authorization": f"Bearer {deployment.api_key}"}
+    async with deployment.http.post(url, json=body, headers=auth) as response:
         events = (await response.read()).decode()
 
     assert response.status == 200 and response.headers["x-modelyard-provider"] == "anthropic"
