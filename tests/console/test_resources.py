@@ -303,7 +303,7 @@ async def test_usage_totals_and_records_after_a_gateway_call(
 
     assert totals == [{"day": None, "api_key_id": None, "provider": "deepseek", "model": "deepseek-flash",
                        "model_type": None, "calls": 1, "errors": 0, "cache_hits": 0, "prompt_tokens": 7,
-                       "completion_tokens": 3,
+                       "completion_tokens": 3, "cached_tokens": 0, "cache_write_tokens": 0, "reasoning_tokens": 0,
                        "total_price": totals[0]["total_price"], "currency": "USD"}]  # fmt: skip
     assert [(r["provider"], r["prompt_tokens"], r["status"]) for r in records] == [("deepseek", 7, "success")]
 

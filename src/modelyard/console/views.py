@@ -268,6 +268,9 @@ class UsageOut(View):
     cache_hits: int  # answered from the response cache, nothing spent
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int  # of the prompt tokens, read from the provider's cache
+    cache_write_tokens: int  # of the prompt tokens, written to it
+    reasoning_tokens: int
     total_price: Decimal
     currency: str
 

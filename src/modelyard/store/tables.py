@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -276,8 +277,9 @@ class QuotaLedgerEntry(Timestamped, Base):
     provider: Mapped[str] = mapped_column(String(64))
     reservation_id: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[str] = mapped_column(String(16))  # reserve | settle | release
-    step: Mapped[int] = mapped_column(SmallInteger)  # 0: reserve; 1: settle or release, which close it
+    kind: Mapped[str] = mapped_column(String(16))  # reserve | settle | release | carried
+    # 0: reserve; 1: settle or release, which close it; 2: carried, the sum of pruned reservations (ledger_pruning)
+    step: Mapped[int] = mapped_column(SmallInteger)
     amount: Mapped[int] = mapped_column(BigInteger)  # signed change to `used`
     idempotency_key: Mapped[str | None] = mapped_column(String(255))  # on the reserve row only
 
@@ -305,19 +307,18 @@ class BudgetLedgerEntry(Timestamped, Base):
     meter: Mapped[str] = mapped_column(String(96))
     reservation_id: Mapped[str] = mapped_column(String(40))
     model: Mapped[str] = mapped_column(String(320))  # provider/model
-    kind: Mapped[str] = mapped_column(String(16))  # reserve | settle | release
-    step: Mapped[int] = mapped_column(SmallInteger)  # 0: reserve; 1: settle or release, which close it
+    kind: Mapped[str] = mapped_column(String(16))  # reserve | settle | release | carried
+    # 0: reserve; 1: settle or release, which close it; 2: carried, the sum of pruned reservations (ledger_pruning)
+    step: Mapped[int] = mapped_column(SmallInteger)
     amount: Mapped[int] = mapped_column(BigInteger)  # signed change to `used`, micro-units
 
 
 class UsageRecord(Base):
-    """One invocation: written in batches, off the hot path."""
+    """One invocation: written in batches, off the hot path; pruned after MODELYARD_USAGE_RETENTION_DAYS."""
 
     __tablename__ = "usage_records"
-    __table_args__ = (
-        Index("ix_usage_records_workspace_created", "workspace_id", "created_at"),  # aggregates by date range
-        Index("ix_usage_records_workspace_newest", "workspace_id", "id"),  # the console's newest-first pages
-    )
+    # Sums by day read usage_daily; pruning walks the primary key: no index on created_at is needed.
+    __table_args__ = (Index("ix_usage_records_workspace_newest", "workspace_id", "id"),)  # newest-first pages
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
     request_id: Mapped[str] = mapped_column(String(64))
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -338,6 +339,46 @@ class UsageRecord(Base):
     status: Mapped[str] = mapped_column(String(16))  # success | error
     error_class: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class UsageDaily(Base):
+    """Usage records summed per UTC day and group, changed in the transaction that writes the records, so the totals
+    are always the records'; kept after the records are pruned (services/retention.py). Usage views read these."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (
+        # The group, and the index of the views' reads (a workspace's days); the upsert's conflict target.
+        UniqueConstraint(
+            "workspace_id",
+            "day",
+            "api_key_id",
+            "provider",
+            "model",
+            "model_type",
+            "provider_type",
+            "status",
+            "currency",
+            name="uq_usage_daily_group",
+        ),
+    )
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    api_key_id: Mapped[str] = mapped_column(String(32))  # "": the console's calls (NULLs would never conflict)
+    provider: Mapped[str] = mapped_column(String(64))
+    model: Mapped[str] = mapped_column(String(255))
+    model_type: Mapped[str] = mapped_column(String(32))
+    provider_type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    currency: Mapped[str] = mapped_column(String(8))
+    calls: Mapped[int] = mapped_column(BigInteger)
+    prompt_tokens: Mapped[int] = mapped_column(BigInteger)
+    completion_tokens: Mapped[int] = mapped_column(BigInteger)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger)  # from the calls themselves: records lack it
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger)
+    # The price in 10**-10 of the currency: an integer sum is exact, where SQLite would add NUMERIC as floats.
+    price_units: Mapped[int] = mapped_column(BigInteger)
 
 
 class ConsoleSession(Timestamped, Base):
