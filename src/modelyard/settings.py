@@ -40,6 +40,10 @@ class Settings:
     drain_timeout_s: float = 20.0
     idempotency_hours: int = 24  # how long the gateway replays the answer kept for an Idempotency-Key
     response_cache_mb: int = 64  # the response cache's bound in this process's memory, without Redis
+    # Days kept before the background pruning deletes them (services/retention.py); 0 keeps them forever.
+    usage_retention_days: int = 90  # usage records (the console's recent calls); their daily sums outlive them
+    ledger_retention_days: int = 400  # closed quota and budget reservations, folded into a carried balance
+    aggregate_retention_days: int = 0  # the daily sums every usage view reads
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +72,7 @@ class Settings:
             drain_timeout_s=_seconds(env, "MODELYARD_DRAIN_TIMEOUT_S", 20.0),
             idempotency_hours=_positive_int(env, "MODELYARD_IDEMPOTENCY_HOURS", 24),
             response_cache_mb=_positive_int(env, "MODELYARD_RESPONSE_CACHE_MB", 64),
+            **_retention_days(env),
         )
 
     @property
@@ -113,6 +118,30 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise SettingsError(f"{name} must be a whole number of at least 1, got {env.get(name)!r}")
+    return int(text)
+
+
+def _retention_days(env: Mapping[str, str]) -> dict[str, int]:
+    usage = _days(env, "MODELYARD_USAGE_RETENTION_DAYS", 90)
+    aggregates = _days(env, "MODELYARD_AGGREGATE_RETENTION_DAYS", 0)
+    if aggregates and not 0 < usage <= aggregates:  # the views read the sums: they must outlive the records
+        raise SettingsError(
+            "MODELYARD_AGGREGATE_RETENTION_DAYS must be 0 (forever) or at least MODELYARD_USAGE_RETENTION_DAYS "
+            f"({usage or 'forever'}), got {env.get('MODELYARD_AGGREGATE_RETENTION_DAYS')!r}"
+        )
+    return {
+        "usage_retention_days": usage,
+        "ledger_retention_days": _days(env, "MODELYARD_LEDGER_RETENTION_DAYS", 400),
+        "aggregate_retention_days": aggregates,
+    }
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    text = (env.get(name) or "").strip().replace("_", "")
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit()) or int(text) > 36_500:
+        raise SettingsError(f"{name} must be a whole number of days from 0 (forever) to 36500, got {env.get(name)!r}")
     return int(text)
 
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from modelyard.services.quota import QuotaService
     from modelyard.services.response_cache import ResponseCache
     from modelyard.services.responses import ResponseStore
+    from modelyard.services.retention import Retention
     from modelyard.services.snapshot import SnapshotService
     from modelyard.services.usage import UsageRecorder
     from modelyard.services.vaults import Vaults
@@ -239,6 +240,12 @@ class Services:
             max_bytes=self.settings.response_cache_mb * 1024 * 1024,
         )
 
+    @cached_property
+    def retention(self) -> Retention:
+        from modelyard.services.retention import Retention
+
+        return Retention.of(self.engine, self.settings)
+
     async def start(self, *, run_migrations: bool = True) -> None:
         """For a long-running process: every use case built and started (background writers, subscriptions)."""
         await self.start_for_command(run_migrations=run_migrations)
@@ -250,6 +257,7 @@ class Services:
         await self.governor.start()
         await self.idempotency.start()
         await self.responses.start()
+        self.retention.start()  # prunes old usage records and ledger rows every hour, first after ten minutes
 
     async def start_for_command(self, *, run_migrations: bool = True) -> None:
         """For one command, then `close()`: the schema and the master key checked, the cache connected.
@@ -264,6 +272,8 @@ class Services:
 
     async def close(self) -> None:
         """Close what was built, in the order their writes need; what was never used is not built to be closed."""
+        if self._is_built("retention"):
+            await self.retention.close()  # a pruning batch cut short rolls back
         if self._is_built("invoker"):
             await self.invoker.drain()
         if self._is_built("api_keys"):

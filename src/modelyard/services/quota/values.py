@@ -62,7 +62,7 @@ class LedgerEntry:
     reservation_id: str
     provider: str
     model: str
-    kind: LedgerKind
+    kind: LedgerKind | Literal["carried"]  # carried: the sum of pruned reservations (services/ledger_pruning.py)
     amount: int  # the signed change to `used`
     idempotency_key: str | None
     created_at: datetime
