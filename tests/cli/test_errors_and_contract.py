@@ -30,10 +30,10 @@ def leaf_commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, c
     for name in group.list_commands(context):  # the top-level group loads its commands on demand
         command = group.get_command(context, name)
         assert command is not None, name
+        if not isinstance(command, click.Group) or command.invoke_without_command:  # `usage` runs, and has `prune`
+            yield f"{prefix}{name}", command
         if isinstance(command, click.Group):
             yield from leaf_commands(command, f"{prefix}{name} ")
-        else:
-            yield f"{prefix}{name}", command
 
 
 def test_every_designed_command_exists_and_takes_json() -> None:
