@@ -26,6 +26,7 @@ from schemathesis.python import asgi
 from modelyard.errors import UpstreamConnectionError
 from modelyard.server import ModelyardApp
 from modelyard.services.context import Services
+from modelyard.services.snapshot import AliasTarget
 from tests.support import make_settings
 from tests.support.console import API, PASSWORD
 
@@ -58,6 +59,9 @@ async def prepare(services: Services) -> dict[str, str]:
             values={"endpoint_url": OFFLINE_URL}, validate=False,
         )  # fmt: skip
         key, _ = await services.api_keys.create(workspace_id=ws, name="fuzzed")
+        alias = await services.aliases.create(
+            workspace_id=ws, name="fuzzy-alias", targets=[AliasTarget("deepseek", "deepseek-flash", 1)]
+        )
         return {
             "ws": ws,
             "provider": "deepseek",
@@ -65,6 +69,7 @@ async def prepare(services: Services) -> dict[str, str]:
             "entry_id": entry.id,
             "custom_model_id": custom.id,
             "key_id": key.id,
+            "name": alias.name,
             "account_id": owner.id,  # the last owner: role changes and removal are refused, not done
         }
     finally:

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 
 from modelyard._version import __version__
 from modelyard.console import (
+    routes_aliases,
     routes_auth,
     routes_models,
     routes_playground,
@@ -45,8 +46,8 @@ __all__ = ["create_console", "setup_token"]
 API_PREFIX = "/console/api"
 _DESCRIPTION = """\
 The console REST API (`/console/api`) configures workspaces: providers, credentials, models, defaults,
-load balancing, API keys and members. Sign in with `POST /console/api/auth/login` (session cookie; writes then
-need the `X-CSRF-Token` header) or use a personal access token from `POST /console/api/auth/tokens` as
+load balancing, model aliases, API keys and members. Sign in with `POST /console/api/auth/login` (session cookie;
+writes then need the `X-CSRF-Token` header) or use a personal access token from `POST /console/api/auth/tokens` as
 `Authorization: Bearer <token>`.
 
 The gateway (`/v1`) is OpenAI-compatible; authenticate with a workspace API key.
@@ -71,6 +72,7 @@ def create_console(services: Services, metrics: Metrics, *, max_body_bytes: int 
         routes_providers,
         routes_models,
         routes_pools,
+        routes_aliases,
         routes_usage,
         routes_playground,
         routes_playground_tasks,

@@ -119,6 +119,31 @@ class PoolEntryUpdateBody(Checked):
     values: Values | None = None
 
 
+class AliasTargetBody(Body):
+    provider: ProviderId
+    model: ModelName
+    weight: Annotated[int, Field(ge=0, le=1000)] = 1  # 0: tried only when another target failed
+
+
+AliasTargets = Annotated[list[AliasTargetBody], Field(min_length=1, max_length=16)]  # first choice first
+Attempts = Annotated[int, Field(ge=1, le=20)]
+AliasTime = Annotated[int, Field(ge=1, le=600)]  # seconds
+
+
+class AliasBody(Body):
+    name: Annotated[str, Field(min_length=1, max_length=64)]  # letters, digits and . _ - : (the service checks)
+    model_type: ModelType = "llm"
+    targets: AliasTargets
+    max_attempts: Attempts = 3
+    max_time_s: AliasTime = 30
+
+
+class AliasUpdateBody(Body):
+    targets: AliasTargets | None = None
+    max_attempts: Attempts | None = None
+    max_time_s: AliasTime | None = None
+
+
 def _amount(value: object) -> str | int | float:
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError('an amount is a string such as "25.00", or a number')

@@ -257,6 +257,27 @@ class PoolEntryOut(LastCheckOut):
     is_inherit: bool
 
 
+class AliasTargetOut(View):
+    provider: str
+    model: str
+    weight: int
+    is_available: bool  # the workspace can call it now
+    reason: str | None  # why it cannot
+    cooldown_remaining_s: float  # 0 unless it rests after failures (every replica skips it meanwhile)
+    cooldown_reason: str | None
+
+
+class AliasOut(View):
+    id: str
+    name: str
+    model_type: str
+    targets: list[AliasTargetOut]  # in fallback order
+    max_attempts: int
+    max_time_s: int
+    created_at: Moment
+    updated_at: Moment
+
+
 class UsageOut(View):
     day: date | None
     api_key_id: str | None
