@@ -1,4 +1,5 @@
-"""An Ollama upstream on 127.0.0.1: the native `/api/chat` (JSON or NDJSON stream), `/api/embed`, `/api/tags`.
+"""An Ollama upstream on 127.0.0.1: the native `/api/chat` and `/api/generate` (JSON or NDJSON stream), `/api/embed`,
+`/api/tags`.
 
 It reuses FakeOpenAI's scripting (queue replies, stream in pieces, stall, record requests), and like a real
 Ollama server it also answers the OpenAI-compatible `/v1` routes. The official `ollama` SDK parses every
@@ -42,6 +43,18 @@ def done_line(
     return line
 
 
+def generate_line(
+    response: str = "", *, done: bool = False, usage: tuple[int, int] | None = (5, 2), done_reason: str = "stop"
+) -> dict[str, Any]:
+    """One /api/generate line (the SDK's GenerateResponse): a piece of text, or with `done` the last one and counts."""
+    line: dict[str, Any] = {"model": "llama3.2", "created_at": CREATED_AT, "response": response, "done": done}
+    if done:
+        line.update(done_reason=done_reason, context=[1, 2, 3], total_duration=400_000_000)
+        if usage is not None:
+            line.update(prompt_eval_count=usage[0], eval_count=usage[1])
+    return line
+
+
 def tool_call(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return {"function": {"name": name, "arguments": arguments}}
 
@@ -50,6 +63,7 @@ class FakeOllama(FakeOpenAI):
     def __init__(self) -> None:
         super().__init__()
         self.app.router.add_post("/api/chat", self._handle("ollama_chat"))
+        self.app.router.add_post("/api/generate", self._handle("ollama_generate"))
         self.app.router.add_post("/api/embed", self._handle("ollama_embed"))
         self.app.router.add_get("/api/tags", self._handle("ollama_tags"))
 
@@ -75,6 +89,13 @@ class FakeOllama(FakeOpenAI):
         if not body.get("stream", True):
             return web.json_response(done_line("" if calls else "Hello!", tool_calls=calls))
         lines = [done_line(tool_calls=calls)] if calls else [chat_line("Hel"), chat_line("lo!"), done_line()]
+        return web.Response(body=ndjson(*lines), content_type="application/x-ndjson")
+
+    async def _default_ollama_generate(self, recorded: Recorded) -> web.StreamResponse:
+        """Hello! for a prompt; streamed unless `"stream": false`."""
+        if not (recorded.json or {}).get("stream", True):
+            return web.json_response(generate_line("Hello!", done=True))
+        lines = [generate_line("Hel"), generate_line("lo!"), generate_line(done=True)]
         return web.Response(body=ndjson(*lines), content_type="application/x-ndjson")
 
     async def _default_ollama_embed(self, recorded: Recorded) -> web.StreamResponse:

@@ -1,8 +1,9 @@
 """An OpenAI-wire upstream on 127.0.0.1: queue replies, run the code, read `requests`.
 
-Serves the routes of OpenAI and of the compatible servers (chat, embeddings, R1 rerank, audio, moderation,
-models), at `/v1/...` and at Azure's `/openai/deployments/{deployment}/...`. With nothing queued, each route
-answers a plausible default, so SDK round trips need no setup; queue replies to script a test precisely.
+Serves the routes of OpenAI and of the compatible servers (chat, the legacy completions, embeddings, R1 rerank,
+audio, moderation, models), at `/v1/...` and at Azure's `/openai/deployments/{deployment}/...`. With nothing
+queued, each route answers a plausible default, so SDK round trips need no setup; queue replies to script a test
+precisely.
 """
 
 from __future__ import annotations
@@ -106,6 +107,24 @@ def completion(
     return body
 
 
+def text_completion(
+    text: str = "Hello!", *, finish_reason: str | None = "stop", usage: tuple[int, int] | None = (5, 2), **extra: Any
+) -> dict[str, Any]:
+    """A legacy /completions answer (the openai SDK's `Completion`), or one chunk of its stream."""
+    choice = {"index": 0, "text": text, "logprobs": None, "finish_reason": finish_reason}
+    body: dict[str, Any] = {
+        "id": "cmpl-fake",
+        "object": "text_completion",
+        "created": 1_700_000_000,
+        "model": extra.pop("model", "fake-model"),
+        "choices": [choice],
+        **extra,
+    }
+    if usage is not None:
+        body["usage"] = {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}
+    return body
+
+
 def tool_call(call_id: str, name: str, arguments: str) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
 
@@ -121,6 +140,7 @@ class FakeOpenAI:
         self.app = web.Application(client_max_size=64 * 1024 * 1024)
         for prefix in ("/v1", "/openai/deployments/{deployment}", "/openai/v1"):
             self.app.router.add_post(prefix + "/chat/completions", self._handle("chat"))
+            self.app.router.add_post(prefix + "/completions", self._handle("completion"))
             self.app.router.add_post(prefix + "/embeddings", self._handle("embeddings"))
             self.app.router.add_post(prefix + "/rerank", self._handle("rerank"))
             self.app.router.add_post(prefix + "/audio/transcriptions", self._handle("transcription"))
@@ -259,6 +279,20 @@ class FakeOpenAI:
             ]
         if (body.get("stream_options") or {}).get("include_usage"):
             events.append(usage_chunk(9, 3))
+        return web.Response(body=sse(*events), content_type="text/event-stream")
+
+    async def _default_completion(self, recorded: Recorded) -> web.StreamResponse:
+        """Hello! for a prompt, streamed in two pieces when asked, with a usage chunk when asked."""
+        body = recorded.json or {}
+        model = body.get("model", "fake-model")
+        if not body.get("stream"):
+            return web.json_response(text_completion(model=model))
+        events = [
+            text_completion("Hel", finish_reason=None, usage=None, model=model),
+            text_completion("lo!", usage=None, model=model),
+        ]
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**text_completion(usage=(5, 2), model=model), "choices": []})
         return web.Response(body=sse(*events), content_type="text/event-stream")
 
     async def _default_embeddings(self, recorded: Recorded) -> web.StreamResponse:

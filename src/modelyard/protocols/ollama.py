@@ -1,4 +1,5 @@
-"""Ollama's native API: `/api/chat` (NDJSON streaming), `/api/embed`, `/api/tags`.
+"""Ollama's native API: `/api/chat` (NDJSON streaming), `/api/generate` for models in completion mode, `/api/embed`,
+`/api/tags`.
 
 Wire facts checked against the `ollama` 0.6.3 SDK's types and client (2026-11): options such as temperature and
 num_predict go under `options`, images are bare base64 strings per message, tool-call arguments are JSON
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import orjson
+from msgspec.structs import replace
 
 from modelyard.errors import InvalidRequestError, UnsupportedFeatureError, UpstreamError
 from modelyard.protocols.base import (
@@ -23,6 +25,7 @@ from modelyard.protocols.base import (
     UpstreamRequest,
     WireProtocol,
 )
+from modelyard.protocols.completion_prompt import completion_prompt, is_completion_mode
 from modelyard.protocols.openai.responses import arguments_text, reading
 from modelyard.protocols.plain import body_error, error_from_data
 from modelyard.protocols.sse import ServerSentEvent
@@ -73,8 +76,18 @@ class Ollama(WireProtocol):
     chat_parameters = CHAT_PARAMETERS - {"parallel_tool_calls", "user"}  # /api/chat has no field for these
     stream_framing: ClassVar[Framing] = "ndjson"
 
+    def carried_parameters(self, target: Target) -> frozenset[str]:
+        return self.chat_parameters - {"tool_choice"} if is_completion_mode(target) else self.chat_parameters
+
     def build_chat(self, target: Target, request: ChatRequest, *, stream: bool) -> UpstreamRequest:
-        body: dict[str, Any] = {"model": target.upstream_model, "messages": _messages(request.messages)}
+        path = "/api/chat"
+        if is_completion_mode(target):  # /api/generate: the conversation as one prompt (protocols/completion_prompt.py)
+            path = "/api/generate"
+            prompt = completion_prompt(request, model=target.model.id)
+            body: dict[str, Any] = {"model": target.upstream_model, "prompt": prompt.text}
+            request = replace(request, stop=prompt.stop)
+        else:
+            body = {"model": target.upstream_model, "messages": _messages(request.messages)}
         if request.tools and request.tool_choice != "none":  # no tool_choice upstream: "none" means no tools
             body["tools"] = [_tool(t) for t in request.tools]
         response_format = _format(request.response_format)
@@ -94,12 +107,12 @@ class Ollama(WireProtocol):
                 body[key] = value
         if options:
             body["options"] = options
-        return UpstreamRequest("POST", f"{target.base_url}/api/chat", JSON_HEADERS, orjson.dumps(body))
+        return UpstreamRequest("POST", f"{target.base_url}{path}", JSON_HEADERS, orjson.dumps(body))
 
     def parse_chat(self, target: Target, body: bytes) -> ChatResult:
         with reading(target, "chat"):
             data = _object(target, body)
-            message = data["message"]
+            message = _message_of(data)
             calls = tuple(
                 ToolCall(call.get("id") or f"call_{i}", call["function"]["name"], _arguments(call["function"]))
                 for i, call in enumerate(message.get("tool_calls") or ())
@@ -160,7 +173,7 @@ class OllamaChatStream(ChatStreamParser):
             return None
         with reading(self._target, "chat stream"):
             data = _object(self._target, event.data, in_stream=True)
-            message = data.get("message") or {}
+            message = _message_of(data)
             deltas = []
             for call in message.get("tool_calls") or ():
                 function = call["function"]
@@ -303,6 +316,13 @@ def _object(target: Target, body: bytes, *, in_stream: bool = False) -> dict[str
     if data.get("error"):  # after HTTP 200: a stream line, or a load failure the server reports in-band
         raise error_from_data(target, 200, {}, data, in_stream=in_stream)
     return data
+
+
+def _message_of(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The answer's message: /api/chat's `message`, or /api/generate's `response` and `thinking` (completion mode)."""
+    if "message" in data or "response" not in data:
+        return data.get("message") or {}
+    return {"content": data.get("response"), "thinking": data.get("thinking")}
 
 
 def _arguments(function: Mapping[str, Any]) -> str:

@@ -1,18 +1,22 @@
 from __future__ import annotations
 
 from modelyard.protocols.base import ChatStreamParser, Target, WireProtocol
-from modelyard.protocols.openai import requests, responses
+from modelyard.protocols.completion_prompt import is_completion_mode
+from modelyard.protocols.openai import completions, requests, responses
+from modelyard.protocols.openai.completions import COMPLETION, CompletionStream
 from modelyard.protocols.openai.requests import OpenAIQuirks
 from modelyard.protocols.openai.stream import OpenAIChatStream
 
 
 class OpenAI(WireProtocol):
+    """Chat Completions, or for a model in completion mode the legacy /completions (protocols/openai/completions.py)."""
+
     name = "openai"
     quirks_model = OpenAIQuirks
 
-    carried_parameters = staticmethod(requests.carried_parameters)
-    build_chat = staticmethod(requests.build_chat)
-    parse_chat = staticmethod(responses.parse_chat)
+    carried_parameters = staticmethod(COMPLETION.choose(completions.carried_parameters, requests.carried_parameters))
+    build_chat = staticmethod(COMPLETION.choose(completions.build_chat, requests.build_chat))
+    parse_chat = staticmethod(COMPLETION.choose(completions.parse_chat, responses.parse_chat))
     build_embeddings = staticmethod(requests.build_embeddings)
     parse_embeddings = staticmethod(responses.parse_embeddings)
     build_rerank = staticmethod(requests.build_rerank)
@@ -28,4 +32,4 @@ class OpenAI(WireProtocol):
 
     def chat_stream_parser(self, target: Target) -> ChatStreamParser:
         # A method, not OpenAIChatStream itself: subclasses (Zhipu, Baichuan, Responses) return parsers of their own.
-        return OpenAIChatStream(target)
+        return CompletionStream(target) if is_completion_mode(target) else OpenAIChatStream(target)

@@ -14,6 +14,7 @@ import orjson
 
 from modelyard.errors import UnsupportedFeatureError
 from modelyard.protocols.base import JSON_HEADERS, Target, UpstreamRequest
+from modelyard.protocols.completion_prompt import is_completion_mode
 from modelyard.protocols.openai.requests import OpenAIQuirks, quirks_of
 from modelyard.types import AudioPart, ChatRequest, ContentPart, DocumentPart, ImagePart, Message, TextPart, Tool
 from modelyard.types.chat import NamedToolChoice, ResponseFormat, ToolChoice
@@ -45,6 +46,8 @@ def uses_responses(target: Target) -> bool:
 
     An unset field takes the form's default, so a credential saved before the field existed keeps Chat Completions.
     """
+    if is_completion_mode(target):  # a completion-mode model speaks the legacy /completions
+        return False
     quirks = responses_quirks(target)
     base_model = target.credentials.get(target.provider.base_model_credential or "")
     if target.model.id in quirks.responses_models or base_model in quirks.responses_models:
