@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "credential": ("credential:credential", "Provider credentials of a workspace (secrets are shown masked)."),
     "model": ("model:model", "The models a workspace can call."),
     "default": ("default:default", "Default models, one per model type."),
+    "alias": ("alias:alias", "Model aliases: a name for ordered, weighted models, with fallback and retries."),
     "quota": ("quota:quota", "Hosted provider quota."),
     "usage": ("usage:usage", "Show the workspace's usage: calls, errors, tokens and price, per group."),
     "task": ("task:task", "The system model's tasks: a conversation's title and follow-up questions."),
