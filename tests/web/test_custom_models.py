@@ -98,3 +98,11 @@ async def test_a_custom_model_is_edited_keeping_its_masked_secret_and_its_summar
 
     await page.get_by_role("button", name="Switch language").click()
     await expect(row.locator('[data-value="function_calling_type"]')).to_have_text("函数调用: 工具调用（可并行）")
+
+
+async def test_a_predefined_providers_form_offers_only_the_model_types_its_custom_models_may_be(page, site):
+    await sign_in(page)
+    await page.goto("/#/providers/tongyi")
+    kinds = page.locator("form.add-custom-model").get_by_label("Model type").locator("option")
+    await expect(kinds).to_have_count(3)
+    assert [await option.get_attribute("value") for option in await kinds.all()] == ["llm", "text-embedding", "rerank"]

@@ -256,6 +256,9 @@ class ProviderSpec(Spec):
     credential_headers: dict[str, str] = Field(default_factory=dict)  # header -> credential variable, when set
     credentials: tuple[FormField, ...] = ()  # the provider-level form (predefined models)
     model_credentials: tuple[FormField, ...] = ()  # the per-model form (customizable models)
+    # The types a custom model may be, when its form describes fewer than the provider serves (a predefined
+    # provider's custom llms, say); empty: every supported type.
+    custom_model_types: tuple[ModelType, ...] = ()
     upstream_model_credential: str | None = None  # a model credential that names the model upstream (a uid)
     base_model_credential: str | None = None  # a model credential that picks one of `base_models`
     quirks: dict[str, Any] = Field(default_factory=dict)  # validated by the protocol's quirks model
@@ -308,6 +311,11 @@ class ProviderSpec(Spec):
                 raise ValueError(f"{name}: {variable!r} is not a model credential field")
         if "customizable-model" in self.configuration_methods and not self.model_credentials:
             raise ValueError("a customizable-model provider needs model_credentials")
+        if self.custom_model_types and "customizable-model" not in self.configuration_methods:
+            raise ValueError("custom_model_types: the provider takes no custom models (customizable-model)")
+        for kind in self.custom_model_types:
+            if kind not in self.supported_model_types:
+                raise ValueError(f"custom_model_types: {kind} is not in supported_model_types")
         for rule in self.model_parameter_rules:
             for condition in rule.show_on:
                 if condition.variable not in model_fields:
@@ -332,6 +340,11 @@ class ProviderSpec(Spec):
             if candidate.id == model_id and (model_type is None or candidate.type == model_type):
                 return candidate
         return None
+
+    @property
+    def custom_types(self) -> tuple[ModelType, ...]:
+        """The types a custom model of this provider may be."""
+        return self.custom_model_types or self.supported_model_types
 
     def secret_variables(self) -> frozenset[str]:
         """Variables of either form whose values are secrets."""

@@ -78,6 +78,7 @@ class ProviderOut(View):
     configuration_methods: list[str]
     credential_schema: list[FormField]
     model_credential_schema: list[FormField]
+    custom_model_types: list[ModelType]  # the types a custom model may be (customizable-model)
 
     @classmethod
     def of(cls, spec: ProviderSpec) -> ProviderOut:
@@ -92,6 +93,7 @@ class ProviderOut(View):
             configuration_methods=list(spec.configuration_methods),
             credential_schema=list(spec.credentials),
             model_credential_schema=list(spec.model_credentials),
+            custom_model_types=list(spec.custom_types) if "customizable-model" in spec.configuration_methods else [],
         )
 
 

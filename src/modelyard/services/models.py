@@ -168,9 +168,19 @@ class ModelService:
             raise InvalidRequestError(f"{provider} does not take custom models", field="provider")
         if kind not in spec.supported_model_types:
             raise InvalidRequestError(f"{provider} does not serve {kind} models", field="model_type")
+        if kind not in spec.custom_types:
+            raise InvalidRequestError(
+                f"{provider} takes custom {', '.join(spec.custom_types)} models, not {kind}", field="model_type"
+            )
         model = model.strip()
         if not model or len(model) > 255:
             raise InvalidRequestError("a model name is 1 to 255 characters", field="model")
+        if spec.model(model, kind) is not None:  # the catalog's spec would shadow what the form describes
+            raise InvalidRequestError(
+                f"{model!r} is a predefined {kind} model of {provider}: it works with the provider's credentials; "
+                "give a custom model a name of its own",
+                field="model",
+            )
         accepted, status, error = await self._services.credentials.checked(
             provider, spec.model_credentials, values, validate=validate, model=model, model_type=kind
         )

@@ -121,7 +121,8 @@ function customModelRow(model, schema, changed) {
 
 function addCustomModelForm(provider, schema, base, changed) {
   const slot = h("div", {});
-  const types = provider.supported_model_types.map((type) => ({ value: type, label: MODEL_TYPE_TEXT[type] ?? type }));
+  const kinds = provider.custom_model_types?.length ? provider.custom_model_types : provider.supported_model_types;
+  const types = kinds.map((type) => ({ value: type, label: MODEL_TYPE_TEXT[type] ?? type }));
   const build = () => {
     const fields = schemaFields(schema, { context: { __model_type: types[0]?.value } });
     return form(
