@@ -9,6 +9,7 @@ PAGES = [
     ("providers/openai_api_compatible", "OpenAI-API-compatible"),
     ("models", "Models"),
     ("defaults", "Default models"),
+    ("aliases", "Model aliases"),
     ("keys", "API keys"),
     ("members", "Members"),
     ("usage", "Usage & quota"),

@@ -11,6 +11,7 @@ import "./views/auth.js";
 import "./views/providers.js";
 import "./views/models.js";
 import "./views/defaults.js";
+import "./views/aliases.js";
 import "./views/keys.js";
 import "./views/members.js";
 import "./views/usage.js";

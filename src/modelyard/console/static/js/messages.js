@@ -23,6 +23,7 @@ const MODEL_NOT_FOUND = {
   no_such_model: "此工作空间中的 {provider} 没有{model_type}模型 {model}",
   no_usable_named: "此工作空间中没有名为 {model} 的可用{model_type}模型",
   no_usable_model: "此工作空间还没有可用的{model_type}模型可作默认模型",
+  alias_unusable: "别名 {model} 的模型现在都无法调用：{reasons}",
   other: "找不到该模型：{message}",
 };
 

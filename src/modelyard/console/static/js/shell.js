@@ -12,6 +12,7 @@ export const NAV = [
   ["providers", "Model Providers"],
   ["models", "Models"],
   ["defaults", "Default models"],
+  ["aliases", "Model aliases"],
   ["keys", "API keys"],
   ["members", "Members"],
   ["usage", "Usage & quota"],

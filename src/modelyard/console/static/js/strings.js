@@ -98,6 +98,33 @@ export const ZH_HANS = {
   credits: "额度",
   "No hosted quota for this workspace.": "此工作空间没有托管配额。",
 
+  // model aliases
+  "Model aliases": "模型别名",
+  "A name for several models: calls spread over them by weight, and move on to the next when one fails before answering.":
+    "一个名称对应多个模型：调用按权重分配到各模型，某个模型在作答前失败时改用下一个。",
+  Aliases: "别名",
+  "Call an alias as the model: “{example}”. The answer names the model that gave it.":
+    "把别名当作模型调用：“{example}”。回答会注明由哪个模型给出。",
+  "No aliases yet.": "还没有别名。",
+  "Make an alias": "新建别名",
+  "Make alias": "新建别名",
+  "Alias name": "别名名称",
+  "Models, first choice first": "模型（首选在前）",
+  "Weight 0: used only when the others fail.": "权重为 0：仅在其他模型失败时使用。",
+  "Add a model": "添加模型",
+  "Move up": "上移",
+  "Attempts per call": "每次调用的尝试次数",
+  "Retries and fallbacks together, before the first byte.": "重试与回退合计，均在首字节之前。",
+  "Seconds per call": "每次调用的秒数",
+  "Budget per call": "每次调用的上限",
+  "{attempts} attempts in {seconds} s": "{seconds} 秒内最多 {attempts} 次尝试",
+  "weight {weight}": "权重 {weight}",
+  "fallback only": "仅作回退",
+  "Saved the alias {name}": "已保存别名 {name}",
+  "Edit the alias": "编辑别名",
+  "Alias {name}": "别名 {name}",
+  "Delete the alias {name}? Calls that name it will be refused.": "删除别名 {name}？使用该名称的调用将被拒绝。",
+
   // common actions
   "Are you sure?": "确定吗？",
   Cancel: "取消",
