@@ -16,10 +16,13 @@ import orjson
 import pytest
 
 from modelyard import vault
+from modelyard.runtime import Runtime
+from modelyard.server import ModelyardApp
 from modelyard.services.context import Services
+from modelyard.services.hosted import HostedConfig, HostedProvider
 from modelyard.settings import Settings
 from tests.fakes.openai import FakeOpenAI
-from tests.support import MASTER, SECRET, eventually
+from tests.support import MASTER, SECRET, eventually, make_settings
 
 DRAIN_S = 2.0
 CHAT = {"model": "deepseek/deepseek-flash", "messages": [{"role": "user", "content": "Hi"}]}
@@ -143,3 +146,38 @@ def test_workers_are_killed_only_after_a_longer_drain_time(monkeypatch: pytest.M
 
     (argv,) = executed
     assert argv[argv.index("--workers-kill-timeout") + 1] == "70"  # the drain, then 10 s to stop and write
+
+
+async def test_the_server_settles_reservations_a_crash_left_open_at_start_up(
+    tmp_path: Path, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(vault, "RSA_BITS", 2048)
+    hosted = HostedConfig(providers={"deepseek": HostedProvider("deepseek", {"api_key": SECRET}, "trial", "times", 5)})
+    settings = make_settings(tmp_path, "sqlite", None)
+    crashed = Services(settings, runtime=runtime, hosted=hosted)
+    await crashed.start()
+    workspace_id = (await crashed.workspaces.create("Crash")).id
+    await crashed.quota.reserve(workspace_id=workspace_id, provider="deepseek", model="deepseek-flash")
+    await crashed.close()  # its call never closes the reservation, as if the process had died mid-call
+
+    services = Services(settings, runtime=runtime, hosted=hosted)
+    services.quota.reconciler.stale_after_s = 0  # as if the calls' total timeout had passed
+    app = ModelyardApp(services, console=object())
+    inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+    outbox: list[dict[str, str]] = []
+
+    async def send(message: dict[str, str]) -> None:
+        outbox.append(message)
+
+    await inbox.put({"type": "lifespan.startup"})
+    lifespan = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))
+
+    async def settled() -> bool:
+        await services.quota.flush()
+        return [e.kind for e in await services.quota.ledger(workspace_id=workspace_id)] == ["reserve", "settle"]
+
+    await eventually(lambda: outbox, "the lifespan start-up")
+    await eventually(settled, "the open reservation to be settled")
+    await inbox.put({"type": "lifespan.shutdown"})
+    await lifespan
+    assert [m["type"] for m in outbox] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]

@@ -72,6 +72,8 @@ class ModelyardApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                # The server sweeps quota reservations a crash left open, at start-up and then periodically.
+                self.services.quota.reconciler.is_periodic = bool(self.services.hosted.providers)
                 try:
                     await self.services.start(run_migrations=self.services.settings.migrate_on_start)
                 except Exception as exc:

@@ -1,4 +1,4 @@
-"""Reservations left open by a process that died are closed: at start-up, then every RECONCILE_INTERVAL_S.
+"""Reservations left open by a process that died are closed: at the server's start-up, then every RECONCILE_INTERVAL_S.
 
 The rule: a reservation still open `stale_after_s` after it was made (the call's total timeout and a minute, so no
 call that could still close it is running) is settled as reserved. Its call may have run and been paid for upstream,
@@ -47,10 +47,15 @@ class Reconciler:
         self._through = 0
         self._seen = 0
         self._task: asyncio.Task[None] | None = None
+        # Set by a long-running process (the server) before it starts: a CLI command or a test that starts services
+        # for a moment leaves the sweep to the server, and `run_once` to whoever asks.
+        self.is_periodic = False
 
     def start(self, before: Callable[[], Awaitable[None]]) -> None:
-        """Reconcile now and every interval; `before` runs first each time (writes what is queued, finds journals)."""
-        self._task = asyncio.create_task(self._run(before), name="modelyard-quota-reconcile")
+        """When `is_periodic`: reconcile now and every interval, `before` first each time (writes what is queued,
+        finds journals)."""
+        if self.is_periodic:
+            self._task = asyncio.create_task(self._run(before), name="modelyard-quota-reconcile")
 
     async def close(self) -> None:
         if self._task is not None:
