@@ -268,6 +268,10 @@ class ProviderSpec(Spec):
     # so the console shows them and the runtime passes them; `show_on` limits one to models whose form says so.
     model_parameter_rules: tuple[ParameterRule, ...] = ()
     validate_with: str | None = None  # the model a credential check calls; default: the first non-deprecated llm
+    # Form fields whose values bound one credential's calls (catalog/call_limits.py): seconds to wait for the
+    # answer to begin and between its chunks, and how often a call failing before its first byte is retried.
+    timeout_credential: str | None = None
+    retries_credential: str | None = None
     assumptions: tuple[Assumption, ...] = ()  # unverified wire facts and what the protocol chose
 
     @field_validator("id")
@@ -309,6 +313,10 @@ class ProviderSpec(Spec):
             variable = getattr(self, name)
             if variable is not None and variable not in model_fields:
                 raise ValueError(f"{name}: {variable!r} is not a model credential field")
+        for name in ("timeout_credential", "retries_credential"):
+            variable = getattr(self, name)
+            if variable is not None and variable not in every_field:
+                raise ValueError(f"{name}: {variable!r} is not a credential field")
         if "customizable-model" in self.configuration_methods and not self.model_credentials:
             raise ValueError("a customizable-model provider needs model_credentials")
         if self.custom_model_types and "customizable-model" not in self.configuration_methods:

@@ -69,6 +69,10 @@ class Target(Value, frozen=True):
     upstream_model: str  # the name the provider knows the model by (a deployment, a uid, or the model id)
     credentials: Mapping[str, str]
     quirks: Spec = msgspec.field(default_factory=Spec)  # the provider's `quirks:`, validated by the protocol's model
+    # The credential's own limits (catalog/call_limits.py), honoured by the runtime: the wait for the first byte and
+    # each later chunk (None: the process-wide ones), and retries of a call failing before its first byte.
+    timeout_s: float | None = None
+    retries: int = 0
 
     __repr__ = repr_without_credentials
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelyard.catalog.call_limits import call_limits
 from modelyard.catalog.custom import custom_model_spec
 from modelyard.catalog.loader import Catalog, default_catalog
 from modelyard.catalog.spec import ModelSpec, ProviderSpec, Spec
@@ -81,6 +82,7 @@ class Binding:
 
     def target(self, model: ModelSpec, credentials: Mapping[str, str], *, base_url: str | None = None) -> Target:
         upstream = credentials.get(self.spec.upstream_model_credential or "") or model.id
+        limits = call_limits(self.spec, credentials)
         return Target(
             provider=self.spec,
             model=model,
@@ -88,6 +90,8 @@ class Binding:
             upstream_model=upstream,
             credentials=credentials,
             quirks=self.quirks_for(model),
+            timeout_s=limits.timeout_s,
+            retries=limits.retries,
         )
 
     def fill(self, template: str, credentials: Mapping[str, str]) -> str:

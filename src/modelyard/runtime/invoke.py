@@ -18,6 +18,7 @@ from modelyard.errors import (
     InvalidRequestError,
     ModelNotFoundError,
     UnsupportedFeatureError,
+    UpstreamConnectionError,
     UpstreamProtocolError,
     UpstreamTimeoutError,
 )
@@ -212,7 +213,9 @@ class Runtime:
         framing = binding.protocol.stream_framing
         if framing == "sse" and _is_json(response):  # a whole answer (or an error) instead of a stream
             return await self._answer_as_stream(binding, target, request, response, started, deadline)
-        events = self.transport.events(response, framing=framing, provider=target.provider.id, deadline=deadline)
+        events = self.transport.events(
+            response, framing=framing, provider=target.provider.id, deadline=deadline, idle_s=target.timeout_s
+        )
         return ChatStream(
             events,
             binding.protocol.chat_stream_parser(target),
@@ -481,7 +484,9 @@ class Runtime:
             return SpeechStream(audio, media_type=media_type, model=target.model.id, characters=len(request.text))
         response = await self._open(binding, target, binding.protocol.build_speech(target, request), deadline)
         media_type = response.headers.get("Content-Type", _AUDIO_TYPES.get(request.format, "application/octet-stream"))
-        chunks = self.transport.chunks(response, provider=target.provider.id, deadline=deadline)
+        chunks = self.transport.chunks(
+            response, provider=target.provider.id, deadline=deadline, idle_s=target.timeout_s
+        )
         return SpeechStream(chunks, media_type=media_type, model=target.model.id, characters=len(request.text))
 
     async def moderate(
@@ -574,19 +579,40 @@ class Runtime:
     async def _open(
         self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
     ) -> aiohttp.ClientResponse:
-        spec = binding.spec
         signed = await self._sign(binding, target, request, deadline)
-        response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
+        response = await self._open_retrying(target, signed, deadline)
         if response.status == 401 and self._token_signed(binding, target):
             # A cached token the provider no longer takes (revoked early): fetch a new one and try once more.
             response.release()
             self.tokens.forget(binding, target.credentials)
             signed = await self._sign(binding, target, request, deadline)
-            response = await self.transport.open(signed, provider=spec.id, deadline=deadline)
+            response = await self._open_retrying(target, signed, deadline)
         if response.status >= 400:
             body = await self.transport.read_error_body(response, deadline=deadline)
             raise binding.protocol.parse_error(target, response.status, response.headers, body)
         return response
+
+    async def _open_retrying(self, target: Target, signed: UpstreamRequest, deadline: float) -> aiohttp.ClientResponse:
+        """Open the call, repeated up to the credential's `retries` times after a connection error or a 5xx answer:
+        both come before any byte of an answer, so nothing has reached the caller (backoff doubling from 0.25 s, never
+        past the call's deadline). The last failure stands as it is."""
+        provider, loop = target.provider.id, asyncio.get_running_loop()
+        for attempt in range(target.retries + 1):
+            delay_s = min(RETRY_BACKOFF_S * 2**attempt, RETRY_BACKOFF_MAX_S)
+            retry = attempt < target.retries and loop.time() + delay_s < deadline
+            try:
+                response = await self.transport.open(
+                    signed, provider=provider, deadline=deadline, wait_s=target.timeout_s
+                )
+            except UpstreamConnectionError:
+                if not retry:
+                    raise
+            else:
+                if response.status not in RETRIED_STATUSES or not retry:
+                    return response
+                response.release()
+            await asyncio.sleep(delay_s)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _sign(
         self, binding: Binding, target: Target, request: UpstreamRequest, deadline: float
@@ -621,6 +647,10 @@ class Runtime:
 
 
 UsageFinisher = Callable[[Usage | None, list[str], float, float | None], Usage]
+# A credential's retries (catalog/call_limits.py) repeat a call after these, which come before the first byte.
+RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+RETRY_BACKOFF_S = 0.25
+RETRY_BACKOFF_MAX_S = 4.0
 
 
 def _usage_finisher(target: Target, request: ChatRequest) -> UsageFinisher:

@@ -99,12 +99,15 @@ class Transport:
     def deadline(self) -> float:
         return asyncio.get_running_loop().time() + self.timeouts.total_s
 
-    async def open(self, request: UpstreamRequest, *, provider: str, deadline: float) -> aiohttp.ClientResponse:
-        """Send the request and wait for the response headers (the first byte)."""
+    async def open(
+        self, request: UpstreamRequest, *, provider: str, deadline: float, wait_s: float | None = None
+    ) -> aiohttp.ClientResponse:
+        """Send the request and wait for the response headers (the first byte), at most `wait_s` when given (a
+        credential's own timeout) instead of the process-wide first-byte timeout."""
         loop = asyncio.get_running_loop()
         data = _form(request.body) if isinstance(request.body, Multipart) else request.body
         try:
-            async with asyncio.timeout_at(min(loop.time() + self.timeouts.first_byte_s, deadline)):
+            async with asyncio.timeout_at(min(loop.time() + (wait_s or self.timeouts.first_byte_s), deadline)):
                 return await self.session().request(
                     request.method, request.url, headers=request.headers, data=data, allow_redirects=False
                 )
@@ -141,11 +144,12 @@ class Transport:
             response.close()
 
     async def chunks(
-        self, response: aiohttp.ClientResponse, *, provider: str, deadline: float
+        self, response: aiohttp.ClientResponse, *, provider: str, deadline: float, idle_s: float | None = None
     ) -> AsyncGenerator[bytes, None]:
-        """Body bytes as they arrive, each read bounded by the idle timeout; closes the upstream when abandoned."""
+        """Body bytes as they arrive, each read bounded by the idle timeout (or `idle_s`, a credential's own);
+        closes the upstream when abandoned."""
         loop = asyncio.get_running_loop()
-        idle_s = self.timeouts.idle_s
+        idle_s = idle_s or self.timeouts.idle_s
         content = response.content
         completed = False
         try:
@@ -170,11 +174,17 @@ class Transport:
                 response.close()
 
     async def events(
-        self, response: aiohttp.ClientResponse, *, framing: str, provider: str, deadline: float
+        self,
+        response: aiohttp.ClientResponse,
+        *,
+        framing: str,
+        provider: str,
+        deadline: float,
+        idle_s: float | None = None,
     ) -> AsyncGenerator[list[ServerSentEvent], None]:
         """Decoded events, one list per read from the upstream (events that arrived together stay together)."""
         decoder = _DECODERS[framing]()
-        chunks = self.chunks(response, provider=provider, deadline=deadline)
+        chunks = self.chunks(response, provider=provider, deadline=deadline, idle_s=idle_s)
         try:
             async for chunk in chunks:
                 try:

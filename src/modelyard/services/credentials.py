@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from modelyard.catalog.call_limits import call_limits
 from modelyard.catalog.forms import check_values
 from modelyard.catalog.spec import FormField
 from modelyard.errors import ConflictError, CredentialValidationError, InvalidRequestError, NotFoundError
@@ -57,6 +58,7 @@ class CredentialService:
     ) -> tuple[dict[str, str], Status, str | None]:
         """Values the form accepts, and their status: `verified` after a live call, `unverified` without one."""
         accepted = check_values(form, values, model_type=model_type)  # a custom model's fields for its type
+        call_limits(self._services.catalog.get(provider), accepted)  # a timeout or retry count that is no number
         if not validate:
             return accepted, "unverified", None
         checked = await self._services.runtime.validate_credentials(
