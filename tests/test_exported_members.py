@@ -60,7 +60,7 @@ def test_the_version_is_the_installed_distributions() -> None:
 
 
 def test_no_module_reads_a_name_back_from_the_half_initialised_package() -> None:
-    """`modelyard/__init__.py` imports the runtime, so `from modelyard import X` inside the package is a cycle."""
+    """`from modelyard import X` inside the package loads the runtime through `modelyard.__getattr__` (once a cycle)."""
     offenders = []
     for path in sorted(SOURCE.rglob("*.py")):
         if path == SOURCE / "__init__.py":
