@@ -268,6 +268,9 @@ class ProviderSpec(Spec):
     # so the console shows them and the runtime passes them; `show_on` limits one to models whose form says so.
     model_parameter_rules: tuple[ParameterRule, ...] = ()
     validate_with: str | None = None  # the model a credential check calls; default: the first non-deprecated llm
+    # A provider credential field where the user names the llm a check calls instead (one their account may use,
+    # where `validate_with` is not enabled for every account); empty: `validate_with`.
+    validate_model_credential: str | None = None
     # Form fields whose values bound one credential's calls (catalog/call_limits.py): seconds to wait for the
     # answer to begin and between its chunks, and how often a call failing before its first byte is retried.
     timeout_credential: str | None = None
@@ -313,6 +316,8 @@ class ProviderSpec(Spec):
             variable = getattr(self, name)
             if variable is not None and variable not in model_fields:
                 raise ValueError(f"{name}: {variable!r} is not a model credential field")
+        if self.validate_model_credential is not None and self.validate_model_credential not in provider_fields:
+            raise ValueError(f"validate_model_credential: {self.validate_model_credential!r} is not a credential field")
         for name in ("timeout_credential", "retries_credential"):
             variable = getattr(self, name)
             if variable is not None and variable not in every_field:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from modelyard.catalog.forms import check_values
-from modelyard.catalog.spec import ModelSpec, ProviderSpec
+from modelyard.catalog.spec import ModelProperties, ModelSpec, ProviderSpec
 from modelyard.errors import CredentialsNotConfiguredError, CredentialValidationError, UpstreamError
 from modelyard.protocols.base import Target
 from modelyard.types import ChatRequest, EmbeddingRequest, Message, ModelType, ModerationRequest, RerankRequest
@@ -30,7 +30,9 @@ async def validate(
     spec = binding.spec
     is_custom = model_id is not None and (model_type or "llm", model_id) not in binding.models
     values = check_values(spec.model_credentials if is_custom else spec.credentials, credentials)
-    model = binding.model(model_id, model_type or "llm", values) if model_id is not None else validation_model(spec)
+    model = (
+        binding.model(model_id, model_type or "llm", values) if model_id is not None else validation_model(spec, values)
+    )
     try:
         target = binding.target(model, values, base_url=base_url)
         await _tiny_call(runtime, target, model)
@@ -43,8 +45,13 @@ async def validate(
     return values
 
 
-def validation_model(spec: ProviderSpec) -> ModelSpec:
-    """The model a provider-level credential check calls: `validate_with`, else the first current LLM."""
+def validation_model(spec: ProviderSpec, values: Mapping[str, str] | None = None) -> ModelSpec:
+    """The model a provider-level credential check calls: the one the user named in the credentials' validation
+    field, else `validate_with`, else the first current LLM."""
+    chosen = (values or {}).get(spec.validate_model_credential or "", "").strip()
+    if chosen:
+        # A model the catalog lists keeps its rules and quirks; any other name is called as a plain chat model.
+        return spec.model(chosen, "llm") or ModelSpec(id=chosen, type="llm", properties=ModelProperties(mode="chat"))
     if spec.validate_with is not None:
         return next(m for m in spec.models if m.id == spec.validate_with)
     current = [m for m in spec.models if not m.deprecated] or list(spec.models)
