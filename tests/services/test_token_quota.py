@@ -141,15 +141,19 @@ async def all_at_once(upstream: MeteredOpenAI, calls: list[Coroutine[Any, Any, N
     return await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def spent(services: Services, workspace: str) -> tuple[int, int]:
-    """Tokens spent (the ledger's sum, checked against `used`) and the most one call spent beyond its reservation."""
+async def spent(services: Services, workspace: str, upstream: MeteredOpenAI) -> tuple[int, int]:
+    """Tokens spent (the ledger's sum, checked against `used`, once every lease is settled) and the most one call
+    spent beyond its reservation, which is at least its prompt and the max_tokens it was sent with."""
     await services.invoker.drain()
+    services.quota.return_leases()
     await services.quota.flush()
     ledger = await services.quota.ledger(workspace_id=workspace)
     (status,) = await services.quota.status(workspace_id=workspace)
     total = sum(entry.amount for entry in ledger)
     assert total == status.used
-    beyond = max((entry.amount for entry in ledger if entry.kind == "settle"), default=0)
+    opened = {entry.reservation_id for entry in ledger if entry.kind == "reserve"}
+    assert opened == {entry.reservation_id for entry in ledger if entry.kind != "reserve"}  # every lease settled
+    beyond = max((tokens - PROMPT - asked for asked, tokens in upstream.charged if asked is not None), default=0)
     return total, max(beyond, 0)
 
 
@@ -163,7 +167,7 @@ async def test_500_concurrent_calls_spend_no_more_than_the_limit_plus_one_calls_
     )
 
     assert all(o is None or isinstance(o, HostedQuotaExceededError) for o in outcomes), outcomes[:3]
-    total, beyond = await spent(services, workspace)
+    total, beyond = await spent(services, workspace, upstream)
     assert total == sum(tokens for _, tokens in upstream.charged)  # what the provider metered is what was spent
     assert beyond >= 500 - 64  # its reservation was PROMPT + 64, or less if it was the one capped
     assert total <= LIMIT + beyond
@@ -185,7 +189,7 @@ async def test_calls_that_keep_to_their_reservations_never_pass_the_limit(
     )
 
     assert all(o is None or isinstance(o, HostedQuotaExceededError) for o in outcomes), outcomes[:3]
-    total, beyond = await spent(services, workspace)
+    total, beyond = await spent(services, workspace, upstream)
     assert (beyond, total <= LIMIT) == (0, True)
     assert total == sum(tokens for _, tokens in upstream.charged)
     print(f"token quota {LIMIT}: {sum(o is None for o in outcomes)} of 200 calls served, {total} spent")
@@ -195,14 +199,14 @@ async def test_a_call_reserved_with_less_than_its_estimate_is_sent_with_max_toke
     services: Services, workspace: str, upstream: MeteredOpenAI
 ) -> None:
     await chat(services, workspace, max_tokens=None)  # the model's output limit is far more than 1,000
-    await spent(services, workspace)
+    await spent(services, workspace, upstream)
     left = LIMIT - upstream.charged[0][1]
     await chat(services, workspace, max_tokens=5)  # fits: sent as asked
-    await chat(services, workspace, max_tokens=5_000)  # does not: cut to what remains
-    await spent(services, workspace)
+    await chat(services, workspace, max_tokens=5_000)  # does not: cut to what remains, its own lease's rest included
+    await spent(services, workspace, upstream)
 
     assert [asked for asked, _ in upstream.charged] == [LIMIT - PROMPT, 5, left - (PROMPT + 5) - PROMPT]
     reserved = [
         entry.amount for entry in await services.quota.ledger(workspace_id=workspace) if entry.kind == "reserve"
     ]
-    assert reserved == [LIMIT, PROMPT + 5, left - (PROMPT + 5)]
+    assert (reserved[0], reserved[-1]) == (LIMIT, left - (PROMPT + 5))  # between them, the second call's lease

@@ -30,8 +30,8 @@ _PATTERN = "|".join(
     ]
 )
 _SPECIAL_TOKENS = {"<|endoftext|>": 199999, "<|endofprompt|>": 200018}
-_PER_MESSAGE = 3  # role and separators, as OpenAI's chat format counts them
-_PER_IMAGE = 85  # a low-detail image; a guess for others, good enough for an estimate
+PER_MESSAGE = 3  # role and separators, as OpenAI's chat format counts them
+PER_IMAGE = 85  # a low-detail image; a guess for others, good enough for an estimate
 
 
 @functools.cache
@@ -55,9 +55,9 @@ def count_text(text: str) -> int:
 def count_messages(messages: tuple[Message, ...]) -> int:
     total = 3  # every reply is primed with the assistant role
     for message in messages:
-        total += _PER_MESSAGE + count_text(message.text)
+        total += PER_MESSAGE + count_text(message.text)
         if not isinstance(message.content, str):
-            total += _PER_IMAGE * sum(not isinstance(part, TextPart) for part in message.content)
+            total += PER_IMAGE * sum(not isinstance(part, TextPart) for part in message.content)
         for call in message.tool_calls:
             total += count_text(call.name) + count_text(call.arguments)
     return total

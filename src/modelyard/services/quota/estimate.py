@@ -1,7 +1,10 @@
 """The most one call can consume, known before it runs: what a reservation sets aside (DESIGN §7b).
 
 Tokens are counted with the shipped o200k tokenizer, the way the runtime counts a call whose provider reports no
-usage: exact for OpenAI's models, an estimate for others. A chat call's output is bounded by its `max_tokens`, or
+usage: exact for OpenAI's models, an estimate for others. Far from a limit, a bound that needs no tokenizer does:
+every o200k token stands for at least one byte of UTF-8, so a text's byte length is at least its token count
+(`tests/services/test_estimate.py` holds the shipped tokenizer to it); a lease or budget refines it with the count only
+when the bound does not fit. A chat call's output is bounded by its `max_tokens`, or
 else by the model's output limit in the catalog; an embedding, rerank or moderation call outputs no tokens. A
 transcription has no bound before it runs (its audio tokens are unknown), so it is reserved as unbounded.
 """
@@ -22,6 +25,7 @@ from modelyard.types import (
     ModerationRequest,
     RerankRequest,
     SpeechRequest,
+    TextPart,
     TranscriptionRequest,
 )
 
@@ -54,6 +58,25 @@ class CallEstimate:
         raise TypeError(f"no estimate for a {type(request).__name__}")
 
     @cached_property
+    def input_bound(self) -> int:
+        """At least `input_tokens`, counted without the tokenizer: each text's UTF-8 length."""
+        request = self.request
+        if isinstance(request, ChatRequest):
+            return prompt_bound(request)
+        if isinstance(request, EmbeddingRequest):
+            return sum(map(text_bound, request.texts))
+        if isinstance(request, RerankRequest):
+            query = text_bound(request.query)
+            return sum(query + text_bound(document) for document in request.documents)
+        if isinstance(request, ModerationRequest):
+            return sum(map(text_bound, request.inputs))
+        if isinstance(request, SpeechRequest):
+            return text_bound(request.text) + text_bound(request.instructions or "")
+        if isinstance(request, TranscriptionRequest):
+            return text_bound(request.prompt or "")
+        raise TypeError(f"no estimate for a {type(request).__name__}")
+
+    @cached_property
     def output_tokens(self) -> int | None:
         """None: nothing bounds the call's tokens before it runs."""
         if isinstance(self.request, ChatRequest):
@@ -72,6 +95,34 @@ class CallEstimate:
     def tokens(self) -> int | None:
         output = self.output_tokens
         return None if output is None else self.input_tokens + output
+
+    @property
+    def tokens_bound(self) -> int | None:
+        """At least `tokens`, without the tokenizer."""
+        output = self.output_tokens
+        return None if output is None else self.input_bound + output
+
+
+def text_bound(text: str) -> int:
+    """At least the text's o200k token count: its UTF-8 length (a lone surrogate is 3 bytes, as the tokenizer's
+    replacement character is)."""
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def prompt_bound(request: ChatRequest) -> int:
+    """`tokenizer.count_prompt`'s sum, each text counted by `text_bound`."""
+    total = 3  # as count_messages: the reply's primer, then per message its overhead, text, images and tool calls
+    for message in request.messages:
+        total += tokenizer.PER_MESSAGE + text_bound(message.text)
+        if not isinstance(message.content, str):
+            total += tokenizer.PER_IMAGE * sum(not isinstance(part, TextPart) for part in message.content)
+        for call in message.tool_calls:
+            total += text_bound(call.name) + text_bound(call.arguments)
+    for tool in request.tools:
+        total += text_bound(tool.name) + text_bound(tool.description) + text_bound(str(dict(tool.parameters)))
+    return total
 
 
 def output_limit(model: ModelSpec) -> int | None:
@@ -98,11 +149,12 @@ def within(request: R, estimate: CallEstimate, reserved: int) -> R:
     return msgspec.structs.replace(request, max_tokens=allowance)
 
 
-def worst_case_price(estimate: CallEstimate) -> Decimal | None:
+def worst_case_price(estimate: CallEstimate, *, exact: bool = True) -> Decimal | None:
     """The most the call can cost at the catalog's price, in the model's currency; None when nothing bounds it.
 
     The prompt is priced at its dearest rate (a cache write may cost more than fresh input) in the tier its estimated
-    size falls in, the answer at the output rate for its bound. A model without a price costs nothing.
+    size falls in, the answer at the output rate for its bound. A model without a price costs nothing. `exact`
+    False: the prompt is its `input_bound` (no tokenizer; never less than the exact price).
     """
     pricing = estimate.model.pricing
     if pricing is None:
@@ -118,7 +170,7 @@ def worst_case_price(estimate: CallEstimate) -> Decimal | None:
     output = estimate.output_tokens
     if output is None:
         return None
-    prompt = estimate.input_tokens
+    prompt = estimate.input_tokens if exact else estimate.input_bound
     tier = next((tier for tier in reversed(pricing.tiers) if prompt > tier.above_prompt_tokens), None)
     rates = (pricing, tier) if tier is not None else (pricing,)
     prompt_rate = max(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from modelyard.errors import NotFoundError
 from modelyard.services.quota.journal import JOURNAL_SUFFIX, Journals, template
+from modelyard.services.quota.lease import SHARE
 from modelyard.services.quota.ledger import LedgerWriter, closing_row, reserve_row
 from modelyard.services.quota.sql_counter import quota_of
 from modelyard.services.quota.values import Demand, LedgerKind, Reservation, exhausted
@@ -25,7 +26,8 @@ QUOTA_TTL_S = 7 * 24 * 3600  # an idle counter expires; the database has long ca
 
 # KEYS: quota hash, idempotency key, reservation key, journal.
 # ARGV: amount ('' = all that remains), minimum, replay record (JSON, without the amount), has idempotency key
-# (1|0), reservation ttl, idempotency ttl, quota ttl, the reserve row (JSON, without the amount).
+# (1|0), reservation ttl, idempotency ttl, quota ttl, the reserve row (JSON, without the amount), a lease's block
+# ('' = the call's amount alone) and share (`lease.grant`, which this mirrors).
 # Returns {'ok', amount set aside, 1 if less than asked}, {'replay', record}, {'exhausted', ...} or {'missing'}.
 _RESERVE = """
 if ARGV[4] == '1' then
@@ -40,7 +42,12 @@ local capped = 0
 if limit >= 0 then
   local room = limit - used
   if room < minimum then return {'exhausted', quota[3], quota[2], quota[4]} end
-  if ARGV[1] == '' or amount > room then amount, capped = room, 1 end
+  if ARGV[1] == '' or amount > room then amount, capped = room, 1
+  elseif ARGV[9] ~= '' then
+    amount = math.min(math.max(tonumber(ARGV[9]), amount), math.max(amount, math.floor(room / tonumber(ARGV[10]))))
+  end
+elseif ARGV[9] ~= '' then
+  amount = math.max(tonumber(ARGV[9]), amount)
 end
 redis.call('HINCRBY', KEYS[1], 'used', amount)
 redis.call('EXPIRE', KEYS[1], ARGV[7])
@@ -101,7 +108,18 @@ class RedisCounter:
         # The hash tag keeps a quota's keys in one Redis Cluster slot, as a script's keys must be.
         return f"{self.PREFIX}{{{workspace_id}:{provider}}}"
 
-    async def reserve(self, reservation: Reservation, demand: Demand) -> Reservation:
+    async def reserve(
+        self,
+        reservation: Reservation,
+        demand: Demand,
+        *,
+        block: int | None = None,
+        closing: tuple[Reservation, LedgerKind, int | None] | None = None,
+    ) -> Reservation:
+        """`block`: a lease's size (see `lease.grant`), instead of the call's `demand` alone; `closing`: the previous
+        lease, closed (kind, actual) first."""
+        if closing is not None:
+            await self.close(*closing)
         quota_key = self.quota_key(reservation.workspace_id, reservation.provider)
         record = orjson.dumps({"id": reservation.id, "model": reservation.model})
         keyed = reservation.idempotency_key is not None
@@ -124,6 +142,8 @@ class RedisCounter:
                     IDEMPOTENCY_TTL_S,
                     QUOTA_TTL_S,
                     template(reserve_row(reservation)),
+                    "" if block is None else block,
+                    SHARE,
                 ],
             )
             match outcome:

@@ -13,6 +13,10 @@ transaction. A reservation a crash left open is settled as reserved once no call
 Without Redis, quota given back by a release is spendable again after the next flush (at most FLUSH_INTERVAL_S
 later).
 
+The gateway's calls reserve from leases (`lease`): blocks of the quota this process reserves ahead, so a call's
+reservation and settlement touch neither the database nor Redis, and the ledger holds a lease's reservation and its
+settlement (what its calls spent) instead of each call's. Near the limit a lease is one call's reservation again.
+
 A token quota reserves the call's worst case (`estimate`: the prompt counted with the shipped tokenizer, plus
 max_tokens or the model's output limit), or, when less remains, what remains; the settlement replaces it with
 the real usage and gives back the rest. Calls whose usage stays within their reservation never spend past the
@@ -23,16 +27,18 @@ o200k does, or that ignores max_tokens).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import BigInteger, String, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.errors import InvalidRequestError, ModelNotFoundError, NotFoundError
+from modelyard.errors import HostedQuotaExceededError, InvalidRequestError, ModelNotFoundError, NotFoundError
 from modelyard.runtime import tokenizer
 from modelyard.services.hosted import HostedProvider
 from modelyard.services.quota.estimate import CallEstimate
+from modelyard.services.quota.lease import LEASE_S, Granted, Hold, Lease, LeasePool
 from modelyard.services.quota.ledger import LedgerWriter, quota_table
 from modelyard.services.quota.reconcile import Reconciler
 from modelyard.services.quota.redis_counter import RedisCounter
@@ -55,9 +61,12 @@ class QuotaService:
             if isinstance(cache, RedisCache)
             else SqlCounter(services.db, self._writer, dialect=services.engine.dialect.name)
         )
-        # A call ends within its total timeout: a reservation open a minute past that has no call left to close it.
-        stale_after_s = services.timeouts.total_s + 60
+        # A call ends within its total timeout, and a lease's last call starts within LEASE_S of the lease: a
+        # reservation open a minute past both has no call left to close it.
+        stale_after_s = services.timeouts.total_s + LEASE_S + 60
         self.reconciler = Reconciler(services.db, self._counter.settle_orphan, stale_after_s=stale_after_s)
+        self._leases: LeasePool[tuple[str, str], Reservation] = LeasePool(self._renew_lease, self._give_back)
+        self._closing: set[asyncio.Future[object]] = set()
 
     async def start(self) -> None:
         await self._grant_missing()
@@ -68,6 +77,8 @@ class QuotaService:
         self.reconciler.start(self._catch_up)
 
     async def close(self) -> None:
+        self._leases.close()  # unused quota goes back; calls still in flight (none after a drain) count as reserved
+        await self._settled_leases()
         await self.reconciler.close()
         await self._writer.close()  # writes what is queued
 
@@ -87,14 +98,20 @@ class QuotaService:
 
     async def flush(self) -> None:
         """Write queued ledger rows now, instead of at the next tick."""
+        await self._settled_leases()
         await self._writer.flush()
+
+    def return_leases(self) -> None:
+        """Retire every lease now: each is settled as soon as its calls end (tests; `quota show` right after calls)."""
+        self._leases.close()
 
     async def grant_trial(self, session: AsyncSession, *, workspace_id: str) -> None:
         """Give a new workspace its quota on every hosted provider, in the transaction that creates it."""
         session.add_all(_quota_row(workspace_id, hosted) for hosted in self._services.hosted.providers.values())
 
     async def status(self, *, workspace_id: str) -> list[QuotaStatus]:
-        """The workspace's quota on each hosted provider, in config order, as a reservation would see it."""
+        """The workspace's quota on each hosted provider, in config order, as a reservation would see it: what this
+        process's leases hold and no call has taken is not counted as used."""
         async with self._services.db() as session:
             rows = {
                 row.provider: row
@@ -102,7 +119,10 @@ class QuotaService:
             }
         listed = [rows[provider] for provider in self._services.hosted.providers if provider in rows]
         used = await self._counter.used(listed)
-        return [_status(row, spent) for row, spent in zip(listed, used, strict=True)]
+        return [
+            _status(row, spent - self._leases.unused((workspace_id, row.provider)))
+            for row, spent in zip(listed, used, strict=True)
+        ]
 
     async def reserve(
         self,
@@ -113,6 +133,7 @@ class QuotaService:
         amount: int | None = None,
         estimate: CallEstimate | None = None,
         idempotency_key: str | None = None,
+        leased: bool = False,
     ) -> Reservation:
         """Set quota aside for one call, or raise HostedQuotaExceededError.
 
@@ -123,6 +144,9 @@ class QuotaService:
         `idempotency_key` returns the first reservation, marked `is_replay`, and spends nothing. The gateway passes
         no key here: it replays a repeated Idempotency-Key's first answer itself (gateway/idempotency.py), and a
         replayed reservation would let a call reach the provider without spending.
+
+        `leased`: taken from this process's lease (`lease`; the gateway's calls), with the same bounds; a call whose
+        worst case is unbounded, or that names an idempotency key, is reserved alone.
         """
         hosted = self._services.hosted.get(provider)
         if hosted is None:
@@ -133,6 +157,8 @@ class QuotaService:
             raise InvalidRequestError("a reservation is at least 1", field="amount")
         if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
             raise InvalidRequestError("an idempotency key is 1 to 255 characters", field="idempotency_key")
+        if leased and idempotency_key is None and (amount is not None or hosted.unit != "tokens" or _bounded(estimate)):
+            return await self._reserve_leased(workspace_id, provider, model, hosted, amount, estimate)
         demand = Demand.exactly(amount) if amount is not None else _worst_case(hosted, model, estimate)
         reservation = Reservation(
             id=new_id("rsv"),
@@ -153,12 +179,16 @@ class QuotaService:
         """
         if actual is not None and actual < 0:
             raise InvalidRequestError("the actual amount cannot be negative", field="actual")
-        if not reservation.is_replay:
+        if isinstance(reservation, LeasedReservation):
+            self._leases.settle(reservation.hold, actual if reservation.unit == "tokens" else None)
+        elif not reservation.is_replay:
             await self._counter.close(reservation, "settle", actual if reservation.unit == "tokens" else None)
 
     async def release(self, reservation: Reservation) -> None:
         """Close a reservation unspent (the call failed): its amount is given back."""
-        if not reservation.is_replay:
+        if isinstance(reservation, LeasedReservation):
+            self._leases.release(reservation.hold)
+        elif not reservation.is_replay:
             await self._counter.close(reservation, "release", None)
 
     async def ledger(self, *, workspace_id: str, provider: str | None = None) -> list[LedgerEntry]:
@@ -182,6 +212,63 @@ class QuotaService:
             for row in rows
         ]
 
+    async def _reserve_leased(
+        self,
+        workspace_id: str,
+        provider: str,
+        model: str,
+        hosted: HostedProvider,
+        amount: int | None,
+        estimate: CallEstimate | None,
+    ) -> Reservation:
+        refine = None
+        if amount is not None:
+            minimum = amount
+        elif hosted.unit == "times":
+            amount = minimum = 1
+        elif hosted.unit == "credits":
+            amount = minimum = hosted.credits.get(model, 1)
+        else:  # tokens: the bound first; the tokenizer's count only if a renewal finds less left than the bound
+            assert estimate is not None and estimate.tokens_bound is not None
+            amount, minimum = max(estimate.tokens_bound, 1), 1
+            refine = lambda: max(estimate.tokens or 0, 1)  # noqa: E731
+        hold = self._leases.try_hold((workspace_id, provider), amount)
+        if hold is None:
+            hold = await self._leases.hold((workspace_id, provider), amount, minimum, refine)
+        lease = hold.lease.handle
+        return LeasedReservation(
+            lease.id, workspace_id, provider, model, hosted.unit, hold.amount, is_capped=hold.is_capped, hold=hold
+        )
+
+    async def _renew_lease(
+        self, key: tuple[str, str], amount: int | None, minimum: int, block: int, closing: QuotaLease | None
+    ) -> Granted[Reservation]:
+        """A new lease, the previous one (idle) closed first, so what it gives back is there to grant."""
+        workspace_id, provider = key
+        hosted = self._services.hosted.get(provider)
+        assert hosted is not None
+        reservation = Reservation(new_id("lse"), workspace_id, provider, LEASE_MODEL, hosted.unit, 0)
+        closed = None if closing is None else (closing.handle, *_closing(closing.spent))
+        try:
+            reserved = await self._counter.reserve(reservation, Demand(amount, minimum), block=block, closing=closed)
+        except HostedQuotaExceededError:
+            raise  # the previous lease was closed all the same
+        except BaseException:
+            if closing is not None:
+                self._give_back(closing, closing.spent)  # closed later; a close that did commit is kept once
+            raise
+        return Granted(reserved, reserved.amount, reserved.is_capped)
+
+    def _give_back(self, lease: QuotaLease, spent: int) -> None:
+        """Close a lease at what its calls spent (Redis: a script, sent from a task; the database: a queued row)."""
+        closing: asyncio.Future[object] = asyncio.ensure_future(self._counter.close(lease.handle, *_closing(spent)))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+
+    async def _settled_leases(self) -> None:
+        while self._closing:
+            await asyncio.gather(*list(self._closing), return_exceptions=True)
+
     async def _grant_missing(self) -> None:
         """Grant every existing workspace its quota on hosted providers it lacks (the config gained one)."""
         if not self._services.hosted.providers:
@@ -195,6 +282,28 @@ class QuotaService:
             except IntegrityError:  # another replica granted the same rows first; the retry skips them
                 if attempt:
                     raise
+
+
+LEASE_MODEL = "*"  # a lease's ledger rows name no model: its calls may be of any the provider hosts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LeasedReservation(Reservation):
+    """A call's part of a lease (`reserve(leased=True)`); its `id` is the lease's, whose ledger rows account for it."""
+
+    hold: Hold[tuple[str, str], Reservation]
+
+
+QuotaLease = Lease[tuple[str, str], Reservation]
+
+
+def _closing(spent: int) -> tuple[LedgerKind, int | None]:
+    """How a lease closes: settled at what its calls spent, or released when they spent nothing."""
+    return ("settle", spent) if spent else ("release", None)
+
+
+def _bounded(estimate: CallEstimate | None) -> bool:
+    return estimate is not None and estimate.output_tokens is not None
 
 
 def _worst_case(hosted: HostedProvider, model: str, estimate: CallEstimate | None) -> Demand:
