@@ -318,6 +318,7 @@ class Invoker:
                 provider=resolved.provider,
                 model=resolved.model.id,
                 estimate=estimate,
+                leased=True,  # from this process's lease: no round trip while the lease has room
                 idempotency_key=context.idempotency_key,
             )
         )
