@@ -23,10 +23,14 @@ from multidict import CIMultiDict
 
 from modelyard.gateway.app import Gateway
 from modelyard.gateway.metrics import Metrics
+from modelyard.protocols.openai import ingress
 from modelyard.runtime import Runtime
 from modelyard.runtime.timeouts import Timeouts
 from modelyard.services import fallback
 from modelyard.services.context import Services
+from modelyard.services.hosted import HostedConfig, HostedProvider
+from modelyard.services.quota.budgets import from_units, to_units
+from modelyard.services.quota.estimate import CallEstimate, worst_case_price
 from tests.fakes.anthropic import FakeAnthropic
 from tests.fakes.loopback import served
 from tests.fakes.openai import FakeOpenAI
@@ -324,15 +328,17 @@ async def test_a_lone_target_is_retried_with_backoff_within_the_attempts(deploym
 async def test_retries_stop_when_the_time_budget_would_run_out(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(fallback, "BACKOFF_BASE_S", 0.8)  # round 1 waits 0.4-0.8 s, round 2 0.8-1.6 s
-    await deployment.alias("solo", DEEPSEEK, max_attempts=10, max_time_s=1)
+    # Round 1 waits 0.7-1.4 s, so the second try starts before 2 s (unless the first took 0.6 s); round 2 waits
+    # 1.4-2.8 s after a second try that began 0.7 s in at the earliest: past 2 s, so it never starts.
+    monkeypatch.setattr(fallback, "BACKOFF_BASE_S", 1.4)
+    await deployment.alias("solo", DEEPSEEK, max_attempts=10, max_time_s=2)
     for _ in range(5):
         deployment.deepseek.fail(503, "down", type="server_error")
 
     status, _, _ = await deployment.chat("solo")
 
     assert status == 503
-    assert chats(deployment.deepseek) == 2  # a third try would start after the second's backoff passed 1 s
+    assert chats(deployment.deepseek) == 2  # a third try would start past the call's 2 s
 
 
 async def test_a_rate_limited_target_cools_down_on_every_replica(deployment: Deployment) -> None:
@@ -454,6 +460,87 @@ async def test_a_key_allowed_an_alias_may_use_its_targets_through_it(deployment:
     status, _, body = await deployment.chat("smart", key=elsewhere)
     assert (status, body["error"]["code"]) == (403, "model_not_allowed")
     assert "smart" in body["error"]["message"]
+
+
+async def test_a_budget_holds_the_dearest_targets_worst_case(deployment: Deployment) -> None:
+    """The primary target alone fits the budget, a fallback's worst case does not: the call is refused up front,
+    since whichever target answers must be covered."""
+    await deployment.alias("smart", (DEEPSEEK, 1), (OPENAI, 0))
+    body = {"model": "smart", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 20_000}
+    pairs = (("deepseek", "deepseek-flash"), ("openai", "gpt-5.4"))
+    catalog = [deployment.services.catalog.get(p).model(m, "llm") for p, m in pairs]
+    cheap, dear = (worst_case_price(CallEstimate(model, ingress.chat_request(body))) for model in catalog)
+    assert cheap is not None and dear is not None and cheap < dear
+    limit = f"{(cheap + dear) / 2:.6f}"
+    _, key = await deployment.services.api_keys.create(
+        workspace_id=deployment.workspace_id, name="budgeted", policy={"budget": {"limit": limit}}
+    )
+
+    status, _, refused = await deployment.chat("smart", key=key, max_tokens=20_000)
+
+    assert (status, refused["error"]["code"]) == (429, "budget_exceeded")
+    assert chats(deployment.deepseek) == 0
+    assert (await deployment.chat(DEEPSEEK, key=key, max_tokens=20_000))[0] == 200  # the model alone fits
+
+
+async def test_a_budget_is_charged_only_for_the_target_that_answered(deployment: Deployment) -> None:
+    await deployment.alias("smart", (DEEPSEEK, 1), (OPENAI, 0))
+    view, key = await deployment.services.api_keys.create(
+        workspace_id=deployment.workspace_id, name="budgeted", policy={"budget": {"limit": "50"}}
+    )
+    deployment.deepseek.fail(503, "down", type="server_error")
+
+    assert (await deployment.chat("smart", key=key))[0] == 200
+
+    for replica in deployment.replicas:
+        await replica.invoker.drain()
+        await replica.governor.flush()
+        await replica.usage.flush()
+    records = await deployment.services.usage.records(workspace_id=deployment.workspace_id)
+    [answered] = [record for record in records if record.status == "success"]
+    assert view.policy.budget is not None and answered.total_price > 0
+    [budget] = await deployment.services.governor.budgets(
+        deployment.workspace_id, [(f"key:{view.id}", view.policy.budget)]
+    )
+    assert budget.spent == from_units(to_units(answered.total_price))  # the failed attempt cost nothing
+
+
+@pytest.fixture
+def hosted(fake_openai: FakeOpenAI) -> HostedConfig:
+    credentials = {"openai_api_key": SECRET, "openai_api_base": fake_openai.url}
+    return HostedConfig(
+        providers={"openai": HostedProvider("openai", credentials, quota_type="trial", unit="times", limit=10)}
+    )
+
+
+async def test_hosted_quota_is_charged_only_for_the_attempt_that_answered(gateway, fake_openai: FakeOpenAI) -> None:
+    """The gateway fixture's workspace has its own deepseek key and openai only as the operator's hosted offer."""
+    targets = parse([{"model": OPENAI, "weight": 1}, {"model": DEEPSEEK, "weight": 0}])
+    await gateway.services.aliases.create(workspace_id=gateway.workspace_id, name="hosted", targets=targets)
+    body = {"model": "hosted", "messages": [{"role": "user", "content": "Hi"}]}
+    auth = {"Authorization": f"Bearer {gateway.api_key}"}
+    services = gateway.services
+
+    async def ledger_kinds() -> list[str]:
+        await services.invoker.drain()
+        await services.quota.flush()
+        return [entry.kind for entry in await services.quota.ledger(workspace_id=gateway.workspace_id)]
+
+    fake_openai.fail(503, "down", type="server_error")
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{gateway.url}/v1/chat/completions", json=body, headers=auth) as response:
+            assert (response.status, response.headers["x-modelyard-provider"]) == (200, "deepseek")
+        await eventually(lambda: _has(ledger_kinds, 2), "the failed attempt's reservation to be closed")
+        assert await ledger_kinds() == ["reserve", "release"]  # given back
+
+        async with http.post(f"{gateway.url}/v1/chat/completions", json=body, headers=auth) as response:
+            assert response.status == 200 and response.headers["x-modelyard-provider-type"] == "system"
+        await eventually(lambda: _has(ledger_kinds, 4), "the answer's reservation to be settled")
+        assert await ledger_kinds() == ["reserve", "release", "reserve", "settle"]
+
+
+async def _has(kinds: Any, count: int) -> bool:
+    return len(await kinds()) >= count
 
 
 def _closed_port() -> int:
