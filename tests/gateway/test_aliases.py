@@ -71,10 +71,12 @@ class Deployment:
         return name in (await replica.snapshots.get(self.workspace_id)).aliases
 
     async def chat(
-        self, model: str, *, replica: int = 0, key: str | None = None, **extra: Any
+        self, model: str, *, replica: int = 0, key: str | None = None, cache_ttl: int | None = None, **extra: Any
     ) -> tuple[int, CIMultiDict[str], dict[str, Any]]:
         body = {"model": model, "messages": [{"role": "user", "content": "Hi"}], **extra}
         headers = {"Authorization": f"Bearer {key or self.api_key}"}
+        if cache_ttl is not None:
+            headers["x-modelyard-cache-ttl"] = str(cache_ttl)
         async with self.http.post(f"{self.urls[replica]}/v1/chat/completions", json=body, headers=headers) as response:
             return response.status, CIMultiDict(response.headers), orjson.loads(await response.read())
 
@@ -460,6 +462,18 @@ async def test_a_key_allowed_an_alias_may_use_its_targets_through_it(deployment:
     status, _, body = await deployment.chat("smart", key=elsewhere)
     assert (status, body["error"]["code"]) == (403, "model_not_allowed")
     assert "smart" in body["error"]["message"]
+
+
+async def test_the_response_cache_keeps_an_alias_apart_from_its_models(deployment: Deployment) -> None:
+    await deployment.alias("smart", (DEEPSEEK, 1), (OPENAI, 0))
+    deployment.deepseek.fail(503, "down", type="server_error")
+    _, first, _ = await deployment.chat("smart", cache_ttl=60)
+    assert (first["x-modelyard-cache"], first["x-modelyard-provider"]) == ("miss", "openai")
+
+    _, direct, _ = await deployment.chat(DEEPSEEK, cache_ttl=60)  # the same body, naming the primary model itself
+    assert (direct["x-modelyard-cache"], direct["x-modelyard-provider"]) == ("miss", "deepseek")
+    _, again, _ = await deployment.chat("smart", cache_ttl=60)
+    assert (again["x-modelyard-cache"], again["x-modelyard-provider"]) == ("hit", "openai")
 
 
 async def test_a_budget_holds_the_dearest_targets_worst_case(deployment: Deployment) -> None:

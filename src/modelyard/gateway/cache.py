@@ -174,6 +174,8 @@ async def _lookup_key(
     policy = identity.policy
     if policy is not None and not policy.allows(requested, name):
         return None  # the route refuses it, as it refuses any call to a model the key may not use
+    if requested in (await services.snapshots.get(identity.workspace_id)).aliases:
+        name = f"alias:{requested}"  # any of its models may answer: kept apart from calls of the model itself
     return ResponseCache.key(identity.workspace_id, route, name, normalised(data)), resolved
 
 
