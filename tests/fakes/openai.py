@@ -147,6 +147,7 @@ class FakeOpenAI:
             self.app.router.add_post(prefix + "/audio/speech", self._handle("speech"))
             self.app.router.add_post(prefix + "/moderations", self._handle("moderation"))
             self.app.router.add_get(prefix + "/models", self._handle("models"))
+            self.app.router.add_get(prefix + "/models/{model_id}", self._handle("model"))
         self.url = ""  # set by the fixture once the server listens
         self.disconnects = 0  # streams the client abandoned before the end
         self.strict = True  # refuse what the model's vendor refuses (tests/fakes/vendor_rules.py)
@@ -361,6 +362,11 @@ class FakeOpenAI:
                 }
             )
         return web.json_response({"id": "modr-fake", "model": "omni-moderation-latest", "results": results})
+
+    async def _default_model(self, recorded: Recorded) -> web.StreamResponse:
+        """One model, as OpenAI's retrieve-model answers (the SDK's `Model`)."""
+        model_id = recorded.path.rsplit("/", 1)[-1]
+        return web.json_response({"id": model_id, "object": "model", "created": 1_700_000_000, "owned_by": "fake"})
 
     async def _default_models(self, recorded: Recorded) -> web.StreamResponse:
         created = int(time.time())

@@ -38,6 +38,7 @@ from tests.fakes.tencent import FakeTencent
 from tests.fakes.triton import FakeTriton
 from tests.fakes.volcengine import FakeVolcengineMaaS
 from tests.fakes.wenxin import FakeWenxin
+from tests.fakes.xinference import FakeXinference
 from tests.fakes.zhipu import FakeZhipu
 from tests.support import SECRET
 
@@ -84,6 +85,7 @@ FAKES: dict[str, Fake] = {
     "gemini": Fake(FakeGoogle, google_base_url, adjust=with_service_account),
     "vertex": Fake(FakeGoogle, google_base_url, adjust=with_service_account),
     "ollama": Fake(FakeOllama),
+    "xinference": Fake(FakeXinference, _openai_base),  # the OpenAI routes and a launched model's description
     "huggingface": Fake(FakeHuggingFace),  # the router, Inference Endpoints, TGI
     "tei": Fake(FakeHuggingFace),
     "replicate": Fake(FakeReplicate, under("/v1"), adjust=as_official_model),  # an "owner/name" model

@@ -161,6 +161,9 @@ class WireProtocol:
 
     # The chat parameters this wire format has a field for; the runtime drops, and reports, any other one it is given.
     chat_parameters: ClassVar[frozenset[str]] = CHAT_PARAMETERS
+    # The server describes a model it serves (`build_model_description`): a custom model's check reads from it what
+    # the model's form left to the server (context size, features), instead of asking the user to type them.
+    describes_models: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -235,6 +238,13 @@ class WireProtocol:
 
     def parse_list_models(self, target: Target, /, body: bytes) -> list[RemoteModel]:
         raise UnsupportedFeatureError(f"protocol {self.name!r} cannot list models")
+
+    def build_model_description(self, target: Target, /) -> UpstreamRequest:
+        raise UnsupportedFeatureError(f"protocol {self.name!r} cannot describe a model")
+
+    def parse_model_description(self, target: Target, /, body: bytes) -> dict[str, str]:
+        """The model as its server describes it, as values of the custom model's form (catalog/custom.py)."""
+        raise UnsupportedFeatureError(f"protocol {self.name!r} cannot describe a model")
 
     def parse_error(self, target: Target, /, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamError:
         raise NotImplementedError

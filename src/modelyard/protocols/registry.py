@@ -22,6 +22,7 @@ FAMILIES = (
     "gemini",
     "vertex",
     "ollama",
+    "xinference",
     "huggingface",
     "tei",
     "replicate",

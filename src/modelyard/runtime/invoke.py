@@ -533,6 +533,13 @@ class Runtime:
 
     # --- models -----------------------------------------------------------------------------------------------
 
+    async def describe_model(self, target: Target) -> dict[str, str]:
+        """What the server says about the model it serves, as values of its custom form (context size, features;
+        protocols whose `describes_models`); a credential check fills the fields the user left to the server."""
+        binding = self.bindings[target.provider.id]
+        body = await self._call(binding, target, binding.protocol.build_model_description(target))
+        return binding.protocol.parse_model_description(target, body)
+
     async def list_remote_models(
         self, *, provider: str, credentials: Credentials, base_url: str | None = None
     ) -> list[RemoteModel]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from modelyard.catalog.forms import check_values
-from modelyard.catalog.spec import ModelProperties, ModelSpec, ProviderSpec
+from modelyard.catalog.forms import check_values, is_shown
+from modelyard.catalog.spec import FormField, ModelProperties, ModelSpec, ProviderSpec
 from modelyard.errors import CredentialsNotConfiguredError, CredentialValidationError, UpstreamError
 from modelyard.protocols.base import Target
 from modelyard.types import ChatRequest, EmbeddingRequest, Message, ModelType, ModerationRequest, RerankRequest
@@ -28,12 +28,14 @@ async def validate(
 ) -> dict[str, str]:
     binding = runtime.binding(provider)
     spec = binding.spec
-    is_custom = model_id is not None and (model_type or "llm", model_id) not in binding.models
+    kind: ModelType = model_type or "llm"
+    is_custom = model_id is not None and (kind, model_id) not in binding.models
     values = check_values(spec.model_credentials if is_custom else spec.credentials, credentials)
-    model = (
-        binding.model(model_id, model_type or "llm", values) if model_id is not None else validation_model(spec, values)
-    )
     try:
+        if is_custom and model_id is not None and binding.protocol.describes_models:
+            asked = binding.target(binding.model(model_id, kind, values), values, base_url=base_url)
+            values = with_described(spec.model_credentials, values, await runtime.describe_model(asked), kind)
+        model = binding.model(model_id, kind, values) if model_id is not None else validation_model(spec, values)
         target = binding.target(model, values, base_url=base_url)
         await _tiny_call(runtime, target, model)
     except CredentialsNotConfiguredError as exc:
@@ -43,6 +45,20 @@ async def validate(
             **{**exc.params, "case": "test_call"}
         ) from exc
     return values
+
+
+def with_described(
+    form: Iterable[FormField], values: Mapping[str, str], described: Mapping[str, str], model_type: ModelType
+) -> dict[str, str]:
+    """The form's values with what the server described filled in where the user left a field empty or on `auto`
+    (Read from the server); a value the user chose stays, and a field the form hides for this type stays unset."""
+    filled = dict(values)
+    for field in form:
+        value = described.get(field.variable)
+        if value is None or filled.get(field.variable, "auto") != "auto" or not is_shown(field, filled, model_type):
+            continue
+        filled[field.variable] = value
+    return filled
 
 
 def validation_model(spec: ProviderSpec, values: Mapping[str, str] | None = None) -> ModelSpec:
