@@ -27,6 +27,8 @@ COLUMNS: list[tuple[str, ModelFeature | None]] = [
     ("structured-output", "structured-output"),
     ("gateway", None),  # configured over the console API, called with the openai SDK through /v1
     ("responses", None),  # and called through /v1/responses (OpenAI's Responses API), answered and streamed
+    ("custom model", None),  # a model added by name with its own form (customizable-model), called end to end
+    ("completion", None),  # a chat model in completion mode (the legacy /completions, Ollama's /api/generate)
 ]
 
 
@@ -39,6 +41,10 @@ FEATURE_SWITCHES: dict[ModelFeature, str] = {
 
 
 def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, column: str) -> bool:
+    if column == "custom model":
+        return "customizable-model" in spec.configuration_methods and model_type in spec.custom_types
+    if column == "completion":
+        return model_type == "llm" and offers_completion_mode(spec)
     if model_type != "llm":
         return column in ("invoke", "gateway")  # tools, vision, structured output and Responses are chat's
     if feature is None:
@@ -49,6 +55,11 @@ def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, 
     # A custom model declares a feature through its form: only a form that offers the switch can declare it.
     form = {f.variable for f in spec.model_credentials}
     return "customizable-model" in spec.configuration_methods and FEATURE_SWITCHES[feature] in form
+
+
+def offers_completion_mode(spec: ProviderSpec) -> bool:
+    mode = next((f for f in spec.model_credentials if f.variable == "mode"), None)
+    return mode is not None and "completion" in {option.value for option in mode.options}
 
 
 def render() -> str:
@@ -64,6 +75,9 @@ def render() -> str:
         "provider was configured over the console API (with its live validation call) and the model type was",
         "called with the `openai` SDK through `/v1`, answering in OpenAI's shape. **responses**: the same chat",
         "model answered `client.responses.create` and `client.responses.stream` through `/v1/responses`.",
+        "**custom model**: a model added by name with its own form (a fine-tune, a model newer than the list, a",
+        "self-hosted one) was called end to end. **completion**: a chat model in completion mode (the legacy",
+        "`/completions`, Ollama's `/api/generate`) answered the same request, whole and streamed.",
         "",
         "| provider | protocol | model type | " + " | ".join(name for name, _ in COLUMNS) + " |",
         "|---|---|---|" + "---|" * len(COLUMNS),
@@ -80,6 +94,7 @@ def render() -> str:
                     cells.append("—")
             lines.append(f"| {spec.label.en_US} | {spec.protocol} | {model_type} | " + " | ".join(cells) + " |")
     lines += sign_in_methods()
+    lines += per_credential_settings()
     lines += parameter_rules()
     assumed = [spec for spec in default_catalog() if spec.assumptions]
     if assumed:
@@ -103,6 +118,32 @@ def sign_in_methods() -> list[str]:
             lines = ["", "## Sign-in methods", "", "Where a provider's form offers more than one way to sign in:", ""]
         choices = "; ".join(f"{option.label.en_US} (`{option.value}`)" for option in field.options)
         lines.append(f"- **{spec.label.en_US}** (`{spec.signing.get('scheme', 'none')}`): {choices}")
+    return lines
+
+
+def per_credential_settings() -> list[str]:
+    """What a credential's own form decides beyond its keys: custom models on a predefined provider, the model a
+    check calls, its own timeout and retries, and what a check reads from the server."""
+    lines = [
+        "",
+        "## Per-credential settings",
+        "",
+        "| provider | custom models beside the list | model for the credential check | timeout / retries "
+        "| read from the server |",
+        "|---|---|---|---|---|",
+    ]
+    bindings = default_bindings()
+    for spec in default_catalog():
+        both = {"predefined-model", "customizable-model"} <= set(spec.configuration_methods)
+        custom = ", ".join(spec.custom_types) if both else ""
+        limits = " / ".join(f"`{v}`" for v in (spec.timeout_credential, spec.retries_credential) if v)
+        read = ""
+        if bindings[spec.id].protocol.describes_models:
+            read = "context size, output limit, tools, vision, thinking, completion mode"
+        validation = f"`{spec.validate_model_credential}`" if spec.validate_model_credential else ""
+        cells = [custom, validation, limits, read]
+        if any(cells):
+            lines.append(f"| {spec.label.en_US} | " + " | ".join(cell or "—" for cell in cells) + " |")
     return lines
 
 

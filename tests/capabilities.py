@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-Capability = Literal["invoke", "streaming", "tools", "vision", "structured-output", "gateway", "responses"]
+Capability = Literal[
+    "invoke", "streaming", "tools", "vision", "structured-output", "gateway", "responses", "custom-model", "completion"
+]
 
 pending: list[tuple[str, str, str]] = []  # cells the running test claims; kept only if it passes
 proven: set[tuple[str, str, str]] = set()

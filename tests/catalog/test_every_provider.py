@@ -151,13 +151,20 @@ async def test_round_trip_through_the_fake_for_every_model_type(provider_id, run
                         await exercise(runtime, fake.adjust(other_target), feature)
             if spec.signing.get("scheme") != "none":
                 assert SECRET in fake.wire_text(upstream.requests[-1]), f"{model_type}: the key was not sent"
-            if model is not None and model_type == "llm" and binding.is_customizable:
+            if model is not None and binding.is_customizable and model_type in spec.custom_types:
                 # the provider also takes custom models: the features their form switches on are exercised too
                 _, custom_id, custom_values = configuration(spec, model_type, upstream.url, custom=True)
                 custom_target = runtime.target(
                     provider_id, custom_id, model_type, custom_values, base_url=fake.base_url(binding, upstream.url)
                 )
                 await invoke_once(runtime, fake.adjust(custom_target))
+            if model_type == "llm" and offers_completion_mode(spec):
+                _, custom_id, custom_values = configuration(spec, model_type, upstream.url, custom=True)
+                custom_values |= {"mode": "completion", "function_calling_type": "no_call"}
+                completion_target = runtime.target(
+                    provider_id, custom_id, model_type, custom_values, base_url=fake.base_url(binding, upstream.url)
+                )
+                await complete_once(runtime, fake.adjust(completion_target))
 
 
 WEATHER = Tool("get_weather", "Weather for a city", {"type": "object", "properties": {"q": {"type": "string"}}})
@@ -186,9 +193,26 @@ async def exercise(runtime, target, feature: str) -> None:
         prove(provider, "llm", "structured-output")
 
 
+def offers_completion_mode(spec: ProviderSpec) -> bool:
+    """The model form's `mode` offers completion (the legacy /completions, Ollama's /api/generate)."""
+    mode = next((f for f in spec.model_credentials if f.variable == "mode"), None)
+    return mode is not None and "completion" in {option.value for option in mode.options}
+
+
+async def complete_once(runtime, target) -> None:
+    """A completion-mode model answers the same unified request, whole and streamed."""
+    assert target.model.properties.mode == "completion"
+    result = await runtime.invoke_chat(target, ChatRequest.user_text("Once upon a time"), stream=False)
+    streamed = await (await runtime.invoke_chat(target, ChatRequest.user_text("Once"), stream=True)).collect()
+    assert result.content and streamed.content and streamed.usage is not None
+    prove(target.provider.id, "llm", "completion")
+
+
 async def invoke_once(runtime, target) -> None:
     """One call per capability the model declares; each that succeeds is proven for the matrix."""
     provider, kind, model = target.provider.id, target.model.type, target.model
+    if target.provider.model(model.id, kind) is None:
+        prove(provider, kind, "custom-model")  # proven once the calls below succeed (the test passes)
     if kind == "llm":
         result = await runtime.invoke_chat(target, ChatRequest.user_text("Hi"), stream=False)
         assert result.content
