@@ -7,9 +7,13 @@ and settles the budgets at the real cost, giving back the rest.
 
 Where the counting happens:
 
-* with Redis (`redis_admission`): everything in one Lua script, one round trip, shared by every replica;
-* without Redis: rates and slots in this process (`local`), budgets in the database (`quota.budgets`), which every
-  process and replica shares.
+* with Redis (`redis_admission`): rates and slots in one Lua script, one round trip, shared by every replica;
+* without Redis: rates and slots in this process (`local`).
+
+Budgets are taken from this process's leases of each period (`quota.lease`: a block reserved from the period's
+counter, in the database or in Redis, renewed as it runs out, one call's worth near the limit), so a call whose
+budget lease has room waits for nothing; a call whose cost nothing bounds (a transcription) reserves all that
+remains of each period alone, as before.
 
 A call without any limit at either level takes none of this: one dictionary lookup for the workspace's limits.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -47,6 +51,8 @@ from modelyard.services.governance.workspace_policies import WorkspacePolicies
 from modelyard.services.quota.budgets import (
     BUDGETS,
     BudgetDemand,
+    BudgetHold,
+    BudgetKey,
     BudgetRefused,
     SqlBudgets,
     from_units,
@@ -54,6 +60,7 @@ from modelyard.services.quota.budgets import (
     to_units,
 )
 from modelyard.services.quota.estimate import CallEstimate, worst_case_price
+from modelyard.services.quota.lease import Granted, Hold, LeasePool
 from modelyard.services.quota.ledger import LedgerWriter
 from modelyard.store.cache import Cache, RedisCache
 from modelyard.types import ChatRequest, Usage
@@ -98,6 +105,7 @@ class Governor:
         self._writer = LedgerWriter(db, BUDGETS)
         self._local = LocalLimiter()
         self._sql = SqlBudgets(db, self._writer, dialect=dialect)
+        self._leases: LeasePool[BudgetKey, BudgetHold] = LeasePool(self._renew_budget, self._give_back_budget)
         lease_ms = int((call_timeout_s + 60) * 1000)  # a slot outlives the longest call, then frees itself
         self._redis = (
             RedisAdmission(cache, db, self._writer, lease_ms=lease_ms) if isinstance(cache, RedisCache) else None
@@ -108,12 +116,15 @@ class Governor:
         self._writer.start()
 
     async def close(self) -> None:
+        self._leases.close()  # unused budget goes back
         if self._redis is not None:
             await self._redis.close()  # sends the end of the calls it gathered
         await self._writer.close()  # writes what is queued
 
     async def flush(self) -> None:
-        """Send the end of calls to Redis and write queued budget ledger rows now, instead of at the next tick."""
+        """Send the end of calls to Redis and write queued budget ledger rows now, instead of at the next tick, with
+        every budget lease whose calls have ended settled."""
+        self._leases.retire_all()
         if self._redis is not None:
             await self._redis.flush()
         await self._writer.flush()
@@ -151,7 +162,9 @@ class Governor:
         plan = self._plan(call.workspace_id, levels, resolved, (model, *fallbacks), request)
         if plan.is_empty:
             return None
-        return Ticket(plan, levels, is_at_once=self._redis is None and not plan.budgets)
+        remote = self._redis is not None and bool(plan.rates or plan.slots)
+        budgets_here = all(self._has_room(check) for check in plan.budgets)
+        return Ticket(plan, levels, is_at_once=not remote and budgets_here)
 
     async def take(self, call: GovernedCall, ticket: Ticket) -> Admission:
         """Take what `ticket` plans, or raise RateLimitedError or BudgetExceededError; the answer's headers are
@@ -159,9 +172,16 @@ class Governor:
         return self._admission(call, ticket, await self._take(ticket.plan))
 
     def take_at_once(self, call: GovernedCall, ticket: Ticket) -> Admission:
-        """`take`, for a ticket whose checks are all in this process (`is_at_once`): nothing to wait for."""
+        """`take`, for a ticket whose checks are all in this process (`is_at_once`, with no await since `plan`):
+        nothing to wait for."""
         assert ticket.is_at_once
-        return self._admission(call, ticket, self._take_here(ticket.plan))
+        plan = ticket.plan
+        holds = [self._hold_now(check, plan) for check in plan.budgets]
+        admitted = self._take_here(replace(plan, budgets=()))
+        if isinstance(admitted, Refusal):
+            self._release(holds)
+            return self._admission(call, ticket, admitted)
+        return self._admission(call, ticket, Admitted(plan, holds=holds, readings=admitted.readings))
 
     def _admission(self, call: GovernedCall, ticket: Ticket, admitted: Admitted | Refusal) -> Admission:
         call.headers = _headers(admitted, ticket.plan)
@@ -206,7 +226,6 @@ class Governor:
         estimate: CallEstimate,
         now: datetime,
     ) -> BudgetCheck:
-        price: Decimal | None = Decimal(0)
         for model in models:
             pricing = model.pricing
             if pricing is not None and pricing.currency != budget.currency:
@@ -214,18 +233,74 @@ class Governor:
                     f"the budget of {level.label} is in {budget.currency}, and {model.id} is priced in "
                     f"{pricing.currency}: it cannot be counted against the budget"
                 )
-            worst = worst_case_price(estimate if model is estimate.model else estimate.for_model(model))
-            price = None if price is None or worst is None else max(price, worst)
-        amount = None if price is None else max(to_units(price), 1)  # a free call still needs a budget not spent
+        amount = _worst_units(models, estimate, exact=False)
         scope = "workspace" if level.level == "workspace" else f"key:{level.scope}"
         demand = BudgetDemand(workspace_id, meter_name(scope, budget.window, now), to_units(budget.limit), amount)
-        return BudgetCheck(level.level, budget, demand)
+        exact = None if amount is None else lambda: _worst_units(models, estimate, exact=True) or 1
+        return BudgetCheck(level.level, budget, demand, exact)
+
+    # --- budgets from leases ------------------------------------------------------------------------------------
+
+    def _has_room(self, check: BudgetCheck) -> bool:
+        demand = check.demand
+        return demand.amount is not None and self._leases.has_room(_lease_key(demand), demand.amount)
+
+    def _hold_now(self, check: BudgetCheck, plan: Plan) -> BudgetHold:
+        held = self._leases.try_hold(_lease_key(check.demand), check.demand.amount or 0, check.exact)
+        assert held is not None  # `plan` saw room, and nothing ran since
+        return _call_hold(held, plan)
+
+    async def _hold_budgets(self, plan: Plan) -> list[BudgetHold]:
+        """A hold on every budget of the call, from leases; BudgetRefused (nothing kept) when one cannot cover it."""
+        holds: list[BudgetHold] = []
+        try:
+            for check in plan.budgets:
+                demand = check.demand
+                assert demand.amount is not None
+                key = _lease_key(demand)
+                held = self._leases.try_hold(key, demand.amount, check.exact)
+                if held is None:
+                    try:
+                        held = await self._leases.hold(key, demand.amount, refine=check.exact)
+                    except BudgetRefused:
+                        exact = check.exact() if check.exact is not None else demand.amount
+                        if exact >= demand.amount:
+                            raise
+                        held = await self._leases.hold(key, exact)  # the bound did not fit; the count may
+                holds.append(_call_hold(held, plan))
+        except BaseException:
+            self._release(holds)
+            raise
+        return holds
+
+    def _release(self, holds: Sequence[BudgetHold]) -> None:
+        for hold in holds:
+            if hold.lease is not None:
+                self._leases.release(hold.lease)
+
+    async def _renew_budget(self, key: BudgetKey, amount: int | None, minimum: int, block: int) -> Granted[BudgetHold]:
+        workspace_id, meter, limit = key
+        demand = BudgetDemand(workspace_id, meter, limit, amount)
+        lease_id = f"gbl_{_PROCESS}{next(_numbers):x}"
+        if self._redis is not None:
+            hold = await self._redis.lease_budget(demand, block, reservation_id=lease_id)
+        else:
+            hold = await self._sql.lease(demand, block, reservation_id=lease_id)
+        return Granted(hold, hold.amount, used=hold.used)
+
+    def _give_back_budget(self, hold: BudgetHold, granted: int, spent: int) -> None:
+        if self._redis is not None:
+            self._redis.close_budget_lease(hold, spent)
+        else:
+            self._sql.close(hold, "settle" if spent else "release", spent)
 
     def _take_here(self, plan: Plan) -> Admitted | Refusal:
         readings, refusal = self._local.admit(plan.call_id, plan.rates, plan.slots)
         return Admitted(plan, readings=readings) if refusal is None else refusal
 
     async def _take(self, plan: Plan) -> Admitted | Refusal:
+        if plan.budgets and all(check.demand.amount is not None for check in plan.budgets):
+            return await self._take_leased(plan)
         if self._redis is not None:
             return await self._redis.admit(plan)
         admitted = self._take_here(plan)
@@ -245,17 +320,47 @@ class Governor:
                 raise
         return admitted
 
+    async def _take_leased(self, plan: Plan) -> Admitted | Refusal:
+        """Budgets from leases first (a spent budget is the reason to give), then rates and slots."""
+        try:
+            holds = await self._hold_budgets(plan)
+        except BudgetRefused as exc:
+            check = next(c for c in plan.budgets if c.demand.meter == exc.demand.meter)
+            return Refusal(check, None, used=exc.used)
+        rest = replace(plan, budgets=())
+        try:
+            if rest.is_empty:
+                taken: Admitted | Refusal = Admitted(rest)
+            elif self._redis is not None:
+                taken = await self._redis.admit(rest)
+            else:
+                taken = self._take_here(rest)
+        except BaseException:
+            self._release(holds)
+            raise
+        if isinstance(taken, Refusal):
+            self._release(holds)
+            return taken
+        return Admitted(plan, holds=holds, readings=taken.readings)
+
     def _finish(self, admitted: Admitted, usage: Usage | None) -> None:
         plan = admitted.plan
         used_tokens = usage.total_tokens if usage is not None else 0
         refunds = [(rate, rate.cost - used_tokens) for rate in plan.rates if rate.kind == "tokens"]
         actual = None if usage is None else to_units(usage.total_price)
+        for hold in admitted.holds:
+            if hold.lease is not None:
+                if actual is None:
+                    self._leases.release(hold.lease)
+                else:
+                    self._leases.settle(hold.lease, actual)
         if self._redis is not None:
             self._redis.finish(admitted, refunds, actual)
             return
         self._local.finish(plan.call_id, refunds, plan.slots)
         for hold in admitted.holds:
-            self._sql.close(hold, "release" if actual is None else "settle", actual)
+            if hold.lease is None:
+                self._sql.close(hold, "release" if actual is None else "settle", actual)
 
     async def budgets(self, workspace_id: str, budgets: Sequence[tuple[str, Budget]]) -> list[BudgetStatus]:
         """Each budget's current period, for `(scope, budget)` pairs: `key:<id>` or `workspace`."""
@@ -265,11 +370,18 @@ class Governor:
         return [budget_status(budget, spent[meter], now) for (_, budget), meter in zip(budgets, meters, strict=True)]
 
     async def spend(self, workspace_id: str, meters: list[str]) -> dict[str, int]:
-        """What each budget period has spent, reservations in flight included, in micro-units."""
+        """What each budget period has spent, reservations in flight included, in micro-units (what this process's
+        leases hold and no call has taken is not counted)."""
         if self._redis is not None:
-            return await self._redis.spend(workspace_id, meters)
-        stored = await stored_spend(self._db, workspace_id, meters)
-        return {meter: stored.get(meter, 0) + self._writer.queued_delta(workspace_id, meter) for meter in meters}
+            counted = await self._redis.spend(workspace_id, meters)
+        else:
+            stored = await stored_spend(self._db, workspace_id, meters)
+            counted = {meter: stored.get(meter, 0) + self._writer.queued_delta(workspace_id, meter) for meter in meters}
+        unused: dict[str, int] = {}
+        for key in self._leases.held_keys():
+            if key[0] == workspace_id:
+                unused[key[1]] = unused.get(key[1], 0) + self._leases.unused(key)
+        return {meter: used - unused.get(meter, 0) for meter, used in counted.items()}
 
 
 class Admission:
@@ -288,6 +400,25 @@ class Admission:
             return
         self._finished = True
         self._governor._finish(self._admitted, usage)
+
+
+def _lease_key(demand: BudgetDemand) -> BudgetKey:
+    return (demand.workspace_id, demand.meter, demand.limit)
+
+
+def _call_hold(held: Hold[BudgetKey, BudgetHold], plan: Plan) -> BudgetHold:
+    lease = held.lease.handle
+    return BudgetHold(lease.workspace_id, lease.meter, lease.reservation_id, plan.model, held.amount, held.used, held)
+
+
+def _worst_units(models: Sequence[ModelSpec], estimate: CallEstimate, *, exact: bool) -> int | None:
+    """The dearest model's worst case in micro-units (at least 1: a free call still needs a budget not spent);
+    None when nothing bounds it."""
+    price: Decimal | None = Decimal(0)
+    for model in models:
+        worst = worst_case_price(estimate if model is estimate.model else estimate.for_model(model), exact=exact)
+        price = None if price is None or worst is None else max(price, worst)
+    return None if price is None else max(to_units(price), 1)
 
 
 def _tokens(estimate: CallEstimate) -> int:

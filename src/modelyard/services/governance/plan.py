@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -38,9 +39,12 @@ class SlotCheck:
 
 @dataclass(frozen=True, slots=True)
 class BudgetCheck:
+    """`demand.amount` prices the prompt by its byte bound; `exact`, asked only near the limit, by the tokenizer."""
+
     level: Level
     budget: Budget
     demand: BudgetDemand
+    exact: Callable[[], int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

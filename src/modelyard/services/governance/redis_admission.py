@@ -35,7 +35,15 @@ from modelyard.services.governance.plan import (
     Refusal,
     SlotCheck,
 )
-from modelyard.services.quota.budgets import BudgetHold, closing_row, hold_row, stored_spend
+from modelyard.services.quota.budgets import (
+    BudgetDemand,
+    BudgetHold,
+    BudgetRefused,
+    closing_row,
+    hold_row,
+    stored_spend,
+)
+from modelyard.services.quota.lease import SHARE
 from modelyard.services.quota.ledger import LedgerWriter
 from modelyard.services.quota.values import LedgerKind
 from modelyard.store.cache import RedisCache
@@ -182,6 +190,24 @@ return 1
 """
 
 
+# A budget period's lease (`quota.lease.grant`, which this mirrors). KEYS: the period's counter, the lease's
+# reservation. ARGV: limit, amount, block, share, counter ttl (s), reservation ttl (s).
+# Returns {'ok', granted, used}, {'refused', used} or {'missing'}.
+_LEASE = """
+local used = redis.call('HGET', KEYS[1], 'used')
+if not used then return {'missing'} end
+used = tonumber(used)
+local amount, block = tonumber(ARGV[2]), tonumber(ARGV[3])
+local room = tonumber(ARGV[1]) - used
+if room < amount then return {'refused', used} end
+amount = math.min(math.max(block, amount), math.max(amount, math.floor(room / tonumber(ARGV[4]))))
+used = redis.call('HINCRBY', KEYS[1], 'used', amount)
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('SET', KEYS[2], amount, 'EX', ARGV[6])
+return {'ok', amount, used}
+"""
+
+
 @dataclass
 class _Ending:
     """A workspace's ending calls, waiting to be sent in its next finish script."""
@@ -206,6 +232,7 @@ class RedisAdmission:
 
         self._no_script = NoScriptError
         self._load = cache.script(_LOAD)
+        self._lease = cache.script(_LEASE)
         self._ending: dict[str, _Ending] = defaultdict(_Ending)
         self._flusher: asyncio.Task[None] | None = None
         self._sending: asyncio.Task[None] | None = None
@@ -215,7 +242,7 @@ class RedisAdmission:
         for _ in range(3):
             outcome = await self._admit(keys=keys, args=args)
             if outcome[0] == "missing":
-                await self._load_budget(plan.budgets[int(outcome[1]) - 1])  # budget checks come first in the plan
+                await self._load_budget(plan.budgets[int(outcome[1]) - 1].demand)  # budget checks come first
                 continue
             if outcome[0] == "refused":
                 return _refusal(plan, outcome)
@@ -232,6 +259,34 @@ class RedisAdmission:
             return admitted
         raise RuntimeError("a budget period vanished from Redis while it was loaded")  # expired in the same second
 
+    async def lease_budget(self, demand: BudgetDemand, block: int, *, reservation_id: str) -> BudgetHold:
+        """A lease of the period (at most `block`, at least the demand); BudgetRefused when the demand does not fit."""
+        assert demand.amount is not None
+        tag = _tag(demand.workspace_id)
+        keys = [f"{tag}budget:{demand.meter}", f"{tag}rsv:{reservation_id}"]
+        args = [demand.limit, demand.amount, block, SHARE, BUDGET_TTL_S, RESERVATION_TTL_S]
+        for _ in range(3):
+            outcome = await self._lease(keys=keys, args=args)
+            if outcome[0] == "missing":
+                await self._load_budget(demand)
+                continue
+            if outcome[0] == "refused":
+                raise BudgetRefused(demand, int(outcome[1]))
+            hold = BudgetHold(demand.workspace_id, demand.meter, reservation_id, "*", int(outcome[1]), int(outcome[2]))
+            self._writer.add(hold_row(hold))
+            return hold
+        raise RuntimeError("a budget period vanished from Redis while it was loaded")
+
+    def close_budget_lease(self, hold: BudgetHold, spent: int) -> None:
+        """Queue a lease's close at what its calls spent, sent with the next batch of ending calls."""
+        ending = self._ending[hold.workspace_id]
+        tag = _tag(hold.workspace_id)
+        ending.keys += (f"{tag}budget:{hold.meter}", f"{tag}rsv:{hold.reservation_id}")
+        ending.args += (_BUDGET, "", spent if spent else -1, 0, 0)
+        ending.holds.append((hold, "settle" if spent else "release"))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.ensure_future(self._send_soon())
+
     def finish(self, admitted: Admitted, refunds: Sequence[tuple[RateCheck, int]], actual: int | None) -> None:
         """Queue the end of a call: free its slots, correct its token charges, settle each budget hold at `actual`
         (None: release). Sent within FINISH_INTERVAL_S, together with the other calls ending meanwhile."""
@@ -247,6 +302,8 @@ class RedisAdmission:
                 ending.args += (_RATE, "", check.capacity, repr(check.per_ms), refund)
         kind: LedgerKind = "release" if actual is None else "settle"
         for hold in admitted.holds:
+            if hold.lease is not None:
+                continue  # its lease is settled in memory, and closed by itself
             ending.keys += (f"{tag}budget:{hold.meter}", f"{tag}rsv:{hold.reservation_id}")
             ending.args += (_BUDGET, "", -1 if actual is None else actual, 0, 0)
             ending.holds.append((hold, kind))
@@ -344,9 +401,8 @@ class RedisAdmission:
             args += (_SLOTS, slot.limit, 0, 0, 0)
         return keys, args
 
-    async def _load_budget(self, check: BudgetCheck) -> None:
+    async def _load_budget(self, demand: BudgetDemand) -> None:
         """Start Redis's counter of a period from the database's row, plus what this process has not written yet."""
-        demand = check.demand
         key = f"{_tag(demand.workspace_id)}budget:{demand.meter}"
         async with self._writer.paused():  # so a batch is counted once: in the row, or in what is queued
             if await self._client.exists(key):

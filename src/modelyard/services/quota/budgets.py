@@ -20,6 +20,7 @@ from sqlalchemy import Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from modelyard.services.quota.lease import Hold, grant
 from modelyard.services.quota.ledger import LedgerRow, LedgerWriter, MeterTables
 from modelyard.services.quota.values import LedgerKind
 from modelyard.store.tables import BudgetCounter, BudgetLedgerEntry, utcnow
@@ -54,7 +55,10 @@ class BudgetDemand:
 
 @dataclass(frozen=True, slots=True)
 class BudgetHold:
-    """Budget set aside for one call in one period; `used` is the period's spend right after it (for headers)."""
+    """Budget set aside for one call in one period; `used` is the period's spend right after it (for headers).
+
+    A call's hold may be its part of a lease (`lease`: see `quota.lease`), whose own BudgetHold is the counter's
+    reservation; closing the call then settles the lease in memory."""
 
     workspace_id: str
     meter: str
@@ -62,6 +66,10 @@ class BudgetHold:
     model: str
     amount: int
     used: int
+    lease: Hold[BudgetKey, BudgetHold] | None = None
+
+
+BudgetKey = tuple[str, str, int]  # workspace, meter, limit: a changed limit starts a new lease
 
 
 class BudgetRefused(Exception):
@@ -103,6 +111,33 @@ class SqlBudgets:
             # The reserve rows in the same transaction: `used` stays the sum of the ledger at every commit.
             await session.execute(budget_ledger.insert(), [hold_row(hold).values(BUDGETS) for hold in holds])
         return holds
+
+    async def lease(self, demand: BudgetDemand, block: int, *, reservation_id: str) -> BudgetHold:
+        """A lease of the period (`quota.lease.grant`: at most `block`, at least the demand), in one transaction;
+        BudgetRefused when the demand does not fit."""
+        assert demand.amount is not None
+        counter = budget_counters.c
+        here = (counter.workspace_id == demand.workspace_id, counter.meter == demand.meter)
+        async with self._db.begin() as session:
+            for _ in range(2):
+                # The row locked first (SQLite's write lock, PostgreSQL's row lock): the amount read is what remains.
+                used = await session.scalar(
+                    update(budget_counters).where(*here).values(used=counter.used).returning(counter.used)
+                )
+                if used is not None:
+                    break
+                await session.execute(  # the period's first call: its counter starts at zero
+                    self._insert(budget_counters)
+                    .values(workspace_id=demand.workspace_id, meter=demand.meter, used=0)
+                    .on_conflict_do_nothing(index_elements=["workspace_id", "meter"])
+                )
+            granted = None if used is None else grant(used, demand.limit, demand.amount, demand.amount, block)
+            if used is None or granted is None:
+                raise BudgetRefused(demand, used or 0)  # none left, or the workspace was deleted meanwhile
+            await session.execute(update(budget_counters).where(*here).values(used=counter.used + granted[0]))
+            hold = BudgetHold(demand.workspace_id, demand.meter, reservation_id, "*", granted[0], used + granted[0])
+            await session.execute(budget_ledger.insert(), [hold_row(hold).values(BUDGETS)])
+        return hold
 
     def close(self, hold: BudgetHold, kind: LedgerKind, actual: int | None) -> None:
         """Queued, not written: the batch keeps the first closing row of a reservation and drops the others."""

@@ -114,12 +114,8 @@ class RedisCounter:
         demand: Demand,
         *,
         block: int | None = None,
-        closing: tuple[Reservation, LedgerKind, int | None] | None = None,
     ) -> Reservation:
-        """`block`: a lease's size (see `lease.grant`), instead of the call's `demand` alone; `closing`: the previous
-        lease, closed (kind, actual) first."""
-        if closing is not None:
-            await self.close(*closing)
+        """`block`: a lease's size (see `lease.grant`), instead of the call's `demand` alone."""
         quota_key = self.quota_key(reservation.workspace_id, reservation.provider)
         record = orjson.dumps({"id": reservation.id, "model": reservation.model})
         keyed = reservation.idempotency_key is not None

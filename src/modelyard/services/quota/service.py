@@ -34,11 +34,11 @@ from sqlalchemy import BigInteger, String, exists, insert, literal, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from modelyard.errors import HostedQuotaExceededError, InvalidRequestError, ModelNotFoundError, NotFoundError
+from modelyard.errors import InvalidRequestError, ModelNotFoundError, NotFoundError
 from modelyard.runtime import tokenizer
 from modelyard.services.hosted import HostedProvider
 from modelyard.services.quota.estimate import CallEstimate
-from modelyard.services.quota.lease import LEASE_S, Granted, Hold, Lease, LeasePool
+from modelyard.services.quota.lease import LEASE_S, Granted, Hold, LeasePool
 from modelyard.services.quota.ledger import LedgerWriter, quota_table
 from modelyard.services.quota.reconcile import Reconciler
 from modelyard.services.quota.redis_counter import RedisCounter
@@ -97,13 +97,11 @@ class QuotaService:
         await self._writer.flush()
 
     async def flush(self) -> None:
-        """Write queued ledger rows now, instead of at the next tick."""
+        """Write queued ledger rows now, instead of at the next tick, with every lease whose calls have ended
+        settled (a lease with calls in flight is retired, and settled when they end)."""
+        self._leases.retire_all()
         await self._settled_leases()
         await self._writer.flush()
-
-    def return_leases(self) -> None:
-        """Retire every lease now: each is settled as soon as its calls end (tests; `quota show` right after calls)."""
-        self._leases.close()
 
     async def grant_trial(self, session: AsyncSession, *, workspace_id: str) -> None:
         """Give a new workspace its quota on every hosted provider, in the transaction that creates it."""
@@ -232,7 +230,7 @@ class QuotaService:
             assert estimate is not None and estimate.tokens_bound is not None
             amount, minimum = max(estimate.tokens_bound, 1), 1
             refine = lambda: max(estimate.tokens or 0, 1)  # noqa: E731
-        hold = self._leases.try_hold((workspace_id, provider), amount)
+        hold = self._leases.try_hold((workspace_id, provider), amount, refine)
         if hold is None:
             hold = await self._leases.hold((workspace_id, provider), amount, minimum, refine)
         lease = hold.lease.handle
@@ -241,27 +239,22 @@ class QuotaService:
         )
 
     async def _renew_lease(
-        self, key: tuple[str, str], amount: int | None, minimum: int, block: int, closing: QuotaLease | None
+        self, key: tuple[str, str], amount: int | None, minimum: int, block: int
     ) -> Granted[Reservation]:
-        """A new lease, the previous one (idle) closed first, so what it gives back is there to grant."""
         workspace_id, provider = key
         hosted = self._services.hosted.get(provider)
         assert hosted is not None
         reservation = Reservation(new_id("lse"), workspace_id, provider, LEASE_MODEL, hosted.unit, 0)
-        closed = None if closing is None else (closing.handle, *_closing(closing.spent))
-        try:
-            reserved = await self._counter.reserve(reservation, Demand(amount, minimum), block=block, closing=closed)
-        except HostedQuotaExceededError:
-            raise  # the previous lease was closed all the same
-        except BaseException:
-            if closing is not None:
-                self._give_back(closing, closing.spent)  # closed later; a close that did commit is kept once
-            raise
+        reserved = await self._counter.reserve(reservation, Demand(amount, minimum), block=block)
         return Granted(reserved, reserved.amount, reserved.is_capped)
 
-    def _give_back(self, lease: QuotaLease, spent: int) -> None:
-        """Close a lease at what its calls spent (Redis: a script, sent from a task; the database: a queued row)."""
-        closing: asyncio.Future[object] = asyncio.ensure_future(self._counter.close(lease.handle, *_closing(spent)))
+    def _give_back(self, reservation: Reservation, granted: int, spent: int) -> None:
+        """Close a lease's reservation at what was spent of it (Redis: a script, sent from a task; the database: a
+        queued row)."""
+        kind: LedgerKind = "settle" if spent else "release"
+        closing: asyncio.Future[object] = asyncio.ensure_future(
+            self._counter.close(reservation, kind, spent if spent else None)
+        )
         self._closing.add(closing)
         closing.add_done_callback(self._closing.discard)
 
@@ -292,14 +285,6 @@ class LeasedReservation(Reservation):
     """A call's part of a lease (`reserve(leased=True)`); its `id` is the lease's, whose ledger rows account for it."""
 
     hold: Hold[tuple[str, str], Reservation]
-
-
-QuotaLease = Lease[tuple[str, str], Reservation]
-
-
-def _closing(spent: int) -> tuple[LedgerKind, int | None]:
-    """How a lease closes: settled at what its calls spent, or released when they spent nothing."""
-    return ("settle", spent) if spent else ("release", None)
 
 
 def _bounded(estimate: CallEstimate | None) -> bool:

@@ -35,12 +35,10 @@ class SqlCounter:
         demand: Demand,
         *,
         block: int | None = None,
-        closing: tuple[Reservation, LedgerKind, int | None] | None = None,
     ) -> Reservation:
-        """`block`: a lease's size (see `lease.grant`), instead of the call's `demand` alone; `closing`: the previous
-        lease, closed (kind, actual) in the same transaction, before the grant."""
+        """`block`: a lease's size (see `lease.grant`), instead of the call's `demand` alone."""
         if block is not None:
-            return await self._lease(reservation, demand, block, closing)
+            return await self._lease(reservation, demand, block)
         for _ in range(3):  # a release flushed between a refusal and its explanation earns another try
             try:
                 reserved = await self._spend(reservation, demand)
@@ -118,43 +116,30 @@ class SqlCounter:
                 )
         return reserved
 
-    async def _lease(
-        self,
-        reservation: Reservation,
-        demand: Demand,
-        block: int,
-        closing: tuple[Reservation, LedgerKind, int | None] | None,
-    ) -> Reservation:
-        """A lease: the row locked first (an UPDATE: SQLite's write lock, PostgreSQL's row lock) with the previous
-        lease's close, its grant worked out from what then remains, spent and recorded, in one transaction. More
-        statements than the call path's one: a lease is renewed once per block of calls."""
+    async def _lease(self, reservation: Reservation, demand: Demand, block: int) -> Reservation:
+        """A lease: the row locked first (a no-op UPDATE: SQLite's write lock, PostgreSQL's row lock), its grant
+        worked out from what remains, then spent and recorded, in one transaction. Three statements, not the call
+        path's one: a lease is renewed once per block of calls."""
         quota = quota_table.c
         here = (quota.workspace_id == reservation.workspace_id, quota.provider == reservation.provider)
-        delta = 0
-        if closing is not None:
-            previous, kind, actual = closing
-            delta = _closing_delta(kind, previous.amount, actual)
         async with self._db.begin() as session:
             row = (
                 await session.execute(
                     update(quota_table)
                     .where(*here)
-                    .values(used=quota.used + delta)
+                    .values(used=quota.used)
                     .returning(quota.used, quota.quota_limit, quota.quota_type, quota.unit)
                 )
             ).first()
             if row is None:
                 workspace = reservation.workspace_id
                 raise NotFoundError(f"no hosted {reservation.provider} quota for workspace {workspace!r}")
-            if closing is not None:
-                await session.execute(insert(ledger_table).values(closing_row(previous, kind, delta).values()))
             granted = grant(row.used, row.quota_limit, demand.amount, demand.minimum, block)
-            if granted is not None:
-                reserved = replace(reservation, amount=granted[0], is_capped=granted[1])
-                await session.execute(update(quota_table).where(*here).values(used=quota.used + reserved.amount))
-                await session.execute(insert(ledger_table).values(reserve_row(reserved).values()))
-        if granted is None:  # raised after the commit: the previous lease's close stands
-            raise exhausted(reservation.provider, row.quota_type, row.quota_limit, row.unit)
+            if granted is None:
+                raise exhausted(reservation.provider, row.quota_type, row.quota_limit, row.unit)
+            reserved = replace(reservation, amount=granted[0], is_capped=granted[1])
+            await session.execute(update(quota_table).where(*here).values(used=quota.used + reserved.amount))
+            await session.execute(insert(ledger_table).values(reserve_row(reserved).values()))
         return reserved
 
     async def _replay(self, reservation: Reservation) -> Reservation | None:
