@@ -613,3 +613,95 @@ async def test_an_idempotency_key_redis_forgot_spends_again_and_keeps_the_ledger
     assert await balanced(services, workspace, "openai") == 2
     ledger = await services.quota.ledger(workspace_id=workspace)
     assert [(e.reservation_id, e.idempotency_key) for e in ledger] == [(first.id, "req-1"), (again.id, None)]
+
+
+# --- leases (the gateway's calls: `reserve(leased=True)`) ------------------------------------------------------------
+
+
+async def test_500_concurrent_leased_calls_on_a_trial_quota_of_200_spend_exactly_200(
+    services: Services, workspace: str
+) -> None:
+    outcomes = await asyncio.gather(
+        *(reserve(services, workspace, leased=True) for _ in range(500)), return_exceptions=True
+    )
+
+    won = [o for o in outcomes if isinstance(o, Reservation)]
+    refused = [o for o in outcomes if isinstance(o, HostedQuotaExceededError)]
+    assert (len(won), len(refused)) == (200, 300), [o for o in outcomes if not isinstance(o, Reservation)][:3]
+    for reservation in won:
+        await services.quota.settle(reservation)
+    assert await balanced(services, workspace, "openai") == 200
+    ledger = await services.quota.ledger(workspace_id=workspace)
+    assert len({e.reservation_id for e in ledger}) < 200  # leases, not one reservation per call
+
+
+async def test_two_replicas_sharing_one_quota_through_leases_spend_exactly_the_limit(
+    open_services: Any, hosted: HostedConfig
+) -> None:
+    one = await open_services(hosted)
+    two = await open_services(hosted)
+    workspace = (await one.workspaces.create("Shared")).id
+
+    replicas = [replica for _ in range(250) for replica in (one, two)]
+    outcomes = await asyncio.gather(
+        *(reserve(replica, workspace, leased=True) for replica in replicas), return_exceptions=True
+    )
+
+    won = [(replica, o) for replica, o in zip(replicas, outcomes, strict=True) if isinstance(o, Reservation)]
+    assert all(isinstance(o, Reservation | HostedQuotaExceededError) for o in outcomes)
+    assert len(won) == 200
+    assert {replica for replica, _ in won} == {one, two}
+    for number, (replica, reservation) in enumerate(won):
+        if number % 2:
+            await replica.quota.settle(reservation)
+        else:
+            await replica.quota.release(reservation)  # a failed call: its quota goes back through its lease
+    await one.quota.flush()
+    await two.quota.flush()
+    assert await balanced(two, workspace, "openai") == 100
+
+
+async def test_a_leased_calls_release_and_a_flush_give_its_quota_back(services: Services, workspace: str) -> None:
+    reservations = [await reserve(services, workspace, leased=True) for _ in range(3)]
+    await services.quota.release(reservations[0])
+    await services.quota.settle(reservations[1])
+
+    (status,) = [s for s in await services.quota.status(workspace_id=workspace) if s.provider == "openai"]
+    assert status.used == 2  # the lease's unused part is not counted as spent
+
+    await services.quota.settle(reservations[2])
+    assert await balanced(services, workspace, "openai") == 2  # the flush settled the lease at what its calls spent
+    ledger = await services.quota.ledger(workspace_id=workspace)
+    assert {e.model for e in ledger} == {"*"} and sum(e.amount for e in ledger) == 2
+
+
+async def test_a_leased_token_call_near_the_limit_is_capped_at_what_remains(services: Services, workspace: str) -> None:
+    first = await reserve(services, workspace, "deepseek", estimate=chat_estimate(None), leased=True)
+    assert (first.amount, first.is_capped) == (1000, True)  # the model's output limit: all that remains
+    await services.quota.settle(first, actual=900)
+    await services.quota.flush()
+
+    last = await reserve(services, workspace, "deepseek", estimate=chat_estimate(300), leased=True)
+    assert (last.amount, last.is_capped) == (100, True)
+    with pytest.raises(HostedQuotaExceededError):
+        await reserve(services, workspace, "deepseek", estimate=chat_estimate(300), leased=True)
+    await services.quota.settle(last, actual=100)
+    assert await balanced(services, workspace, "deepseek") == 1000
+
+
+async def test_a_lease_left_open_by_a_dead_process_is_settled_as_reserved(
+    open_services: Any, hosted: HostedConfig
+) -> None:
+    crashed = await open_services(hosted)
+    workspace = (await crashed.workspaces.create("Crashed")).id
+    await reserve(crashed, workspace, leased=True)  # its lease is never closed: the process "dies"
+    await crashed.quota._writer.flush()  # what a running process would have written by then
+    lease_ids = {e.reservation_id for e in await crashed.quota.ledger(workspace_id=workspace)}
+
+    survivor = await open_services(hosted)
+    survivor.quota.reconciler.stale_after_s = 0  # as if the lease's time and the calls' total timeout had passed
+    assert await survivor.quota.reconcile() == len(lease_ids)
+
+    ledger = await survivor.quota.ledger(workspace_id=workspace)
+    assert {e.reservation_id for e in ledger if e.kind == "settle"} == lease_ids
+    assert await balanced(survivor, workspace, "openai") == sum(e.amount for e in ledger if e.kind == "reserve")
