@@ -27,7 +27,7 @@ COLUMNS: list[tuple[str, ModelFeature | None]] = [
     ("structured-output", "structured-output"),
     ("gateway", None),  # configured over the console API, called with the openai SDK through /v1
     ("responses", None),  # and called through /v1/responses (OpenAI's Responses API), answered and streamed
-    ("custom model", None),  # a model added by name with its own form (customizable-model), called end to end
+    ("custom-model", None),  # a model added by name with its own form (customizable-model), called end to end
     ("completion", None),  # a chat model in completion mode (the legacy /completions, Ollama's /api/generate)
 ]
 
@@ -41,7 +41,7 @@ FEATURE_SWITCHES: dict[ModelFeature, str] = {
 
 
 def declared(spec: ProviderSpec, model_type: str, feature: ModelFeature | None, column: str) -> bool:
-    if column == "custom model":
+    if column == "custom-model":
         return "customizable-model" in spec.configuration_methods and model_type in spec.custom_types
     if column == "completion":
         return model_type == "llm" and offers_completion_mode(spec)
@@ -75,7 +75,7 @@ def render() -> str:
         "provider was configured over the console API (with its live validation call) and the model type was",
         "called with the `openai` SDK through `/v1`, answering in OpenAI's shape. **responses**: the same chat",
         "model answered `client.responses.create` and `client.responses.stream` through `/v1/responses`.",
-        "**custom model**: a model added by name with its own form (a fine-tune, a model newer than the list, a",
+        "**custom-model**: a model added by name with its own form (a fine-tune, a model newer than the list, a",
         "self-hosted one) was called end to end. **completion**: a chat model in completion mode (the legacy",
         "`/completions`, Ollama's `/api/generate`) answered the same request, whole and streamed.",
         "",

@@ -37,8 +37,8 @@ def test_the_matrix_has_a_responses_column_for_chat_models_only() -> None:
 def test_the_matrix_shows_custom_models_completion_mode_and_per_credential_settings() -> None:
     script = matrix()
     catalog = default_catalog()
-    assert script.declared(catalog.get("openai"), "llm", None, "custom model") is True
-    assert script.declared(catalog.get("openai"), "tts", None, "custom model") is False  # custom llms only
+    assert script.declared(catalog.get("openai"), "llm", None, "custom-model") is True
+    assert script.declared(catalog.get("openai"), "tts", None, "custom-model") is False  # custom llms only
     assert script.declared(catalog.get("gpustack"), "llm", None, "completion") is True
     assert script.declared(catalog.get("deepseek"), "llm", None, "completion") is False
     rows = {line.split(" | ")[0].removeprefix("| "): line for line in script.per_credential_settings()[4:]}
