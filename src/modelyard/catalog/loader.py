@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from modelyard.catalog.sharing import share_equal_values
 from modelyard.catalog.spec import ModelSpec, ParameterRule, ProviderSpec
 from modelyard.errors import CatalogError, ModelNotFoundError
 
@@ -71,7 +72,7 @@ def load_catalog(directory: Path | None = None) -> Catalog:
         if not (directory / "icons" / spec.icon).is_file():
             raise CatalogError(f"{path}: icon {spec.icon!r} is not in {directory / 'icons'}")
         providers[provider_id] = spec
-    return Catalog(providers, files, directory / "icons")
+    return Catalog(share_equal_values(providers), files, directory / "icons")
 
 
 def _provider_order(position_file: Path, files: Mapping[str, Path]) -> list[str]:
