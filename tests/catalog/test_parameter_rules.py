@@ -87,25 +87,42 @@ def test_rules_are_coherent(provider_id: str, model_id: str) -> None:
             assert str(rule.default) in rule.options, f"{rule.name}: default {rule.default!r} is not an option"
 
 
-@pytest.mark.parametrize("provider_id", [spec.id for spec in CATALOG if spec.protocol == "anthropic"])
-def test_anthropic_models_list_no_sampling_their_api_version_refuses(provider_id: str) -> None:
+def _anthropic_api_version(provider_id: str) -> str:
     binding = default_bindings()[provider_id]
     model = next(m for m in binding.spec.models if m.type == "llm")
-    version = api_version(binding.target(model, configuration(binding.spec, "llm", "http://127.0.0.1:9")[2]))
-    if version < "2026-10-21":
-        pytest.skip(f"{provider_id} pins API version {version}, which takes sampling parameters")
+    return api_version(binding.target(model, configuration(binding.spec, "llm", "http://127.0.0.1:9")[2]))
+
+
+# Only an API version from 2026-10-21 on refuses sampling parameters; a provider pinning an older one takes them.
+ANTHROPIC_VERSIONS = [(spec.id, _anthropic_api_version(spec.id)) for spec in CATALOG if spec.protocol == "anthropic"]
+SAMPLING_REFUSED = [(provider_id, version) for provider_id, version in ANTHROPIC_VERSIONS if version >= "2026-10-21"]
+
+
+def test_some_anthropic_provider_pins_an_api_version_that_refuses_sampling() -> None:
+    assert SAMPLING_REFUSED, f"no Anthropic-wire provider is checked below: {ANTHROPIC_VERSIONS}"
+
+
+@pytest.mark.parametrize(("provider_id", "version"), SAMPLING_REFUSED)
+def test_anthropic_models_list_no_sampling_their_api_version_refuses(provider_id: str, version: str) -> None:
+    binding = default_bindings()[provider_id]
     for model in binding.spec.models:
         listed = {rule.name for rule in model.parameter_rules} & {"temperature", "top_p", "top_k"}
         assert not listed, f"{model.id} lists {listed}, which API version {version} refuses"
 
 
-@pytest.mark.parametrize(
-    "provider_id", [spec.id for spec in CATALOG if "customizable-model" in spec.configuration_methods]
-)
+# A provider whose custom models name a base model (base_model_credential) copies that model's rules instead.
+OWN_RULES_CUSTOM_LLM = [
+    spec.id
+    for spec in CATALOG
+    if "customizable-model" in spec.configuration_methods
+    and "llm" in spec.supported_model_types
+    and not spec.base_model_credential
+]
+
+
+@pytest.mark.parametrize("provider_id", OWN_RULES_CUSTOM_LLM)
 def test_a_custom_model_takes_every_governed_parameter(provider_id: str) -> None:
     spec = CATALOG.get(provider_id)
-    if "llm" not in spec.supported_model_types or spec.base_model_credential:
-        pytest.skip("custom models of this provider copy a base model's rules")
     _, model_id, values = configuration(spec, "llm", "http://127.0.0.1:9", custom=True)
     model = default_bindings()[provider_id].model(model_id, "llm", values)
     assert set(GOVERNED) <= set(rules_of(model)), "the server decides what it takes: the runtime drops nothing"
