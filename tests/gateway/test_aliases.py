@@ -327,12 +327,29 @@ async def test_a_lone_target_is_retried_with_backoff_within_the_attempts(deploym
     assert chats(deployment.deepseek) - before == 3  # max_attempts, no more
 
 
+class SteppedClock:
+    """The fallback runner's clock and sleep: a backoff moves time at once, and nothing else does."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 async def test_retries_stop_when_the_time_budget_would_run_out(
     deployment: Deployment, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Round 1 waits 0.7-1.4 s, so the second try starts before 2 s (unless the first took 0.6 s); round 2 waits
-    # 1.4-2.8 s after a second try that began 0.7 s in at the earliest: past 2 s, so it never starts.
+    # Round 1 waits 0.7-1.4 s, so the second try starts before 2 s; round 2 waits 1.4-2.8 s more: past 2 s, so it
+    # never starts. The tries themselves take no time on this clock, so a busy machine cannot move the count.
     monkeypatch.setattr(fallback, "BACKOFF_BASE_S", 1.4)
+    for replica in deployment.replicas:
+        clock = SteppedClock()
+        monkeypatch.setattr(replica.invoker._fallback, "_clock", clock)
+        monkeypatch.setattr(replica.invoker._fallback, "_sleep", clock.sleep)
     await deployment.alias("solo", DEEPSEEK, max_attempts=10, max_time_s=2)
     for _ in range(5):
         deployment.deepseek.fail(503, "down", type="server_error")

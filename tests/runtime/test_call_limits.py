@@ -4,8 +4,6 @@ with a connection error or a 5xx is repeated, never one that failed otherwise or
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from aiohttp import web
 
@@ -81,19 +79,17 @@ async def test_a_4xx_is_the_callers_problem_and_is_not_retried(runtime, fake_ope
     assert len(fake_openai.requests) == 1
 
 
+# The fake answers after 5 s, the process-wide waits are minutes: only the credential's 0.3 s can end the wait first
+# (timers fire in the order of their deadlines on the one event loop, however busy the machine).
 async def test_the_credentials_timeout_bounds_the_wait_for_the_first_byte(runtime, fake_openai) -> None:
     fake_openai.stall(5)
-    started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError, match="first byte"):
         await chat(runtime, xinference(fake_openai, invoke_timeout="0.3"))
-    assert time.monotonic() - started < 2  # the process-wide first-byte wait is 300 s
 
 
 async def test_the_credentials_timeout_bounds_the_wait_between_chunks(runtime, fake_openai) -> None:
     body = sse(chat_chunk({"content": "Hel"}), chat_chunk({"content": "lo!"}, "stop"))
     fake_openai.stream(body, piece_size=len(body) // 2, stall_after=1, stall_s=5)
     stream = await chat(runtime, xinference(fake_openai, invoke_timeout="0.3"), stream=True)
-    started = time.monotonic()
     with pytest.raises(UpstreamTimeoutError, match="next chunk"):
         await stream.collect()
-    assert time.monotonic() - started < 2  # the process-wide idle wait is 120 s

@@ -4,7 +4,6 @@ sums and every counter's balance kept, open reservations and running budget peri
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -162,15 +161,12 @@ async def test_a_usage_flush_is_not_held_up_by_a_long_prune(services: Services, 
     pruning = asyncio.create_task(pruner.prune())
     await eventually(lambda: _fewer_than(services, 6000), "the first batch")
 
-    started = time.perf_counter()
     services.usage.record(call(workspace, "during", 0))
     assert await services.usage.flush() is True
-    flush_s = time.perf_counter() - started
     left_to_prune = await _count(services) - 1
     report = await pruning
 
     assert left_to_prune > 0  # the flush was written between two batches, not after the whole prune
-    assert flush_s < 5  # loose: a shared machine; the measured figures are in the README
     assert {t.table: t.rows for t in report.tables}["usage_records"] == 6000
     assert await stored_request_ids(services) == {"during"}
 
