@@ -11,13 +11,16 @@ import openai
 import orjson
 import pytest
 
+from modelyard.gateway.app import Gateway
+from modelyard.gateway.metrics import Metrics
+from modelyard.protocols.sse import SSEDecoder
 from tests.capabilities import prove
 from tests.fakes import anthropic as anthropic_wire
 from tests.fakes import gemini as gemini_wire
 from tests.fakes import openai_responses as responses_wire
 from tests.fakes.openai import chat_chunk, sse, tool_call, usage_chunk
 from tests.fakes.registry import FAKES, serving
-from tests.support import SECRET
+from tests.support import SECRET, eventually, serve
 
 WEATHER = {
     "type": "function",
@@ -436,3 +439,33 @@ async def test_item_routes_answer_405_and_404_and_metrics_name_the_route(gateway
     }
     assert "/v1/responses/{response_id}" in labels
     assert not any(label.startswith("/v1/responses/resp_") for label in labels)
+
+
+async def test_a_server_stop_mid_stream_ends_with_an_error_event_and_response_failed(gateway, fake_openai) -> None:
+    first_chunk = sse(chat_chunk({"content": "Hel"}), done=False)
+    answer = first_chunk + sse(chat_chunk({"content": "lo"}, "stop"))
+    fake_openai.stream(answer, piece_size=len(first_chunk), stall_after=1, stall_s=3600)  # "Hel", then nothing
+    app = Gateway(gateway.services, Metrics())
+    server, task, url = await serve(app)
+    try:
+        async with aiohttp.ClientSession() as http:
+            response = await http.post(
+                f"{url}/v1/responses",
+                json={"model": "deepseek/deepseek-flash", "input": "Hi", "stream": True},
+                headers={"Authorization": f"Bearer {gateway.api_key}"},
+            )
+            assert response.status == 200
+            first = await response.content.readuntil(b"\n\n")  # the stream has begun: the stop must be an event
+            assert b"response.created" in first
+            assert await app.in_flight.drain(0) == 1
+            body = first + await response.read()
+    finally:
+        server.should_exit = True
+        await task
+
+    decoder = SSEDecoder()
+    events = decoder.feed(body) + decoder.flush()
+    assert [event.event for event in events[-2:]] == ["error", "response.failed"]
+    assert orjson.loads(events[-2].data)["code"] == "server_stopping"
+    assert orjson.loads(events[-1].data)["response"]["status"] == "failed"
+    await eventually(lambda: fake_openai.disconnects == 1, "the upstream call to be closed")

@@ -7,7 +7,6 @@ the next call may pass `previous_response_id` instead of repeating the conversat
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,10 +14,9 @@ from urllib.parse import parse_qs
 
 import orjson
 
-from modelyard.error_contract import answer_for
-from modelyard.errors import InvalidRequestError, ModelyardError, NotFoundError
-from modelyard.gateway.chat import JSON_LIMIT, invocation_headers
-from modelyard.gateway.exchange import EVENT_STREAM, ClientDisconnectedError, Exchange, stream_until_disconnect
+from modelyard.errors import InvalidRequestError, NotFoundError
+from modelyard.gateway.chat import JSON_LIMIT, invocation_headers, stream_error
+from modelyard.gateway.exchange import EVENT_STREAM, Exchange, stream_until_disconnect
 from modelyard.gateway.metrics import Metrics
 from modelyard.gateway.parameters import strict_params
 from modelyard.protocols.openai_responses import egress, ingress
@@ -31,7 +29,6 @@ if TYPE_CHECKING:
     from modelyard.services.context import Services
     from modelyard.services.responses import ResponseRecord
 
-log = logging.getLogger(__name__)
 ROUTE = "/v1/responses"
 ITEM_ROUTE = "/v1/responses/{response_id}"
 _RESPONSE_ID = re.compile(r"resp_[A-Za-z0-9_-]{1,59}")
@@ -93,24 +90,20 @@ async def _stream(
     async def produce() -> None:
         await exchange.start_stream(content_type=EVENT_STREAM, headers=invocation_headers(invocation, exchange))
         await exchange.write(events.start())
-        try:
-            async for batch in stream.batches():
-                data = b"".join(events.chunk(chunk) for chunk in batch)
-                if events.done:  # kept before the caller reads the end, so its next call can continue it
-                    await keep(events.response)
-                await exchange.write(data)
-        except ClientDisconnectedError:
-            raise
-        except Exception as exc:  # after the first byte an error can only be events in the stream
-            if not isinstance(exc, ModelyardError):
-                log.exception("gateway error in a stream on %s", ROUTE)
-            metrics.error(ROUTE, exc)
-            await exchange.end(events.failed(answer_for(exc)))
-            return
+        async for batch in stream.batches():
+            data = b"".join(events.chunk(chunk) for chunk in batch)
+            if events.done:  # kept before the caller reads the end, so its next call can continue it
+                await keep(events.response)
+            await exchange.write(data)
         await exchange.end()
 
+    completed = True
     try:
         completed = await stream_until_disconnect(exchange, produce)
+    except Exception as exc:
+        # After the first byte an error (the upstream broke, the server is stopping, a bug) can only be events in
+        # the stream: `error`, then `response.failed`, and no `response.completed`.
+        await exchange.end(events.failed(stream_error(exchange, exc, ROUTE, metrics)))
     finally:
         await stream.aclose()  # closes the upstream connection if the stream did not run to its end
     metrics.usage(invocation.provider, invocation.model, stream.usage, invocation.provider_type)
