@@ -80,10 +80,10 @@ def offline(services: Services) -> None:
     transport = services.runtime.transport
     real_open = transport.open
 
-    async def open_loopback_only(request, *, provider, deadline):  # type: ignore[no-untyped-def]
+    async def open_loopback_only(request, *, provider, deadline, **options):  # type: ignore[no-untyped-def]
         if urlsplit(request.url).hostname not in ("127.0.0.1", "localhost"):
             raise UpstreamConnectionError("this test reaches no host but loopback", provider=provider)
-        return await real_open(request, provider=provider, deadline=deadline)
+        return await real_open(request, provider=provider, deadline=deadline, **options)
 
     transport.open = open_loopback_only  # type: ignore[method-assign]
 
