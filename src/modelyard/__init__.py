@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         ModelNotFoundError,
         ModelyardError,
         ProviderQuotaExhaustedError,
+        UnsupportedFeatureError,
         UpstreamAuthError,
         UpstreamBadRequestError,
         UpstreamConnectionError,
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
         UpstreamProtocolError,
         UpstreamRateLimitError,
         UpstreamTimeoutError,
-        UnsupportedFeatureError,
         UpstreamUnavailableError,
     )
     from modelyard.runtime import ChatStream, Runtime, Timeouts
