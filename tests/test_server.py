@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -183,3 +185,72 @@ async def test_the_server_settles_reservations_a_crash_left_open_at_start_up(
     await inbox.put({"type": "lifespan.shutdown"})
     await lifespan
     assert [m["type"] for m in outbox] == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+
+
+IDLE_THEN_CONSOLE = """
+import asyncio, json, sys
+from modelyard.server import create_app
+
+async def call(app, method, path):  # in a task of its own, as a server runs each request
+    return await asyncio.create_task(request(app, method, path))
+
+async def request(app, method, path):
+    sent, inbox = [], asyncio.Queue()
+    inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
+    async def receive():  # the body, then nothing until the response is done (the client stays)
+        return await inbox.get()
+    async def send(message):
+        sent.append(message)
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+             "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"", "headers": [],
+             "server": ("127.0.0.1", 8080), "client": ("127.0.0.1", 5000)}
+    await app(scope, receive, send)
+    return sent[0]["status"]
+
+async def main():
+    app = create_app()
+    inbox, outbox = asyncio.Queue(), []
+    async def send(message):
+        outbox.append(message)
+    await inbox.put({"type": "lifespan.startup"})
+    lifespan = asyncio.create_task(app({"type": "lifespan"}, inbox.get, send))
+    while not outbox:
+        await asyncio.sleep(0.01)
+    idle = [await call(app, "GET", path) for path in ("/health/live", "/health/ready", "/metrics", "/v1/models")]
+    print("--- a console request", file=sys.stderr, flush=True)
+    console = await call(app, "GET", "/favicon.ico")
+    await inbox.put({"type": "lifespan.shutdown"})
+    await lifespan
+    print(json.dumps({"idle": idle, "console": console}))
+
+asyncio.run(main())
+"""
+
+
+def test_the_console_is_loaded_by_its_first_request_and_not_by_probes_or_the_gateway(tmp_path: Path) -> None:
+    """The console's framework (FastAPI, ≈ 14 MB) stays out of a service that answers only /v1 and its probes."""
+    home = tmp_path / "home"
+    environment = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("MODELYARD_")},
+        "MODELYARD_HOME": str(home),
+        "MODELYARD_DATABASE_URL": f"sqlite+aiosqlite:///{home / 'modelyard.db'}",
+        "MODELYARD_SECRET_KEY": MASTER,
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", IDLE_THEN_CONSOLE],
+        capture_output=True, text=True, env=environment, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    idle, console = done.stderr.split("--- a console request")
+    assert orjson.loads(done.stdout) == {"idle": [200, 200, 200, 401], "console": 200}
+    assert imported(idle) & {"modelyard.gateway.app", "prometheus_client", "sqlalchemy"} == {
+        "modelyard.gateway.app", "prometheus_client", "sqlalchemy",
+    }  # fmt: skip
+    assert not {m for m in imported(idle) if m.split(".")[0] == "fastapi" or "console" in m}
+    assert {"fastapi", "modelyard.console.app"} <= imported(console)
+
+
+def imported(importtime_log: str) -> set[str]:
+    return set(re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+(\S+)$", importtime_log, re.MULTILINE))

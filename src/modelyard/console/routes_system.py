@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from pathlib import Path
 
 from fastapi import APIRouter, Depends
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import text
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
 from modelyard.console.auth import State
 from modelyard.console.metrics_auth import metrics_reader
 from modelyard.console.views import HealthOut
-from modelyard.store.cache import RedisCache
+from modelyard.probes import metrics_text, unready_detail
 
 router = APIRouter()
 STATIC_DIR = Path(__file__).parent / "static"
 DOCS_ASSETS = "/docs/assets"
 FAVICON = "/static/favicon.svg"
-READY_TIMEOUT_S = 2.0
 _NO_CONSOLE = """<!doctype html><meta charset="utf-8"><title>modelyard</title>
 <p>The web console is not installed in this build. The API is described at <a href="/docs">/docs</a>.</p>"""
 
@@ -36,11 +31,9 @@ _NO_CONSOLE = """<!doctype html><meta charset="utf-8"><title>modelyard</title>
     summary="Prometheus metrics (with MODELYARD_METRICS_TOKEN set: send it as a bearer token)",
 )
 async def metrics(state: State) -> Response:
-    registry = state.metrics.registry
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `serve --workers N`: add up what every worker wrote
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+    # A request that passes the token check is answered by probes.py before it gets here; this route is what
+    # the OpenAPI document shows, and what answers a console app used on its own.
+    return Response(metrics_text(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/health/live", tags=["system"], summary="200 while the process runs")
@@ -56,15 +49,8 @@ async def live() -> HealthOut:
     summary="200 when the database answers (and Redis, when configured); 503 otherwise",
 )
 async def ready(state: State) -> Response:
-    services = state.services
-    try:
-        async with asyncio.timeout(READY_TIMEOUT_S):
-            async with services.db() as session:
-                await session.execute(text("SELECT 1"))
-            if isinstance(services.cache, RedisCache):
-                await services.cache.client.ping()
-    except Exception as exc:  # any failure means: do not send traffic here
-        detail = f"{type(exc).__name__}: not reachable" if not isinstance(exc, TimeoutError) else "timed out"
+    detail = await unready_detail(state.services)
+    if detail is not None:
         return JSONResponse(HealthOut(status="unavailable", detail=detail).model_dump(), status_code=503)
     return JSONResponse(HealthOut(status="ok").model_dump())
 
