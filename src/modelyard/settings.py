@@ -10,6 +10,8 @@ from pathlib import Path
 
 from modelyard.errors import ModelyardError
 from modelyard.runtime.address_policy import MODES, AddressRules, Mode, UpstreamPolicy
+from modelyard.signing.machine_identity import POLICIES as MACHINE_IDENTITY_POLICIES
+from modelyard.signing.machine_identity import MachineIdentityPolicy
 
 IPNetwork = IPv4Network | IPv6Network
 
@@ -35,6 +37,8 @@ class Settings:
     metrics_token: str | None = None  # set: /metrics answers only `Authorization: Bearer <token>`
     trusted_proxies: tuple[IPNetwork, ...] = ()  # peers whose X-Forwarded-For / Forwarded names the client
     workspace_cache_size: int = 10_000  # workspaces whose snapshot and keys each process keeps (LRU)
+    # Who may sign with this machine's own cloud identity (AWS default chain, Google ADC): signing/machine_identity.py
+    machine_identity: MachineIdentityPolicy = "hosted"
     # On SIGTERM, calls in flight get this long to finish; then streams end with an error event and the rest are
     # cancelled (quota released, usage and ledger written) before the process exits.
     drain_timeout_s: float = 20.0
@@ -69,6 +73,7 @@ class Settings:
             metrics_token=env.get("MODELYARD_METRICS_TOKEN") or None,
             trusted_proxies=_networks(env, "MODELYARD_TRUSTED_PROXIES"),
             workspace_cache_size=_positive_int(env, "MODELYARD_WORKSPACE_CACHE_SIZE", 10_000),
+            machine_identity=_machine_identity(env.get("MODELYARD_MACHINE_IDENTITY") or "hosted"),
             drain_timeout_s=_seconds(env, "MODELYARD_DRAIN_TIMEOUT_S", 20.0),
             idempotency_hours=_positive_int(env, "MODELYARD_IDEMPOTENCY_HOURS", 24),
             response_cache_mb=_positive_int(env, "MODELYARD_RESPONSE_CACHE_MB", 64),
@@ -92,6 +97,15 @@ def _upstream_mode(text: str) -> Mode:
         if text.strip().lower() == mode:
             return mode
     raise SettingsError(f"MODELYARD_UPSTREAM_POLICY must be one of {', '.join(MODES)}, got {text!r}")
+
+
+def _machine_identity(text: str) -> MachineIdentityPolicy:
+    for policy in MACHINE_IDENTITY_POLICIES:
+        if text.strip().lower() == policy:
+            return policy
+    raise SettingsError(
+        f"MODELYARD_MACHINE_IDENTITY must be one of {', '.join(MACHINE_IDENTITY_POLICIES)}, got {text!r}"
+    )
 
 
 def _address_rules(env: Mapping[str, str], name: str) -> AddressRules:

@@ -170,6 +170,35 @@ async def test_a_geographic_profile_call_equals_boto3s_for_that_profile_id(fake_
     assert json.loads(ours.body) == {"messages": messages}
 
 
+async def test_every_request_goes_through_the_proxy_the_credentials_name(fake_aws) -> None:
+    """The fake serves as its own forward proxy: a request in proxy form is recorded as proxied."""
+    credentials = {**KEYS, "aws_region": "us-east-1", "proxy_url": fake_aws.url.removeprefix("http://")}
+    async with Runtime() as runtime:
+        chat = await runtime.chat(
+            provider="bedrock",
+            model="amazon.nova-pro-v1:0",
+            credentials=credentials,
+            messages=[{"role": "user", "content": "Hi"}],
+            base_url="http://bedrock-runtime.us-east-1.amazonaws.example",
+        )
+        streamed = await (
+            await runtime.chat(
+                provider="bedrock",
+                model="amazon.nova-pro-v1:0",
+                credentials=credentials,
+                messages=[{"role": "user", "content": "Hi"}],
+                base_url="http://bedrock-runtime.us-east-1.amazonaws.example",
+                stream=True,
+            )
+        ).collect()
+    assert (chat.content, streamed.content) == ("Hello!", "Hello!")
+    assert fake_aws.proxied == [
+        "/model/us.amazon.nova-pro-v1:0/converse",
+        "/model/us.amazon.nova-pro-v1:0/converse-stream",
+    ]
+    assert all(signature.ok for signature in fake_aws.signatures)
+
+
 class _Raw:
     """The raw response botocore reads a short-circuited answer from."""
 

@@ -123,3 +123,11 @@ def test_the_machine_transport_admits_the_metadata_address_the_tenant_policy_ref
     assert machine.policy.refusal("169.254.169.254", 80, "169.254.169.254") is None
     assert machine.policy.refusal("169.254.170.2", 80, "169.254.170.2") is None
     assert machine.policy.refusal("127.0.0.1", 8080, "127.0.0.1") is not None  # never this service itself
+
+
+async def test_the_runtime_takes_the_policy_as_an_argument(fake_aws) -> None:
+    async with Runtime(machine_identity="all") as runtime:
+        assert await chat(runtime, fake_aws, dict(CHAIN)) == "Hello!"
+    async with Runtime() as runtime:  # the default: the hosted config's credentials only
+        with pytest.raises(CredentialValidationError):
+            await chat(runtime, fake_aws, dict(CHAIN))

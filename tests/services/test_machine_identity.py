@@ -12,11 +12,14 @@ import pytest
 
 from modelyard.catalog import default_catalog
 from modelyard.errors import CredentialValidationError
+from modelyard.services.context import Services
 from modelyard.services.hosted import HostedConfig, load_hosted_config
+from modelyard.settings import Settings, SettingsError
 from modelyard.signing.machine_identity import OperatorCredentials
 from modelyard.types import ChatRequest, Message
 from tests.fakes.aws import FakeAWS
 from tests.fakes.loopback import served
+from tests.support import make_settings
 
 HI = ChatRequest(messages=(Message.user("Hi"),))
 
@@ -67,3 +70,23 @@ async def test_a_workspace_cannot_save_the_machines_identity_as_its_own(services
         await services.credentials.create(workspace_id=workspace, provider="bedrock", values=values)
     assert refused.value.field == "auth_method"
     assert fake_aws.requests == []
+
+
+def test_the_policy_comes_from_the_environment_and_a_bad_value_is_named() -> None:
+    assert Settings.from_env({}).machine_identity == "hosted"
+    assert Settings.from_env({"MODELYARD_MACHINE_IDENTITY": "ALL"}).machine_identity == "all"
+    with pytest.raises(SettingsError, match="MODELYARD_MACHINE_IDENTITY"):
+        Settings.from_env({"MODELYARD_MACHINE_IDENTITY": "everyone"})
+
+
+async def test_an_operator_who_allows_all_lets_a_workspace_save_the_machines_identity(tmp_path, fake_aws) -> None:
+    services = Services(make_settings(tmp_path, "sqlite", None, machine_identity="all"), hosted=HostedConfig({}))
+    await services.start()
+    try:
+        workspace = (await services.workspaces.create("Acme")).id
+        values = {"auth_method": "default_chain", "aws_region": "us-east-1", "endpoint_url": fake_aws.url}
+        saved = await services.credentials.create(workspace_id=workspace, provider="bedrock", values=values)
+    finally:
+        await services.close()
+    assert saved.status == "verified"
+    assert fake_aws.signatures[-1].access_key == "AKIAMACHINE"

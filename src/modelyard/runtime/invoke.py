@@ -34,6 +34,7 @@ from modelyard.runtime.stream import ChatStream, answer_as_stream
 from modelyard.runtime.transport import Timeouts, Transport, decoded
 from modelyard.runtime.validation import validate
 from modelyard.signing.base import TokenScheme
+from modelyard.signing.machine_identity import MachineIdentityPolicy
 from modelyard.tasks import ConversationTitle, SuggestedQuestions
 from modelyard.tasks.conversation import ConversationInput
 from modelyard.types import (
@@ -65,9 +66,11 @@ class Runtime:
 
     One instance per process: it owns the pooled HTTP session. Use it as an async context manager, or call
     `close()` at shutdown. `upstream_policy` says which addresses it may connect to (see `UpstreamPolicy`; by
-    default everything but link-local and cloud metadata addresses). Each model's parameter rules apply to every
-    chat call: what they drop or clamp is in `result.adjusted_params`; with `strict_params=True` (here for every
-    call, or per `chat` call) such a call is refused instead.
+    default everything but link-local and cloud metadata addresses). `machine_identity` says which credential
+    sets may sign with this machine's own cloud identity (`all`, `hosted` or `off`; see
+    signing/machine_identity.py): a library caller that means to use it passes `all`. Each model's parameter
+    rules apply to every chat call: what they drop or clamp is in `result.adjusted_params`; with
+    `strict_params=True` (here for every call, or per `chat` call) such a call is refused instead.
 
         async with Runtime() as runtime:
             result = await runtime.chat(provider="deepseek", model="deepseek-chat",
@@ -80,12 +83,13 @@ class Runtime:
         *,
         timeouts: Timeouts | None = None,
         upstream_policy: UpstreamPolicy | None = None,
+        machine_identity: MachineIdentityPolicy = "hosted",
         strict_params: bool = False,
     ) -> None:
         self.bindings = bind_catalog(catalog) if catalog is not None else default_bindings()
         self.strict_params = strict_params  # the default of every chat call; each may set its own
         self.transport = Transport(timeouts, policy=upstream_policy)
-        self.tokens = TokenCache(self.transport)
+        self.tokens = TokenCache(self.transport, machine_identity=machine_identity)
 
     async def __aenter__(self) -> Runtime:
         return self
@@ -225,6 +229,22 @@ class Runtime:
             finish_usage=_usage_finisher(target, request),
         )
 
+    async def _complete(self, binding: Binding, target: Target, request: ChatRequest, started: float) -> ChatResult:
+        """One whole (non-streamed) answer, its usage counted locally when the provider reports none, and priced."""
+        deadline = self.transport.deadline()
+        upstream = binding.protocol.build_chat(target, request, stream=False)
+        body = await self._call(binding, target, upstream, deadline)
+        result = binding.protocol.parse_chat(target, body)
+        usage = result.usage
+        if usage is UNREPORTED:
+            usage = Usage(
+                prompt_tokens=tokenizer.count_prompt(request),
+                completion_tokens=tokenizer.count_text(result.content),
+                is_estimated=True,
+            )
+        latency_s = time.perf_counter() - started
+        return replace(result, usage=priced(usage, target.model.pricing, latency_s=latency_s))
+
     async def _answer_as_stream(
         self,
         binding: Binding,
@@ -250,22 +270,6 @@ class Runtime:
             )
         result = binding.protocol.parse_chat(target, body)
         return answer_as_stream(result, provider=provider, started=started, finish_usage=finish_usage)
-
-    async def _complete(self, binding: Binding, target: Target, request: ChatRequest, started: float) -> ChatResult:
-        """One whole (non-streamed) answer, its usage counted locally when the provider reports none, and priced."""
-        deadline = self.transport.deadline()
-        upstream = binding.protocol.build_chat(target, request, stream=False)
-        body = await self._call(binding, target, upstream, deadline)
-        result = binding.protocol.parse_chat(target, body)
-        usage = result.usage
-        if usage is UNREPORTED:
-            usage = Usage(
-                prompt_tokens=tokenizer.count_prompt(request),
-                completion_tokens=tokenizer.count_text(result.content),
-                is_estimated=True,
-            )
-        latency_s = time.perf_counter() - started
-        return replace(result, usage=priced(usage, target.model.pricing, latency_s=latency_s))
 
     async def _chat_over_socket(
         self,

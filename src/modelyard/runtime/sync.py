@@ -13,6 +13,7 @@ from modelyard.runtime.address_policy import UpstreamPolicy
 from modelyard.runtime.invoke import Runtime
 from modelyard.runtime.stream import ChatStream
 from modelyard.runtime.transport import Timeouts
+from modelyard.signing.machine_identity import MachineIdentityPolicy
 from modelyard.tasks import ConversationTitle, SuggestedQuestions
 from modelyard.types import (
     ChatChunk,
@@ -41,11 +42,14 @@ class SyncRuntime:
         *,
         timeouts: Timeouts | None = None,
         upstream_policy: UpstreamPolicy | None = None,
+        machine_identity: MachineIdentityPolicy = "hosted",
     ) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="modelyard-runtime", daemon=True)
         self._thread.start()
-        self.runtime = Runtime(catalog, timeouts=timeouts, upstream_policy=upstream_policy)
+        self.runtime = Runtime(
+            catalog, timeouts=timeouts, upstream_policy=upstream_policy, machine_identity=machine_identity
+        )
 
     def __enter__(self) -> SyncRuntime:
         return self

@@ -6,7 +6,8 @@ httpx client ≈ 260 req/s at 64 connections.
 Every connection the session opens (HTTP calls, WebSockets, token exchanges) passes the upstream address policy on
 the addresses it is about to dial, after resolution: a name that resolves to a refused address is refused however
 it resolved a moment before (no DNS-rebinding window). The session ignores HTTP(S)_PROXY (aiohttp's `trust_env` is
-off), so every connection is direct and the address checked is the upstream's own.
+off), so every connection is direct and the address checked is the upstream's own, or the proxy's when a provider's
+credentials name one (a Bedrock proxy URL): then the proxy is what is dialled, and what lies behind it is the proxy's.
 """
 
 from __future__ import annotations
@@ -109,7 +110,12 @@ class Transport:
         try:
             async with asyncio.timeout_at(min(loop.time() + (wait_s or self.timeouts.first_byte_s), deadline)):
                 return await self.session().request(
-                    request.method, request.url, headers=request.headers, data=data, allow_redirects=False
+                    request.method,
+                    request.url,
+                    headers=request.headers,
+                    data=data,
+                    allow_redirects=False,
+                    proxy=request.proxy,  # the policy then judges the proxy's address: that is what is dialled
                 )
         except TimeoutError as exc:
             raise UpstreamTimeoutError(_timeout_message(loop, deadline, "first byte"), provider=provider) from exc

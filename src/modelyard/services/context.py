@@ -94,7 +94,12 @@ class Services:
             return self._runtime
         from modelyard.runtime import Runtime
 
-        return Runtime(self._catalog, timeouts=self.timeouts, upstream_policy=self.settings.upstream_policy)
+        return Runtime(
+            self._catalog,
+            timeouts=self.timeouts,
+            upstream_policy=self.settings.upstream_policy,
+            machine_identity=self.settings.machine_identity,
+        )
 
     @cached_property
     def hosted(self) -> HostedConfig:
