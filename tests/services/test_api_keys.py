@@ -2,8 +2,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,25 +13,7 @@ from modelyard.services.api_keys import KEY_PATTERN, REVOKED_CHANNEL, ApiKeyIden
 from modelyard.services.context import Services
 from modelyard.store.tables import ApiKey, Base
 from tests.support import make_settings, redis_url, require_redis
-
-HOUSEKEEPING_TABLES = ("stored_responses", "idempotency_keys", "config_changes")
-
-
-@contextmanager
-def statements(services: Services) -> Iterator[list[str]]:
-    """Every SQL statement the engine sends while the block runs, but the service's own timed housekeeping (expired
-    stored responses and idempotency records, the change feed), which may fire during any block."""
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        if not any(table in statement for table in HOUSEKEEPING_TABLES):
-            seen.append(statement)
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", record)
+from tests.support.sql import sql_statements as statements
 
 
 async def row_of(services: Services, key_id: str) -> ApiKey:

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from sqlalchemy import event
 
 from modelyard.errors import (
     ConflictError,
@@ -17,6 +16,7 @@ from modelyard.errors import (
 from modelyard.services.hosted import HostedConfig, HostedProvider
 from modelyard.services.resolve import resolve, usable_models
 from modelyard.vault import SECRET_MASK
+from tests.support.sql import sql_statements
 
 
 @pytest.fixture
@@ -27,14 +27,8 @@ def xinference_values(fake_openai) -> dict[str, str]:
 @pytest.fixture
 def count_queries(services):
     """Counts SQL statements the services run, to prove a read path touches no database."""
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args) -> None:
-        statements.append(statement)
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", before)
-    yield statements
-    event.remove(services.engine.sync_engine, "before_cursor_execute", before)
+    with sql_statements(services) as statements:
+        yield statements
 
 
 async def test_custom_model_is_validated_with_its_own_credentials(

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as redis
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from modelyard.catalog import default_catalog
 from modelyard.errors import HostedQuotaExceededError, InvalidRequestError, ModelNotFoundError, NotFoundError
@@ -23,6 +22,7 @@ from modelyard.services.workspaces import WorkspaceView
 from modelyard.store.tables import HostedQuota
 from modelyard.types import ChatRequest, Message
 from tests.support import SECRET, make_settings, redis_url, require_redis
+from tests.support.sql import sql_statements as database_statements
 
 LIMIT = 200
 
@@ -116,20 +116,6 @@ async def balanced(services: Services, workspace_id: str, provider: str) -> int:
         )
     assert ledger_sum == stored == status.used
     return ledger_sum
-
-
-@contextmanager
-def database_statements(services: Services) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def reserve(services: Services, workspace_id: str, provider: str = "openai", **kwargs: Any) -> Reservation:

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from modelyard import vault as vault_module
 from modelyard.errors import DecryptionError, NotFoundError
@@ -20,6 +20,7 @@ from modelyard.services.snapshot import WorkspaceSnapshot
 from modelyard.settings import Settings, SettingsError
 from modelyard.store.tables import WorkspaceKey
 from tests.support import SECRET, make_settings, require_postgres
+from tests.support.sql import sql_statements
 
 DEEPSEEK = {"api_key": SECRET}
 
@@ -106,18 +107,10 @@ async def test_first_calls_of_many_workspaces_are_read_in_one_batch(services: Se
     for workspace_id in ids[:6]:
         await configure(services, workspace_id)
     missing = "ws_00000000000000000000"
-    statements: list[str] = []
-
-    def listener(connection: object, cursor: object, statement: str, *rest: object) -> None:
-        statements.append(statement)
-
-    event.listen(services.engine.sync_engine, "before_cursor_execute", listener)
-    try:
+    with sql_statements(services) as statements:
         results = await asyncio.gather(
             *(services.snapshots.get(workspace_id) for workspace_id in [*ids, missing]), return_exceptions=True
         )
-    finally:
-        event.remove(services.engine.sync_engine, "before_cursor_execute", listener)
 
     assert [api_key(snapshot) for snapshot in results[:12]] == [SECRET] * 6 + [None] * 6  # type: ignore[arg-type]
     assert isinstance(results[12], NotFoundError)  # one workspace's failure is its own
