@@ -98,7 +98,9 @@ async def test_load_balancing_entries_are_added_weighted_and_switched_with_their
         ("__inherit__", 1, True, credential),  # the active credential takes part too, as in Dify
         ("primary", 5, False, credential),
     ]
+    await panel.locator("tr[data-name]").evaluate_all("rows => rows.forEach(row => row.dataset.stale = '1')")
     await panel.get_by_role("button", name="Refresh").click()
+    await expect(panel.locator("tr[data-stale]")).to_have_count(0)  # redrawn: a field filled before would be lost
     await expect(entry.locator('.pill[data-status="disabled"]')).to_be_visible()
     own = panel.get_by_role("spinbutton", name="Weight of Active credential: DeepSeek 1")
     async with patched(page, "/load-balancing/"):
