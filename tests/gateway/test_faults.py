@@ -13,16 +13,13 @@ import openai
 import orjson
 import pytest
 
-from modelyard.gateway.app import Gateway
-from modelyard.gateway.metrics import Metrics
 from modelyard.protocols.sse import ServerSentEvent, SSEDecoder
 from modelyard.runtime import Runtime
 from modelyard.services.context import Services
-from modelyard.services.hosted import HostedConfig, HostedProvider
 from modelyard.services.usage import UsageRecordView
 from tests.fakes.openai import FakeOpenAI, chat_chunk, sse, usage_chunk
-from tests.gateway.conftest import Running
-from tests.support import SECRET, eventually, make_settings, serve
+from tests.gateway.conftest import Running, hosted_deepseek_gateway
+from tests.support import eventually
 
 CHAT = {"model": "deepseek/deepseek-flash", "messages": [{"role": "user", "content": "Hi"}]}
 
@@ -70,22 +67,8 @@ async def test_a_caller_who_leaves_before_the_first_byte_cancels_the_upstream_ca
 @pytest.fixture
 async def hosted_gateway(tmp_path: Path, runtime: Runtime, fake_openai: FakeOpenAI) -> AsyncIterator[Running]:
     """The gateway with a hosted deepseek trial of 5 calls and no key of the workspace's own."""
-    trial = HostedProvider(
-        "deepseek", {"api_key": SECRET, "endpoint_url": f"{fake_openai.url}/v1"}, "trial", "times", 5
-    )
-    services = Services(
-        make_settings(tmp_path, "sqlite", None), runtime=runtime, hosted=HostedConfig(providers={"deepseek": trial})
-    )
-    await services.start()
-    workspace = (await services.workspaces.create("Hosted")).id
-    _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
-    server, task, url = await serve(Gateway(services, Metrics()))
-    try:
-        yield Running(url, services, workspace, key, Metrics())
-    finally:
-        server.should_exit = True
-        await task
-        await services.close()
+    async with hosted_deepseek_gateway(tmp_path, runtime, fake_openai, 5) as running:
+        yield running
 
 
 async def test_a_caller_who_leaves_before_the_first_byte_gets_its_hosted_quota_back(

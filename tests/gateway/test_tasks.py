@@ -12,16 +12,12 @@ import aiohttp
 import orjson
 import pytest
 
-from modelyard.gateway.app import Gateway
-from modelyard.gateway.metrics import Metrics
 from modelyard.runtime import Runtime
-from modelyard.services.context import Services
-from modelyard.services.hosted import HostedConfig, HostedProvider
 from tests.fakes import anthropic, gemini
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.registry import FAKES, serving
-from tests.gateway.conftest import Running
-from tests.support import SECRET, make_settings, serve
+from tests.gateway.conftest import Running, hosted_deepseek_gateway
+from tests.support import SECRET
 
 TITLE = "/v1/tasks/conversation-title"
 QUESTIONS = "/v1/tasks/suggested-questions"
@@ -170,22 +166,8 @@ async def test_a_call_without_an_api_key_is_refused(gateway: Running) -> None:
 @pytest.fixture
 async def hosted_gateway(tmp_path: Path, runtime: Runtime, fake_openai: FakeOpenAI) -> AsyncIterator[Running]:
     """A workspace with no key of its own and a hosted deepseek trial of one call."""
-    trial = HostedProvider(
-        "deepseek", {"api_key": SECRET, "endpoint_url": f"{fake_openai.url}/v1"}, "trial", "times", 1
-    )
-    services = Services(
-        make_settings(tmp_path, "sqlite", None), runtime=runtime, hosted=HostedConfig(providers={"deepseek": trial})
-    )
-    await services.start()
-    workspace = (await services.workspaces.create("Hosted")).id
-    _, key = await services.api_keys.create(workspace_id=workspace, name="tests")
-    server, task, url = await serve(Gateway(services, Metrics()))
-    try:
-        yield Running(url, services, workspace, key, Metrics())
-    finally:
-        server.should_exit = True
-        await task
-        await services.close()
+    async with hosted_deepseek_gateway(tmp_path, runtime, fake_openai, 1) as running:
+        yield running
 
 
 async def test_tasks_spend_the_hosted_quota_like_any_call(hosted_gateway: Running, fake_openai: FakeOpenAI) -> None:
